@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <new>
 #include <string>
 #include <vector>
@@ -71,5 +72,8 @@ class Tensor {
   Shape shape_;
   AlignedVector<float> data_;
 };
+
+// Named tensors, e.g. a state dict after dtype conversion ("enc_p.emb_phone.weight" -> Tensor).
+using TensorMap = std::map<std::string, Tensor>;
 
 }  // namespace rvc
