@@ -1,0 +1,116 @@
+// rvc/nn/conv1d.h: 1-D convolution and transposed convolution on [T][C] activations.
+//
+// Conv1d matches torch.nn.Conv1d (cross-correlation) with stride, dilation, groups, explicit
+// left/right zero padding and optional bias, plus two fused epilogues:
+//   y = post(conv(x) + bias)              (accumulate = false)
+//   y = post(y + conv(x) + bias)          (accumulate = true: residual add into y)
+// where post is PostOp (none, leaky ReLU with slope `alpha`, ReLU, tanh).
+// ConvTranspose1d matches torch.nn.ConvTranspose1d (groups = 1, dilation = 1) with any
+// kernel/stride/padding; the fast path rewrites it as one polyphase Conv1d of
+// ceil(k/stride) taps producing stride*Cout channels, so its [T][C] output is a plain
+// reinterpretation of that conv's buffer (no deconvolution primitive).
+//
+// Construction copies/repacks the weights; the layer is then immutable. forward() is const and
+// thread-safe: fast-path oneDNN primitives are created on the first call for each input length
+// (under a mutex) and cached; call prepare(t_in) at setup to keep that cost off real-time paths.
+// Buffers: x holds t_in rows of in_channels floats, y must hold out_length(t_in) rows of
+// out_channels floats; x and y must not overlap.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "rvc/core/tensor.h"
+#include "rvc/nn/backend.h"
+
+namespace rvc::nn {
+
+enum class PostOp { kNone = 0, kLeakyRelu = 1, kRelu = 2, kTanh = 3 };
+
+struct Conv1dParams {
+  int64_t in_channels = 0;
+  int64_t out_channels = 0;
+  int64_t kernel = 1;
+  int64_t stride = 1;
+  int64_t dilation = 1;
+  int64_t pad_left = 0;
+  int64_t pad_right = 0;
+  int64_t groups = 1;
+  PostOp post = PostOp::kNone;
+  float alpha = 0.f;  // leaky ReLU slope
+
+  // Symmetric "PyTorch padding=p".
+  Conv1dParams& pad(int64_t p) {
+    pad_left = pad_right = p;
+    return *this;
+  }
+};
+
+class Conv1d {
+ public:
+  Conv1d();
+  // weight: [out][in/groups][kernel]; bias: [out] or nullptr. Throws rvc::Error on a shape
+  // mismatch or invalid parameters.
+  Conv1d(const Conv1dParams& p, const Tensor& weight, const Tensor* bias,
+         Backend backend = default_backend());
+  ~Conv1d();
+  Conv1d(Conv1d&&) noexcept;
+  Conv1d& operator=(Conv1d&&) noexcept;
+
+  const Conv1dParams& params() const { return p_; }
+  Backend backend() const { return backend_; }
+  // Output frames for t_in input frames (0 if the input is too short).
+  int64_t out_length(int64_t t_in) const;
+  // Creates the fast-path primitives for this input length (no-op for the reference backend).
+  void prepare(int64_t t_in, bool accumulate = false) const;
+
+  void forward(const float* x, int64_t t_in, float* y, bool accumulate = false) const;
+  // Tensor form: x is {t_in, in}; y is resized to {t_out, out} (must already be that shape when
+  // accumulate is true).
+  void forward(const Tensor& x, Tensor& y, bool accumulate = false) const;
+
+ private:
+  struct Impl;
+  Conv1dParams p_;
+  Backend backend_ = Backend::kReference;
+  Tensor weight_;  // [out][in/groups][k], reference layout
+  Tensor bias_;    // [out] (zeros when absent)
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ConvTranspose1dParams {
+  int64_t in_channels = 0;
+  int64_t out_channels = 0;
+  int64_t kernel = 1;
+  int64_t stride = 1;
+  int64_t padding = 0;         // must be < kernel
+  int64_t output_padding = 0;  // extra frames at the end, as in PyTorch
+  PostOp post = PostOp::kNone;
+  float alpha = 0.f;
+};
+
+class ConvTranspose1d {
+ public:
+  ConvTranspose1d() = default;
+  // weight: [in][out][kernel] (PyTorch layout); bias: [out] or nullptr.
+  ConvTranspose1d(const ConvTranspose1dParams& p, const Tensor& weight, const Tensor* bias,
+                  Backend backend = default_backend());
+
+  const ConvTranspose1dParams& params() const { return p_; }
+  // (t_in - 1) * stride - 2 * padding + kernel + output_padding.
+  int64_t out_length(int64_t t_in) const;
+  void prepare(int64_t t_in) const;
+  // Uses a thread-local scratch buffer on the fast path (grown, never shrunk).
+  void forward(const float* x, int64_t t_in, float* y) const;
+  void forward(const Tensor& x, Tensor& y) const;
+
+ private:
+  ConvTranspose1dParams p_;
+  Backend backend_ = Backend::kReference;
+  Tensor weight_;  // reference: [in][out][k]
+  Tensor bias_;
+  int64_t taps_ = 0;  // fast: ceil(k / stride)
+  Conv1d poly_;       // fast: in -> stride*out channels, taps_ taps
+};
+
+}  // namespace rvc::nn

@@ -1,0 +1,180 @@
+#include "rvc/nn/conv1d.h"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "dnnl_util.h"
+#include "rvc/core/error.h"
+
+namespace rvc::nn {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+using Dt = memory::data_type;
+
+struct Conv1d::Impl {
+  struct Entry {
+    dnnl::convolution_forward prim;
+    memory::desc src_md, dst_md;
+    memory weights;  // packed for this primitive
+  };
+  std::mutex mu;
+  std::map<int64_t, std::unique_ptr<Entry>> cache;  // key: t_in * 2 + accumulate
+  memory bias;
+  // First packed weights and their desc, shared by entries whose desc matches.
+  memory packed;
+};
+
+Conv1d::Conv1d() = default;
+Conv1d::~Conv1d() = default;
+Conv1d::Conv1d(Conv1d&&) noexcept = default;
+Conv1d& Conv1d::operator=(Conv1d&&) noexcept = default;
+
+Conv1d::Conv1d(const Conv1dParams& p, const Tensor& weight, const Tensor* bias, Backend backend)
+    : p_(p), backend_(backend) {
+  if (p.in_channels <= 0 || p.out_channels <= 0 || p.kernel <= 0 || p.stride <= 0 ||
+      p.dilation <= 0 || p.groups <= 0 || p.pad_left < 0 || p.pad_right < 0 ||
+      p.in_channels % p.groups != 0 || p.out_channels % p.groups != 0) {
+    fail("Conv1d: invalid parameters in=", p.in_channels, " out=", p.out_channels, " k=",
+         p.kernel, " stride=", p.stride, " dilation=", p.dilation, " groups=", p.groups);
+  }
+  Shape ws{p.out_channels, p.in_channels / p.groups, p.kernel};
+  if (weight.shape() != ws) {
+    fail("Conv1d: weight shape ", shape_str(weight.shape()), ", expected ", shape_str(ws));
+  }
+  weight_ = weight;
+  bias_ = Tensor({p.out_channels});
+  if (bias) {
+    if (bias->shape() != Shape{p.out_channels}) {
+      fail("Conv1d: bias shape ", shape_str(bias->shape()), ", expected [", p.out_channels, "]");
+    }
+    bias_ = *bias;
+  }
+  if (backend_ == Backend::kFast) {
+    impl_ = std::make_unique<Impl>();
+    impl_->bias = memory({{p.out_channels}, Dt::f32, Tag::a}, detail::cpu_engine());
+    std::memcpy(impl_->bias.get_data_handle(), bias_.data(), sizeof(float) * p.out_channels);
+  }
+}
+
+int64_t Conv1d::out_length(int64_t t_in) const {
+  int64_t span = p_.dilation * (p_.kernel - 1) + 1;
+  int64_t padded = t_in + p_.pad_left + p_.pad_right;
+  if (padded < span) return 0;
+  return (padded - span) / p_.stride + 1;
+}
+
+void Conv1d::prepare(int64_t t_in, bool accumulate) const {
+  if (backend_ != Backend::kFast || out_length(t_in) <= 0) return;
+  int64_t key = t_in * 2 + (accumulate ? 1 : 0);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->cache.count(key)) return;
+  const auto& eng = detail::cpu_engine();
+  int64_t t_out = out_length(t_in);
+  int64_t g = p_.groups;
+  memory::desc src_md({1, p_.in_channels, t_in}, Dt::f32, Tag::nwc);
+  memory::desc dst_md({1, p_.out_channels, t_out}, Dt::f32, Tag::nwc);
+  memory::dims wdims = g == 1 ? memory::dims{p_.out_channels, p_.in_channels, p_.kernel}
+                              : memory::dims{g, p_.out_channels / g, p_.in_channels / g, p_.kernel};
+  memory::desc w_any(wdims, Dt::f32, Tag::any);
+  memory::desc b_md({p_.out_channels}, Dt::f32, Tag::a);
+  dnnl::convolution_forward::desc d(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any,
+      b_md, dst_md, {p_.stride}, {p_.dilation - 1}, {p_.pad_left}, {p_.pad_right});
+  auto attr = detail::make_attr(accumulate, p_.post, p_.alpha);
+  dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
+  auto e = std::make_unique<Impl::Entry>();
+  e->prim = dnnl::convolution_forward(pd);
+  e->src_md = src_md;
+  e->dst_md = dst_md;
+  if (impl_->packed && impl_->packed.get_desc() == pd.weights_desc()) {
+    e->weights = impl_->packed;
+  } else {
+    Tag plain = g == 1 ? Tag::oiw : Tag::goiw;
+    memory src_w({wdims, Dt::f32, plain}, eng, const_cast<float*>(weight_.data()));
+    memory packed(pd.weights_desc(), eng);
+    detail::apply_threads();
+    dnnl::reorder(src_w, packed).execute(detail::thread_stream(), src_w, packed);
+    detail::thread_stream().wait();
+    if (!impl_->packed) impl_->packed = packed;
+    e->weights = packed;
+  }
+  impl_->cache.emplace(key, std::move(e));
+}
+
+namespace {
+
+void conv1d_reference(const Conv1dParams& p, const float* w, const float* b, const float* x,
+                      int64_t t_in, float* y, int64_t t_out, bool accumulate) {
+  int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
+  for (int64_t t = 0; t < t_out; ++t) {
+    float* yr = y + t * p.out_channels;
+    for (int64_t o = 0; o < p.out_channels; ++o) {
+      int64_t gi = o / cog;
+      double acc = b[o];
+      for (int64_t k = 0; k < p.kernel; ++k) {
+        int64_t ti = t * p.stride + k * p.dilation - p.pad_left;
+        if (ti < 0 || ti >= t_in) continue;
+        const float* xr = x + ti * p.in_channels + gi * cig;
+        const float* wr = w + (o * cig) * p.kernel + k;
+        for (int64_t i = 0; i < cig; ++i) acc += static_cast<double>(xr[i]) * wr[i * p.kernel];
+      }
+      float v = static_cast<float>(acc);
+      if (accumulate) v += yr[o];
+      yr[o] = v;
+    }
+    detail::apply_post(yr, static_cast<size_t>(p.out_channels), p.post, p.alpha);
+  }
+}
+
+}  // namespace
+
+void Conv1d::forward(const float* x, int64_t t_in, float* y, bool accumulate) const {
+  int64_t t_out = out_length(t_in);
+  if (t_out <= 0) return;
+  if (backend_ == Backend::kReference) {
+    conv1d_reference(p_, weight_.data(), bias_.data(), x, t_in, y, t_out, accumulate);
+    return;
+  }
+  int64_t key = t_in * 2 + (accumulate ? 1 : 0);
+  Impl::Entry* e = nullptr;
+  {
+    std::unique_lock<std::mutex> lock(impl_->mu);
+    auto it = impl_->cache.find(key);
+    if (it == impl_->cache.end()) {
+      lock.unlock();
+      prepare(t_in, accumulate);
+      lock.lock();
+      it = impl_->cache.find(key);
+    }
+    e = it->second.get();
+  }
+  const auto& eng = detail::cpu_engine();
+  memory src(e->src_md, eng, const_cast<float*>(x));
+  memory dst(e->dst_md, eng, y);
+  detail::apply_threads();
+  auto& s = detail::thread_stream();
+  e->prim.execute(s, {{DNNL_ARG_SRC, src},
+                      {DNNL_ARG_WEIGHTS, e->weights},
+                      {DNNL_ARG_BIAS, impl_->bias},
+                      {DNNL_ARG_DST, dst}});
+  s.wait();
+}
+
+void Conv1d::forward(const Tensor& x, Tensor& y, bool accumulate) const {
+  if (x.ndim() != 2 || x.dim(1) != p_.in_channels) {
+    fail("Conv1d: input shape ", shape_str(x.shape()), ", expected [T, ", p_.in_channels, "]");
+  }
+  int64_t t_out = out_length(x.dim(0));
+  Shape ys{t_out, p_.out_channels};
+  if (accumulate) {
+    if (y.shape() != ys) fail("Conv1d: accumulate target ", shape_str(y.shape()), " != ",
+                              shape_str(ys));
+  } else {
+    y.resize(ys);
+  }
+  forward(x.data(), x.dim(0), y.data(), accumulate);
+}
+
+}  // namespace rvc::nn

@@ -1,0 +1,61 @@
+#include "dnnl_util.h"
+
+#include <cmath>
+
+namespace rvc::nn::detail {
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha) {
+  dnnl::post_ops po;
+  if (accumulate) po.append_sum(1.f);
+  switch (post) {
+    case PostOp::kNone:
+      break;
+    case PostOp::kLeakyRelu:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f);
+      break;
+    case PostOp::kRelu:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      break;
+    case PostOp::kTanh:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f);
+      break;
+  }
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(po);
+  return attr;
+}
+
+float* thread_scratch(ScratchSlot slot, size_t n_floats) {
+  thread_local AlignedVector<float> bufs[kNumScratch];
+  auto& b = bufs[slot];
+  if (b.size() < n_floats) b.resize(n_floats);
+  return b.data();
+}
+
+void apply_post(float* x, size_t n, PostOp post, float alpha) {
+  switch (post) {
+    case PostOp::kNone:
+      return;
+    case PostOp::kLeakyRelu:
+      for (size_t i = 0; i < n; ++i) x[i] = x[i] < 0.f ? x[i] * alpha : x[i];
+      return;
+    case PostOp::kRelu:
+      for (size_t i = 0; i < n; ++i) x[i] = x[i] < 0.f ? 0.f : x[i];
+      return;
+    case PostOp::kTanh:
+      for (size_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
+      return;
+  }
+}
+
+}  // namespace rvc::nn::detail

@@ -1,0 +1,38 @@
+// Private helpers for the oneDNN fast paths of rvc::nn (not a public header).
+#pragma once
+
+#include <omp.h>
+
+#include <cstddef>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "rvc/core/tensor.h"
+#include "rvc/nn/backend.h"
+#include "rvc/nn/conv1d.h"
+
+namespace rvc::nn::detail {
+
+// The process-wide CPU engine.
+const dnnl::engine& cpu_engine();
+// A stream for the calling thread.
+dnnl::stream& thread_stream();
+
+// Applies num_threads() to the calling thread's OpenMP settings.
+inline void apply_threads() {
+  int n = num_threads();
+  if (omp_get_max_threads() != n) omp_set_num_threads(n);
+}
+
+// Post-op attribute for an epilogue: optional sum (accumulate), then the activation.
+dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha);
+
+// Thread-local float scratch buffers, one per slot; grown on demand, never shrunk. A slot must
+// not be used by two live callers on one thread at the same time.
+enum ScratchSlot { kScratchConvT = 0, kScratchAttn = 1, kScratchAttn2 = 2, kScratchGru = 3,
+                   kScratchMisc = 4, kNumScratch = 5 };
+float* thread_scratch(ScratchSlot slot, size_t n_floats);
+
+// Elementwise activation in place.
+void apply_post(float* x, size_t n, PostOp post, float alpha);
+
+}  // namespace rvc::nn::detail

@@ -1,0 +1,166 @@
+#include "rvc/nn/linear.h"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "dnnl_util.h"
+#include "rvc/core/error.h"
+
+namespace rvc::nn {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+using Dt = memory::data_type;
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+          int64_t ldc, Backend backend) {
+  if (m <= 0 || n <= 0) return;
+  if (backend == Backend::kFast) {
+    detail::apply_threads();
+    dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a,
+                                  lda, b, ldb, beta, c, ldc);
+    if (st != dnnl_success) fail("gemm: dnnl_sgemm failed (status ", static_cast<int>(st), ")");
+    return;
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = 0.0;
+      for (int64_t p = 0; p < k; ++p) {
+        float av = trans_a ? a[p * lda + i] : a[i * lda + p];
+        float bv = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+        acc += static_cast<double>(av) * bv;
+      }
+      float& cv = c[i * ldc + j];
+      cv = static_cast<float>(alpha * acc) + (beta == 0.f ? 0.f : beta * cv);
+    }
+  }
+}
+
+struct Linear::Impl {
+  struct Entry {
+    dnnl::matmul prim;
+    memory::desc src_md, dst_md;
+    memory weights;
+  };
+  std::mutex mu;
+  std::map<int64_t, std::unique_ptr<Entry>> cache;
+  memory bias;
+  memory packed;
+};
+
+Linear::Linear() = default;
+Linear::~Linear() = default;
+Linear::Linear(Linear&&) noexcept = default;
+Linear& Linear::operator=(Linear&&) noexcept = default;
+
+Linear::Linear(const Tensor& weight, const Tensor* bias, Backend backend, PostOp post,
+               float alpha)
+    : backend_(backend), post_(post), alpha_(alpha) {
+  bool ok = weight.ndim() == 2 || (weight.ndim() == 3 && weight.dim(2) == 1);
+  if (!ok) fail("Linear: weight shape ", shape_str(weight.shape()), ", expected [out, in]");
+  out_ = weight.dim(0);
+  in_ = weight.dim(1);
+  if (out_ <= 0 || in_ <= 0) fail("Linear: empty weight ", shape_str(weight.shape()));
+  weight_ = Tensor({out_, in_}, weight.data());
+  bias_ = Tensor({out_});
+  if (bias) {
+    if (bias->shape() != Shape{out_}) {
+      fail("Linear: bias shape ", shape_str(bias->shape()), ", expected [", out_, "]");
+    }
+    bias_ = *bias;
+  }
+  if (backend_ == Backend::kFast) {
+    impl_ = std::make_unique<Impl>();
+    impl_->bias = memory({{1, out_}, Dt::f32, Tag::ab}, detail::cpu_engine());
+    std::memcpy(impl_->bias.get_data_handle(), bias_.data(), sizeof(float) * out_);
+  }
+}
+
+void Linear::prepare(int64_t rows, bool accumulate) const {
+  if (backend_ != Backend::kFast || rows <= 0) return;
+  int64_t key = rows * 2 + (accumulate ? 1 : 0);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->cache.count(key)) return;
+  const auto& eng = detail::cpu_engine();
+  memory::desc src_md({rows, in_}, Dt::f32, Tag::ab);
+  memory::desc dst_md({rows, out_}, Dt::f32, Tag::ab);
+  memory::desc w_any({in_, out_}, Dt::f32, Tag::any);
+  memory::desc b_md({1, out_}, Dt::f32, Tag::ab);
+  dnnl::matmul::desc d(src_md, w_any, b_md, dst_md);
+  dnnl::matmul::primitive_desc pd(d, detail::make_attr(accumulate, post_, alpha_), eng);
+  auto e = std::make_unique<Impl::Entry>();
+  e->prim = dnnl::matmul(pd);
+  e->src_md = src_md;
+  e->dst_md = dst_md;
+  if (impl_->packed && impl_->packed.get_desc() == pd.weights_desc()) {
+    e->weights = impl_->packed;
+  } else {
+    // W^T as a [in][out] matrix is W [out][in] read with tag ba.
+    memory src_w({{in_, out_}, Dt::f32, Tag::ba}, eng, const_cast<float*>(weight_.data()));
+    memory packed(pd.weights_desc(), eng);
+    detail::apply_threads();
+    dnnl::reorder(src_w, packed).execute(detail::thread_stream(), src_w, packed);
+    detail::thread_stream().wait();
+    if (!impl_->packed) impl_->packed = packed;
+    e->weights = packed;
+  }
+  impl_->cache.emplace(key, std::move(e));
+}
+
+void Linear::forward(const float* x, int64_t rows, float* y, bool accumulate) const {
+  if (rows <= 0) return;
+  if (backend_ == Backend::kReference) {
+    for (int64_t t = 0; t < rows; ++t) {
+      const float* xr = x + t * in_;
+      float* yr = y + t * out_;
+      for (int64_t o = 0; o < out_; ++o) {
+        const float* wr = weight_.data() + o * in_;
+        double acc = bias_[o];
+        for (int64_t i = 0; i < in_; ++i) acc += static_cast<double>(xr[i]) * wr[i];
+        yr[o] = static_cast<float>(acc) + (accumulate ? yr[o] : 0.f);
+      }
+      detail::apply_post(yr, static_cast<size_t>(out_), post_, alpha_);
+    }
+    return;
+  }
+  int64_t key = rows * 2 + (accumulate ? 1 : 0);
+  Impl::Entry* e = nullptr;
+  {
+    std::unique_lock<std::mutex> lock(impl_->mu);
+    auto it = impl_->cache.find(key);
+    if (it == impl_->cache.end()) {
+      lock.unlock();
+      prepare(rows, accumulate);
+      lock.lock();
+      it = impl_->cache.find(key);
+    }
+    e = it->second.get();
+  }
+  const auto& eng = detail::cpu_engine();
+  memory src(e->src_md, eng, const_cast<float*>(x));
+  memory dst(e->dst_md, eng, y);
+  detail::apply_threads();
+  auto& s = detail::thread_stream();
+  e->prim.execute(s, {{DNNL_ARG_SRC, src},
+                      {DNNL_ARG_WEIGHTS, e->weights},
+                      {DNNL_ARG_BIAS, impl_->bias},
+                      {DNNL_ARG_DST, dst}});
+  s.wait();
+}
+
+void Linear::forward(const Tensor& x, Tensor& y, bool accumulate) const {
+  if (x.ndim() != 2 || x.dim(1) != in_) {
+    fail("Linear: input shape ", shape_str(x.shape()), ", expected [rows, ", in_, "]");
+  }
+  Shape ys{x.dim(0), out_};
+  if (accumulate) {
+    if (y.shape() != ys) fail("Linear: accumulate target ", shape_str(y.shape()));
+  } else {
+    y.resize(ys);
+  }
+  forward(x.data(), x.dim(0), y.data(), accumulate);
+}
+
+}  // namespace rvc::nn

@@ -1,0 +1,143 @@
+// Conv1d / ConvTranspose1d: oneDNN fast path against the reference loops on random shapes, and
+// the reference against hand-computed values.
+#include "rvc/nn/conv1d.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "nn_test_util.h"
+#include "rvc/core/error.h"
+
+namespace rvc::nn {
+namespace {
+
+using test::max_rel_diff;
+using test::random_tensor;
+
+TEST(Conv1dTest, ReferenceMatchesHandComputed) {
+  // 1 in, 1 out, k=2, pad 1: y[t] = w0*x[t-1] + w1*x[t] + b
+  Conv1dParams p;
+  p.in_channels = 1;
+  p.out_channels = 1;
+  p.kernel = 2;
+  p.pad(1);
+  Tensor w({1, 1, 2}), b({1});
+  w[0] = 2.f;
+  w[1] = 3.f;
+  b[0] = 0.5f;
+  Conv1d conv(p, w, &b, Backend::kReference);
+  Tensor x({3, 1}), y;
+  x[0] = 1.f;
+  x[1] = 2.f;
+  x[2] = 4.f;
+  conv.forward(x, y);
+  ASSERT_EQ(y.shape(), (Shape{4, 1}));
+  EXPECT_FLOAT_EQ(y[0], 3.5f);
+  EXPECT_FLOAT_EQ(y[1], 8.5f);
+  EXPECT_FLOAT_EQ(y[2], 16.5f);
+  EXPECT_FLOAT_EQ(y[3], 8.5f);
+}
+
+TEST(Conv1dTest, FastMatchesReferenceOnRandomShapes) {
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int> pick(0, 1000);
+  for (int iter = 0; iter < 40; ++iter) {
+    Conv1dParams p;
+    p.groups = (iter % 4 == 3) ? 1 + pick(rng) % 4 : 1;
+    p.in_channels = p.groups * (1 + pick(rng) % 12);
+    p.out_channels = p.groups * (1 + pick(rng) % 12);
+    p.kernel = 1 + pick(rng) % 7;
+    p.stride = 1 + pick(rng) % 3;
+    p.dilation = 1 + pick(rng) % 3;
+    p.pad_left = pick(rng) % 4;
+    p.pad_right = pick(rng) % 4;
+    p.post = static_cast<PostOp>(pick(rng) % 4);
+    p.alpha = 0.1f;
+    int64_t t_in = p.dilation * (p.kernel - 1) + 1 + pick(rng) % 50;
+    bool accumulate = iter % 3 == 1;
+    Tensor w = random_tensor({p.out_channels, p.in_channels / p.groups, p.kernel}, rng, 0.3f);
+    Tensor b = random_tensor({p.out_channels}, rng);
+    Tensor x = random_tensor({t_in, p.in_channels}, rng);
+    Conv1d ref(p, w, &b, Backend::kReference), fast(p, w, &b, Backend::kFast);
+    Tensor yr = random_tensor({ref.out_length(t_in), p.out_channels}, rng), yf = yr;
+    ref.forward(x, yr, accumulate);
+    fast.forward(x, yf, accumulate);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << "iter " << iter;
+  }
+}
+
+TEST(Conv1dTest, RejectsBadWeightShape) {
+  Conv1dParams p;
+  p.in_channels = 4;
+  p.out_channels = 2;
+  p.kernel = 3;
+  EXPECT_THROW(Conv1d(p, Tensor({2, 4, 2}), nullptr), Error);
+  p.groups = 3;
+  EXPECT_THROW(Conv1d(p, Tensor({2, 4, 3}), nullptr), Error);
+}
+
+TEST(ConvTranspose1dTest, FastMatchesReferenceOnRandomShapes) {
+  std::mt19937 rng(99);
+  std::uniform_int_distribution<int> pick(0, 1000);
+  // Includes the real NSF-HiFiGAN upsamplers (k=16,s=10,p=3; k=4,s=2,p=1; k=24,s=12,p=6;
+  // k=20,s=10,p=5; k=20,s=8... ) and random ones.
+  struct Case {
+    int64_t k, s, p;
+  };
+  std::vector<Case> cases = {{16, 10, 3}, {4, 2, 1}, {24, 12, 6}, {20, 10, 5}, {16, 8, 4},
+                             {3, 1, 1},   {5, 2, 0}, {7, 3, 2},   {2, 2, 0},   {10, 4, 3}};
+  for (int iter = 0; iter < 30; ++iter) {
+    ConvTranspose1dParams p;
+    if (iter < static_cast<int>(cases.size())) {
+      p.kernel = cases[iter].k;
+      p.stride = cases[iter].s;
+      p.padding = cases[iter].p;
+    } else {
+      p.kernel = 1 + pick(rng) % 12;
+      p.stride = 1 + pick(rng) % 6;
+      p.padding = pick(rng) % p.kernel;
+      p.output_padding = pick(rng) % p.stride;
+    }
+    p.in_channels = 1 + pick(rng) % 10;
+    p.out_channels = 1 + pick(rng) % 10;
+    p.post = iter % 2 ? PostOp::kLeakyRelu : PostOp::kNone;
+    p.alpha = 0.1f;
+    int64_t t_in = 1 + pick(rng) % 30;
+    Tensor w = random_tensor({p.in_channels, p.out_channels, p.kernel}, rng, 0.3f);
+    Tensor b = random_tensor({p.out_channels}, rng);
+    Tensor x = random_tensor({t_in, p.in_channels}, rng);
+    ConvTranspose1d ref(p, w, &b, Backend::kReference), fast(p, w, &b, Backend::kFast);
+    if (ref.out_length(t_in) <= 0) continue;
+    Tensor yr, yf;
+    ref.forward(x, yr);
+    fast.forward(x, yf);
+    EXPECT_EQ(yr.dim(0), (t_in - 1) * p.stride - 2 * p.padding + p.kernel + p.output_padding);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5)
+        << "iter " << iter << " k=" << p.kernel << " s=" << p.stride << " p=" << p.padding;
+  }
+}
+
+TEST(ConvTranspose1dTest, ReferenceMatchesHandComputed) {
+  ConvTranspose1dParams p;
+  p.in_channels = 1;
+  p.out_channels = 1;
+  p.kernel = 2;
+  p.stride = 2;
+  Tensor w({1, 1, 2});
+  w[0] = 1.f;
+  w[1] = -1.f;
+  ConvTranspose1d ct(p, w, nullptr, Backend::kReference);
+  Tensor x({2, 1}), y;
+  x[0] = 3.f;
+  x[1] = 5.f;
+  ct.forward(x, y);
+  ASSERT_EQ(y.shape(), (Shape{4, 1}));
+  EXPECT_FLOAT_EQ(y[0], 3.f);
+  EXPECT_FLOAT_EQ(y[1], -3.f);
+  EXPECT_FLOAT_EQ(y[2], 5.f);
+  EXPECT_FLOAT_EQ(y[3], -5.f);
+}
+
+}  // namespace
+}  // namespace rvc::nn
