@@ -1,0 +1,271 @@
+// TD-PSOLA voice changer; see rvc/dsp/voice_changer.h for the algorithm and contract.
+//
+// Everything is indexed by absolute sample number (int64) into power-of-two rings, so the
+// processing order is a pure function of how many input samples have arrived: that is what makes
+// the output independent of block size. Work happens as soon as its inputs are known:
+//   raw YIN frame f      when input reaches f*hop - half + frame_len
+//   smoothed frame f     when raw frame f+1 exists (median of 3)
+//   analysis mark at t   when smoothed frames floor(t/hop) and +1 exist
+//   synthesis mark at s  when the analysis mark after s exists and the grain's input is in
+//   output sample t      at input time t + latency, by which all grains reaching t are added.
+#include "rvc/dsp/voice_changer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "rvc/core/error.h"
+#include "rvc/dsp/f0.h"
+
+namespace rvc::dsp {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr int kChunk = 256;         // internal work unit; any caller block size is split into these
+constexpr int64_t kFrameRing = 64;  // YIN frames kept (power of two)
+constexpr int64_t kMarkRing = 1024;  // analysis marks kept (power of two)
+constexpr double kGlideSeconds = 0.02;
+constexpr double kMinNorm = 0.75;  // window-sum floor: gaps of a pitch-down are not blown up
+
+int64_t next_pow2(int64_t v) {
+  int64_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+struct Mark {
+  double pos = 0.0;     // input sample time
+  double period = 0.0;  // samples to the next mark
+  bool voiced = false;
+};
+
+}  // namespace
+
+void VoiceParams::validate() const {
+  if (!(pitch_semitones >= -24.0 && pitch_semitones <= 24.0)) {
+    fail("voice: pitch ", pitch_semitones, " semitones out of range [-24, 24]");
+  }
+  if (!(formant_semitones >= -12.0 && formant_semitones <= 12.0)) {
+    fail("voice: formant ", formant_semitones, " semitones out of range [-12, 12]");
+  }
+}
+
+void VoiceChangerConfig::validate() const {
+  if (sample_rate < 8000 || sample_rate > 192000) {
+    fail("voice: sample rate ", sample_rate, " Hz out of range [8000, 192000]");
+  }
+  if (!(f0_min_hz >= 30.0 && f0_max_hz > f0_min_hz * 2 && f0_max_hz * 2.5 <= sample_rate)) {
+    fail("voice: f0 range [", f0_min_hz, ", ", f0_max_hz, "] Hz invalid for ", sample_rate, " Hz");
+  }
+  params.validate();
+}
+
+struct VoiceChanger::State {
+  explicit State(const VoiceChangerConfig& c)
+      : cfg(c), yin([&] {
+          F0Config f;
+          f.sample_rate = c.sample_rate;
+          f.f0_min_hz = c.f0_min_hz;
+          f.f0_max_hz = c.f0_max_hz;
+          f.median_radius = 0;
+          return f;
+        }()) {
+    sr = c.sample_rate;
+    hop = sr / 100;
+    unvoiced_step = hop;
+    frame_len = yin.frame_length();
+    half = frame_len / 2;
+    const double p_max = std::max<double>(yin.tau_max() + 1, unvoiced_step);
+    const double h_in_max = std::max<double>(yin.tau_max() + 1, 2.0 * unvoiced_step);
+    h_out_max = std::max<double>(2.0 * (yin.tau_max() + 1), unvoiced_step);
+    const double a_lag = 2.0 * hop + (frame_len - half);
+    const double d = std::max(p_max + a_lag, p_max / 2 + h_in_max + 3);
+    latency = static_cast<int64_t>(std::ceil(h_out_max + d)) + 2;
+    cap = next_pow2(4 * (latency + frame_len + kChunk));
+    mask = cap - 1;
+    in.assign(static_cast<size_t>(cap), 0.0f);
+    acc.assign(static_cast<size_t>(cap), 0.0f);
+    wsum.assign(static_cast<size_t>(cap), 0.0f);
+    frame.assign(static_cast<size_t>(frame_len), 0.0f);
+    raw.assign(kFrameRing, 0.0f);
+    smooth.assign(kFrameRing, 0.0f);
+    marks.assign(kMarkRing, Mark{});
+    pitch_target = pitch_cur = c.params.pitch_semitones;
+    formant_target = formant_cur = c.params.formant_semitones;
+  }
+
+  void reset() {
+    std::fill(in.begin(), in.end(), 0.0f);
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    std::fill(wsum.begin(), wsum.end(), 0.0f);
+    n_in = n_out = raw_count = smooth_count = mark_count = cursor = 0;
+    next_a = next_s = 0.0;
+    pitch_cur = pitch_target;
+    formant_cur = formant_target;
+  }
+
+  float input_at(int64_t i) const { return in[static_cast<size_t>(i & mask)]; }
+
+  // Catmull-Rom interpolation; exact at integer positions.
+  float input_interp(double p) const {
+    const double fl = std::floor(p);
+    const int64_t i = static_cast<int64_t>(fl);
+    const float t = static_cast<float>(p - fl);
+    const float x0 = input_at(i - 1), x1 = input_at(i), x2 = input_at(i + 1), x3 = input_at(i + 2);
+    const float a = -0.5f * x0 + 1.5f * x1 - 1.5f * x2 + 0.5f * x3;
+    const float b = x0 - 2.5f * x1 + 2.0f * x2 - 0.5f * x3;
+    const float c = -0.5f * x0 + 0.5f * x2;
+    return ((a * t + b) * t + c) * t + x1;
+  }
+
+  void run_pitch_frames() {
+    while (raw_count * hop - half + frame_len <= n_in) {
+      const int64_t start = raw_count * hop - half;
+      for (int j = 0; j < frame_len; ++j) frame[static_cast<size_t>(j)] = input_at(start + j);
+      raw[static_cast<size_t>(raw_count & (kFrameRing - 1))] =
+          static_cast<float>(yin.analyze(frame.data()).period);
+      ++raw_count;
+      // Median of 3 (first frame replicated) once the frame after it exists.
+      while (smooth_count + 1 < raw_count) {
+        const int64_t f = smooth_count;
+        const float a = raw_at(f > 0 ? f - 1 : 0), b = raw_at(f), c = raw_at(f + 1);
+        smooth[static_cast<size_t>(f & (kFrameRing - 1))] =
+            std::max(std::min(a, b), std::min(std::max(a, b), c));
+        ++smooth_count;
+      }
+    }
+  }
+  float raw_at(int64_t f) const { return raw[static_cast<size_t>(f & (kFrameRing - 1))]; }
+  float smooth_at(int64_t f) const { return smooth[static_cast<size_t>(f & (kFrameRing - 1))]; }
+
+  void run_analysis_marks() {
+    while (mark_count - cursor < kMarkRing - 1) {
+      const int64_t f = static_cast<int64_t>(std::floor(next_a / hop));
+      if (f + 1 >= smooth_count) break;
+      const double fr = next_a / hop - static_cast<double>(f);
+      const float p0 = smooth_at(f), p1 = smooth_at(f + 1);
+      Mark m;
+      m.pos = next_a;
+      if (p0 > 0.0f && p1 > 0.0f) {
+        m.voiced = true;
+        m.period = p0 + (p1 - p0) * fr;
+      } else {
+        const float p = fr < 0.5 ? p0 : p1;
+        m.voiced = p > 0.0f;
+        m.period = m.voiced ? p : unvoiced_step;
+      }
+      marks[static_cast<size_t>(mark_count & (kMarkRing - 1))] = m;
+      ++mark_count;
+      next_a += m.period;
+    }
+  }
+  const Mark& mark(int64_t k) const { return marks[static_cast<size_t>(k & (kMarkRing - 1))]; }
+
+  void run_synthesis_marks() {
+    for (;;) {
+      while (cursor + 1 < mark_count && mark(cursor + 1).pos <= next_s) ++cursor;
+      if (cursor + 1 >= mark_count) return;  // the mark after next_s is not known yet
+      const Mark& a0 = mark(cursor);
+      const Mark& a1 = mark(cursor + 1);
+      const Mark& m = (next_s - a0.pos <= a1.pos - next_s) ? a0 : a1;
+
+      const double gamma = std::exp2(formant_cur / 12.0);
+      const double h_in = m.voiced ? m.period : unvoiced_step * gamma;
+      if (m.pos + h_in + 3.0 > static_cast<double>(n_in)) return;  // grain input not in yet
+      const double h_out = m.voiced ? m.period / gamma : unvoiced_step;
+      overlap_add(next_s, m.pos, h_out, gamma);
+
+      const double beta = std::exp2(pitch_cur / 12.0);
+      const double step = m.voiced ? m.period / beta : unvoiced_step;
+      next_s += step;
+      const double alpha = 1.0 - std::exp(-step / (kGlideSeconds * sr));
+      pitch_cur += (pitch_target - pitch_cur) * alpha;
+      formant_cur += (formant_target - formant_cur) * alpha;
+    }
+  }
+
+  void overlap_add(double s, double a, double h_out, double gamma) {
+    const int64_t lo = static_cast<int64_t>(std::floor(s - h_out)) + 1;
+    const int64_t hi = static_cast<int64_t>(std::ceil(s + h_out)) - 1;
+    const double w_scale = kPi / h_out;
+    for (int64_t n = lo; n <= hi; ++n) {
+      const double d = static_cast<double>(n) - s;
+      const float w = static_cast<float>(0.5 + 0.5 * std::cos(d * w_scale));
+      const float v = gamma == 1.0 ? input_interp(a + d) : input_interp(a + d * gamma);
+      acc[static_cast<size_t>(n & mask)] += w * v;
+      wsum[static_cast<size_t>(n & mask)] += w;
+    }
+  }
+
+  void process_chunk(const float* x, float* y, int n) {
+    for (int i = 0; i < n; ++i) in[static_cast<size_t>((n_in + i) & mask)] = x[i];
+    n_in += n;
+    run_pitch_frames();
+    run_analysis_marks();
+    run_synthesis_marks();
+    for (int i = 0; i < n; ++i) {
+      const int64_t t = n_out - latency;
+      const size_t slot = static_cast<size_t>(t & mask);
+      float v = 0.0f;
+      if (t >= 0) v = acc[slot] / std::max(wsum[slot], static_cast<float>(kMinNorm));
+      acc[slot] = 0.0f;
+      wsum[slot] = 0.0f;
+      y[i] = std::isfinite(v) ? std::clamp(v, -1.0f, 1.0f) : 0.0f;
+      ++n_out;
+    }
+  }
+
+  VoiceChangerConfig cfg;
+  YinAnalyzer yin;
+  int sr = 0, hop = 0, unvoiced_step = 0, frame_len = 0, half = 0;
+  double h_out_max = 0.0;
+  int64_t latency = 0, cap = 0, mask = 0;
+  std::vector<float> in, acc, wsum, frame, raw, smooth;
+  std::vector<Mark> marks;
+  int64_t n_in = 0, n_out = 0, raw_count = 0, smooth_count = 0, mark_count = 0, cursor = 0;
+  double next_a = 0.0, next_s = 0.0;
+  double pitch_target = 0.0, pitch_cur = 0.0, formant_target = 0.0, formant_cur = 0.0;
+};
+
+VoiceChanger::VoiceChanger(const VoiceChangerConfig& config) {
+  config.validate();
+  s_ = std::make_unique<State>(config);
+}
+
+VoiceChanger::~VoiceChanger() = default;
+
+void VoiceChanger::process(const float* in, float* out, int64_t n) {
+  float chunk_in[kChunk];
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const int c = static_cast<int>(std::min<int64_t>(kChunk, n - i));
+    std::copy(in + i, in + i + c, chunk_in);  // in and out may alias
+    s_->process_chunk(chunk_in, out + i, c);
+  }
+}
+
+void VoiceChanger::set_pitch(double semitones) {
+  s_->pitch_target = std::isfinite(semitones) ? std::clamp(semitones, -24.0, 24.0) : 0.0;
+}
+void VoiceChanger::set_formant(double semitones) {
+  s_->formant_target = std::isfinite(semitones) ? std::clamp(semitones, -12.0, 12.0) : 0.0;
+}
+double VoiceChanger::pitch() const { return s_->pitch_target; }
+double VoiceChanger::formant() const { return s_->formant_target; }
+int64_t VoiceChanger::latency() const { return s_->latency; }
+int VoiceChanger::sample_rate() const { return s_->sr; }
+void VoiceChanger::reset() { s_->reset(); }
+
+std::vector<float> change_voice(const std::vector<float>& x, int sample_rate,
+                                const VoiceParams& params) {
+  VoiceChangerConfig cfg;
+  cfg.sample_rate = sample_rate;
+  cfg.params = params;
+  VoiceChanger vc(cfg);
+  const int64_t n = static_cast<int64_t>(x.size());
+  const int64_t lat = vc.latency();
+  std::vector<float> padded(static_cast<size_t>(n + lat), 0.0f);
+  std::copy(x.begin(), x.end(), padded.begin());
+  vc.process(padded.data(), padded.data(), n + lat);
+  return std::vector<float>(padded.begin() + lat, padded.end());
+}
+
+}  // namespace rvc::dsp
