@@ -137,9 +137,10 @@ class PickleWriter {
                        const std::vector<int64_t>& shape, const std::vector<int64_t>& stride,
                        int64_t offset = 0) {
     global("torch._utils", "_rebuild_tensor_v2");
+    mark();  // the argument tuple
     mark().str("storage").global("torch", storage_type).str(key).str("cpu").integer(numel);
     tuple().op('Q');
-    mark().integer(offset);
+    integer(offset);
     mark();
     for (int64_t d : shape) integer(d);
     tuple();
