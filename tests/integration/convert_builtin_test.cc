@@ -1,0 +1,138 @@
+// rvc-rt convert with the built-in DSP voice, run as a user would: the real binary on files.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "rvc/dsp/f0.h"
+#include "rvc/formats/audio_file.h"
+#include "support/fixtures.h"
+
+namespace rvc {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+class ConvertBuiltin : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("rvc_convert_builtin_" + std::to_string(getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    sample_ = fs::path(RVC_SOURCE_DIR) / "assets" / "sample.wav";
+    ASSERT_TRUE(fs::exists(sample_));
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  int convert(const std::string& args, std::string* out) {
+    return test::run_command(q(test::rvc_rt_bin()) + " convert " + args, out, true);
+  }
+
+  fs::path dir_, sample_;
+};
+
+double median_ratio(const std::vector<float>& x, const std::vector<float>& y, int sr) {
+  dsp::F0Config cfg;
+  cfg.sample_rate = sr;
+  const auto fx = dsp::estimate_f0(x, cfg), fy = dsp::estimate_f0(y, cfg);
+  std::vector<double> r;
+  for (size_t i = 0; i < std::min(fx.size(), fy.size()); ++i) {
+    if (fx[i] > 0 && fy[i] > 0) r.push_back(fy[i] / fx[i]);
+  }
+  if (r.size() < 20) return 0.0;
+  std::nth_element(r.begin(), r.begin() + static_cast<int64_t>(r.size() / 2), r.end());
+  return r[r.size() / 2];
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+TEST_F(ConvertBuiltin, PitchFiveKeepsLengthAndMovesF0) {
+  const fs::path out = dir_ / "out.wav";
+  std::string log;
+  ASSERT_EQ(convert(q(sample_) + " -o " + q(out) + " --pitch 5", &log), 0) << log;
+  EXPECT_NE(log.find("built-in"), std::string::npos) << log;
+  EXPECT_NE(log.find("real time"), std::string::npos) << log;
+  const auto in = formats::read_audio_mono(sample_.string());
+  const auto got = formats::read_audio_mono(out.string());
+  EXPECT_EQ(got.sample_rate, in.sample_rate);
+  ASSERT_EQ(got.samples.size(), in.samples.size());
+  const double want = std::pow(2.0, 5.0 / 12.0);
+  EXPECT_NEAR(median_ratio(in.samples, got.samples, in.sample_rate), want, 0.02 * want);
+}
+
+TEST_F(ConvertBuiltin, DirectoryKeepsRelativePaths) {
+  fs::create_directories(dir_ / "in" / "sub");
+  fs::copy_file(sample_, dir_ / "in" / "a.wav");
+  fs::copy_file(sample_, dir_ / "in" / "sub" / "b.wav");
+  std::ofstream(dir_ / "in" / "notes.txt") << "not audio";
+  std::string log;
+  ASSERT_EQ(convert(q(dir_ / "in") + " -o " + q(dir_ / "out") + " --format flac --pitch -3", &log),
+            0)
+      << log;
+  const auto in = formats::read_audio_mono(sample_.string());
+  for (const char* rel : {"a.flac", "sub/b.flac"}) {
+    const fs::path p = dir_ / "out" / rel;
+    ASSERT_TRUE(fs::exists(p)) << p << "\n" << log;
+    EXPECT_EQ(formats::read_audio_mono(p.string()).samples.size(), in.samples.size());
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "notes.flac"));
+}
+
+TEST_F(ConvertBuiltin, BadFileAmongGoodOnesExitsOneAndConvertsTheRest) {
+  fs::create_directories(dir_ / "in");
+  fs::copy_file(sample_, dir_ / "in" / "a.wav");
+  std::ofstream(dir_ / "in" / "b.wav") << "this is not a wav file";
+  fs::copy_file(sample_, dir_ / "in" / "c.wav");
+  std::string log;
+  EXPECT_EQ(convert(q(dir_ / "in") + " -o " + q(dir_ / "out"), &log), 1) << log;
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "a.wav")) << log;
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "c.wav")) << log;
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "b.wav"));
+  EXPECT_NE(log.find("rvc-rt: error: " + (dir_ / "in" / "b.wav").string() + ":"),
+            std::string::npos)
+      << log;
+}
+
+TEST_F(ConvertBuiltin, RefusesToOverwriteInput) {
+  const fs::path in = dir_ / "voice.wav";
+  fs::copy_file(sample_, in);
+  const std::string before = slurp(in);
+  std::string log;
+  EXPECT_EQ(convert(q(in) + " -o " + q(in) + " --pitch 2", &log), 2) << log;
+  EXPECT_NE(log.find("overwrite"), std::string::npos) << log;
+  // The same file reached through the directory form.
+  EXPECT_EQ(convert(q(in) + " -o " + q(dir_) + "/", &log), 2) << log;
+  EXPECT_EQ(slurp(in), before);
+}
+
+TEST_F(ConvertBuiltin, ModelIsNotSupportedYet) {
+  std::string log;
+  EXPECT_EQ(convert(q(sample_) + " -o " + q(dir_ / "o.wav") + " --model voice.pth", &log), 2);
+  EXPECT_NE(log.find("RVC voice models are not supported by convert yet"), std::string::npos)
+      << log;
+  EXPECT_FALSE(fs::exists(dir_ / "o.wav"));
+}
+
+TEST_F(ConvertBuiltin, MissingInputAndBadFlags) {
+  std::string log;
+  EXPECT_EQ(convert(q(dir_ / "nope.wav") + " -o " + q(dir_ / "o.wav"), &log), 2) << log;
+  EXPECT_NE(log.find("nope.wav"), std::string::npos) << log;
+  EXPECT_EQ(convert(q(sample_) + " -o " + q(dir_ / "o.wav") + " --pitch 99", &log), 2) << log;
+  EXPECT_EQ(convert(q(sample_) + " -o " + q(dir_ / "o.wav") + " --format mp3", &log), 2) << log;
+  EXPECT_EQ(convert(q(sample_), &log), 2) << log;
+}
+
+}  // namespace
+}  // namespace rvc
