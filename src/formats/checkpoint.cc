@@ -123,6 +123,11 @@ struct TorchLoader {
     }
     const int64_t numel = shape_numel(t->shape);  // checks negative dims and overflow
     if (t->storage_offset < 0) fail("tensor with negative storage offset");
+    // Stride-0 (expanded) views are legal but must stay backed by the input: cap the expansion.
+    if (numel > t->storage->numel * 16 + 1024) {
+      fail("tensor of size ", shape_str(t->shape), " expands its storage '", t->storage->key,
+           "' of ", t->storage->numel, " elements too far");
+    }
     if (numel > 0) {
       // Largest element index reached, computed without overflow.
       unsigned __int128 last = static_cast<uint64_t>(t->storage_offset);
@@ -230,7 +235,10 @@ void collect(PyRef dict, const std::string& prefix, int depth, TensorMap* out, s
     }
     key = prefix.empty() ? key : prefix + "." + key;
     if (v->is(PyKind::kTensor)) {
-      if (out) (*out)[key] = with_context("tensor '" + key + "'", [&] { return to_float32(v->tensor()); });
+      if (out) {
+        PyRef tv = v;
+        (*out)[key] = with_context("tensor '" + key + "'", [&] { return to_float32(tv->tensor()); });
+      }
       if (count) ++*count;
     } else if (v->is_dict()) {
       collect(v, key, depth + 1, out, count);

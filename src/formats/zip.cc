@@ -297,21 +297,28 @@ void ZipArchive::read_into(const ZipEntry& e, void* dst) const {
           zs.avail_in = static_cast<uInt>(n);
         }
         const uint64_t room = e.uncompressed_size - out_done;
-        const uInt chunk = static_cast<uInt>(std::min<uint64_t>(room, 1u << 30));
-        zs.next_out = out + out_done;
-        zs.avail_out = chunk;
-        rc = inflate(&zs, Z_NO_FLUSH);
-        out_done += chunk - zs.avail_out;
+        if (room == 0) {
+          // Everything declared is out; only the end of the stream may follow.
+          uint8_t scratch = 0;
+          zs.next_out = &scratch;
+          zs.avail_out = 1;
+          rc = inflate(&zs, Z_NO_FLUSH);
+          if (zs.avail_out == 0) {
+            fail(where, ": inflates to more than its declared ", e.uncompressed_size, " bytes");
+          }
+        } else {
+          const uInt chunk = static_cast<uInt>(std::min<uint64_t>(room, 1u << 30));
+          zs.next_out = out + out_done;
+          zs.avail_out = chunk;
+          rc = inflate(&zs, Z_NO_FLUSH);
+          out_done += chunk - zs.avail_out;
+        }
         if (rc == Z_STREAM_END) break;
         if (rc == Z_BUF_ERROR && zs.avail_in == 0 && in_left == 0) {
           fail(where, ": deflate stream is truncated");
         }
-        if (rc != Z_OK && rc != Z_BUF_ERROR) fail(where, ": corrupt deflate data");
-        if (zs.avail_out == 0 && out_done == e.uncompressed_size && chunk == 0) {
-          fail(where, ": inflates to more than its declared ", e.uncompressed_size, " bytes");
-        }
-        if (rc == Z_BUF_ERROR && out_done == e.uncompressed_size) {
-          fail(where, ": inflates to more than its declared ", e.uncompressed_size, " bytes");
+        if ((rc != Z_OK && rc != Z_BUF_ERROR) || (rc == Z_BUF_ERROR && zs.avail_in > 0)) {
+          fail(where, ": corrupt deflate data");
         }
       }
     } catch (...) {

@@ -35,13 +35,14 @@ TEST(Zip, StoredAndDeflatedRoundTrip) {
   std::string big(100000, 'x');
   for (size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>('a' + i % 26);
   const std::string z = make_zip({{"arch/data.pkl", "abc"}, {"arch/data/0", big, true},
-                                  {"arch/empty", ""}});
+                                  {"arch/empty", ""}, {"arch/empty_deflated", "", true}});
   ZipArchive a = open_mem(z);
-  ASSERT_EQ(a.entries().size(), 3u);
+  ASSERT_EQ(a.entries().size(), 4u);
   EXPECT_EQ(a.entries()[1].method, 8);
   EXPECT_EQ(text(a.read("arch/data.pkl")), "abc");
   EXPECT_EQ(text(a.read("arch/data/0")), big);
   EXPECT_EQ(text(a.read("arch/empty")), "");
+  EXPECT_EQ(text(a.read("arch/empty_deflated")), "");
   EXPECT_EQ(a.find("nope"), nullptr);
   EXPECT_THROW(a.read("nope"), Error);
 }
