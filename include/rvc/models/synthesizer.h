@@ -1,0 +1,102 @@
+// rvc/models/synthesizer.h: the RVC voice synthesizer (VITS-style TextEncoder, reverse
+// residual-coupling flow, NSF-HiFiGAN or plain HiFi-GAN decoder).
+//
+// ref: infer/lib/infer_pack/models.py SynthesizerTrnMs256NSFsid, SynthesizerTrnMs768NSFsid and
+// the _nono variants (upstream branch 20240604 == main 7ef1986), infer().
+//
+// Hyper-parameters come from the checkpoint's 18-value config list (SynthesizerConfig) plus
+// tensor shapes (phone dim, speakers, flow depth, ...); nothing is hard-coded to one size.
+// Weight-norm pairs (weight_g / weight_v) are folded once at construction; weights must already
+// be float32 (the checkpoint reader converts fp16). enc_q.* weights are not needed.
+//
+// Layout: all sequences are time-major [T][C] (see rvc/nn/backend.h). The named intermediates
+// are returned time-major too: m_p / logs_p / z are [T'][inter] where upstream has [1, inter, T'].
+//
+// Thread-safety: a constructed Synthesizer is immutable; infer() is const and may run from
+// several threads at once. infer() allocates its activations per call (not real-time safe yet).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rvc/core/tensor.h"
+#include "rvc/nn/backend.h"
+
+namespace rvc::formats {
+struct VoiceModelInfo;
+}
+
+namespace rvc::models {
+
+// The upstream config list (infer/lib/infer_pack/models.py constructor arguments) that matters
+// for inference, and whether the model is pitch-conditioned (NSF decoder).
+struct SynthesizerConfig {
+  int64_t inter_channels = 0, hidden_channels = 0, filter_channels = 0;
+  int64_t n_heads = 0, n_layers = 0, kernel_size = 0;
+  std::string resblock = "1";  // "1" (ResBlock1) or "2" (ResBlock2)
+  std::vector<int64_t> resblock_kernel_sizes;
+  std::vector<std::vector<int64_t>> resblock_dilation_sizes;
+  std::vector<int64_t> upsample_rates, upsample_kernel_sizes;
+  int64_t upsample_initial_channel = 0;
+  int64_t gin_channels = 0;
+  int64_t sample_rate_hz = 0;
+  bool f0 = true;
+
+  // Throws rvc::Error naming the first bad field.
+  void validate() const;
+  // Product of upsample_rates: output samples per frame.
+  int64_t samples_per_frame() const;
+  static SynthesizerConfig from_voice_model(const formats::VoiceModelInfo& info);
+};
+
+struct SynthesizerRequest {
+  // Content features [T][256 or 768] (upstream phone[0]).
+  const Tensor* phone = nullptr;
+  // Coarse pitch 1..255 and F0 in Hz (0 = unvoiced), T values each; required iff config.f0.
+  const int64_t* pitch = nullptr;
+  const float* pitchf = nullptr;
+  int64_t phone_length = -1;  // upstream phone_lengths[0]; -1 = T
+  int64_t sid = 0;            // speaker id in [0, speakers)
+  // Realtime call (both >= 0, or both -1): the decoder renders frames
+  // [skip_head, skip_head + return_length); TextEncoder projection and flow run from
+  // max(skip_head - 24, 0). return_length2 >= 0 (formant shift) resamples the decoder input
+  // and NSF source linearly to return_length2 frames.
+  int64_t skip_head = -1, return_length = -1, return_length2 = -1;
+  // Upstream draws noise twice (z_p = m_p + exp(logs_p) * N(0,1) * 0.66666, and the SineGen
+  // noise). noise=false is upstream with those draws at zero (the golden fixtures' mode).
+  bool noise = false;
+  uint64_t seed = 0;
+};
+
+struct SynthesizerOutputs {
+  Tensor audio;   // [samples] in (-1, 1); upstream infer()[0] is [1, 1, samples]
+  Tensor m_p;     // [T'][inter], T' = T - max(skip_head - 24, 0)
+  Tensor logs_p;  // [T'][inter]
+  Tensor z;       // [frames][inter]: flow output (sliced to the decoder frames in rt calls)
+};
+
+class Synthesizer {
+ public:
+  // Throws rvc::Error naming the first missing or mis-shaped weight.
+  Synthesizer(const SynthesizerConfig& config, const TensorMap& weights,
+              nn::Backend backend = nn::default_backend());
+  ~Synthesizer();
+  Synthesizer(Synthesizer&&) noexcept;
+  Synthesizer& operator=(Synthesizer&&) noexcept;
+
+  const SynthesizerConfig& config() const { return config_; }
+  int64_t phone_dim() const;
+  int64_t speakers() const;
+  // Throws rvc::Error on inconsistent request fields (naming the field).
+  SynthesizerOutputs infer(const SynthesizerRequest& request) const;
+
+  struct Parts;
+
+ private:
+  SynthesizerConfig config_;
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace rvc::models

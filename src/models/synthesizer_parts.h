@@ -1,0 +1,99 @@
+// Private building blocks of the synthesizer (src/models/synthesizer*.cc only).
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "rvc/core/tensor.h"
+#include "rvc/models/synthesizer.h"
+#include "rvc/nn/attention.h"
+#include "rvc/nn/conv1d.h"
+#include "rvc/nn/linear.h"
+
+namespace rvc::models::synth {
+
+// Named weight access with readable errors; folds weight norm (dim=0) on request.
+class Weights {
+ public:
+  explicit Weights(const TensorMap& m) : m_(m) {}
+  bool has(const std::string& name) const { return m_.count(name) != 0; }
+  const Tensor& get(const std::string& name) const;
+  const Tensor& get(const std::string& name, const Shape& expected) const;
+  // prefix.weight, or g * v / ||v|| from prefix.weight_g / prefix.weight_v (norm over all dims
+  // but 0, as torch.nn.utils.weight_norm(dim=0)).
+  Tensor weight(const std::string& prefix) const;
+
+ private:
+  const TensorMap& m_;
+};
+
+// ref: infer/lib/infer_pack/models.py TextEncoder + attentions.py Encoder/FFN
+class TextEncoder {
+ public:
+  TextEncoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b);
+  int64_t phone_dim() const { return emb_phone_.in_features(); }
+  // phone [T][phone_dim], pitch T ids or null; writes m/logs [T - head][inter].
+  void forward(const Tensor& phone, const int64_t* pitch, int64_t length, int64_t head,
+               Tensor& m, Tensor& logs) const;
+
+ private:
+  int64_t hidden_ = 0, inter_ = 0;
+  nn::Linear emb_phone_;
+  Tensor emb_pitch_;
+  struct Layer {
+    nn::RelPosSelfAttention attn;
+    Tensor ln1_g, ln1_b, ln2_g, ln2_b;
+    nn::Conv1d ffn1, ffn2;
+  };
+  std::vector<Layer> layers_;
+  nn::Linear proj_;
+};
+
+// ref: infer/lib/infer_pack/modules.py WN + ResidualCouplingLayer, models.py
+// ResidualCouplingBlock (mean_only, reverse direction only).
+class Flow {
+ public:
+  Flow(const SynthesizerConfig& c, const Weights& w, nn::Backend b);
+  // x [T][inter] in place, valid = unmasked prefix length, g = speaker embedding [gin].
+  void reverse(Tensor& x, int64_t valid, const float* g) const;
+
+ private:
+  struct Coupling {
+    nn::Linear pre, post, cond;
+    std::vector<nn::Conv1d> in_layers;
+    std::vector<nn::Linear> res_skip;
+  };
+  int64_t channels_ = 0, half_ = 0, hidden_ = 0;
+  std::vector<Coupling> flows_;
+};
+
+// ref: infer/lib/infer_pack/models.py GeneratorNSF (+ SourceModuleHnNSF, SineGen) and Generator
+class Decoder {
+ public:
+  Decoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b);
+  // x [T][inter] (already masked), f0 T values (NSF only), g [gin]; n_res < 0 or the
+  // interpolated frame count. Returns [samples].
+  Tensor forward(const Tensor& x, const float* f0, const float* g, int64_t n_res,
+                 std::mt19937_64* rng) const;
+
+ private:
+  struct ResBlock {
+    std::vector<nn::Conv1d> c1, c2;  // c2 empty for ResBlock2
+  };
+  void source(const float* f0, int64_t frames, int64_t n_res, std::mt19937_64* rng,
+              Tensor& har) const;
+  SynthesizerConfig c_;
+  bool nsf_ = false;
+  int64_t upp_ = 0;
+  nn::Conv1d conv_pre_, conv_post_;
+  nn::Linear cond_;
+  bool has_cond_ = false;
+  std::vector<nn::ConvTranspose1d> ups_;
+  std::vector<nn::Conv1d> noise_convs_;
+  std::vector<ResBlock> resblocks_;
+  float lin_w_ = 0.f, lin_b_ = 0.f;
+};
+
+}  // namespace rvc::models::synth
