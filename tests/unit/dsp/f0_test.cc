@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "rvc/core/error.h"
+#include "rvc/formats/npy.h"
+#include "support/fixtures.h"
 
 namespace rvc::dsp {
 namespace {
@@ -158,6 +160,39 @@ TEST(F0, CoarseQuantisationMatchesUpstreamFormula) {
   EXPECT_EQ(v.size(), 3u);
   EXPECT_EQ(v[0], 1);
   EXPECT_EQ(v[2], 255);
+}
+
+// Upstream's own numbers: every pipeline case stores the shifted f0 (infer_pitchf_K, float32)
+// and the coarse pitch upstream made from it (infer_pitch_K). Driven by the manifests.
+TEST(F0, CoarseMatchesUpstreamPipelineFixtures) {
+  std::vector<test::Case> cases;
+  try {
+    cases = test::cases_of_kind("pipeline");
+  } catch (const Error& e) {
+    GTEST_SKIP() << e.what();
+  }
+  int compared = 0;
+  for (const auto& c : cases) {
+    for (const auto& [key, out] : c.manifest["outputs"].items()) {
+      if (key.rfind("infer_pitchf_", 0) != 0) continue;
+      const std::string coarse_key = "infer_pitch_" + key.substr(13);
+      if (!c.manifest["outputs"].contains(coarse_key)) continue;
+      const auto f0 = formats::read_npy(c.file(out["file"]).string()).to_tensor();
+      const auto want =
+          formats::read_npy(c.file(c.manifest["outputs"][coarse_key]["file"]).string()).to_int64();
+      ASSERT_EQ(static_cast<size_t>(f0.numel()), want.size()) << c.name << " " << key;
+      int off_by_one = 0;
+      for (int64_t i = 0; i < f0.numel(); ++i) {
+        const int64_t got = f0_to_coarse(static_cast<double>(f0[i]));
+        // pitchf was stored as float32; a value right at a .5 boundary may round the other way.
+        ASSERT_LE(std::abs(got - want[static_cast<size_t>(i)]), 1) << c.name << " frame " << i;
+        off_by_one += got != want[static_cast<size_t>(i)];
+      }
+      EXPECT_LE(off_by_one, f0.numel() / 100 + 1) << c.name << " " << key;
+      ++compared;
+    }
+  }
+  if (compared == 0) GTEST_SKIP() << "no pipeline case with infer_pitch/infer_pitchf outputs";
 }
 
 TEST(F0, MedianVoiced) {
