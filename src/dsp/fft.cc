@@ -12,7 +12,8 @@ bool is_pow2(int n) { return n > 0 && (n & (n - 1)) == 0; }
 
 // exp(-2*pi*i*k/n) with the angle reduced first so that large k keeps full precision.
 std::complex<double> unit_root(int64_t k, int64_t n) {
-  const double angle = -2.0 * std::numbers::pi * static_cast<double>(k % n) / static_cast<double>(n);
+  const double angle =
+      -2.0 * std::numbers::pi * static_cast<double>(k % n) / static_cast<double>(n);
   return {std::cos(angle), std::sin(angle)};
 }
 
@@ -52,8 +53,8 @@ void RealFft::complex_fft_half(std::complex<double>* z) const {
     const int stride = m / len;  // twiddle index step in the size-m table
     for (int start = 0; start < m; start += len) {
       for (int j = 0; j < half; ++j) {
-        const std::complex<double> t = twiddle_half_[static_cast<size_t>(j * stride)] *
-                                       z[start + j + half];
+        const std::complex<double> t =
+            twiddle_half_[static_cast<size_t>(j * stride)] * z[start + j + half];
         z[start + j + half] = z[start + j] - t;
         z[start + j] += t;
       }

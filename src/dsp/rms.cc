@@ -101,8 +101,8 @@ void change_rms(const double* data1, int64_t n1, int sr1, float* data2, int64_t 
   const float e2 = static_cast<float>(rate - 1.0);
   for (int64_t i = 0; i < n2; ++i) {
     const float r2c = std::max(r2[static_cast<size_t>(i)], 1e-6f);
-    const double factor = std::pow(r1[static_cast<size_t>(i)], e1) *
-                          static_cast<double>(std::pow(r2c, e2));
+    const double factor =
+        std::pow(r1[static_cast<size_t>(i)], e1) * static_cast<double>(std::pow(r2c, e2));
     data2[i] = static_cast<float>(static_cast<double>(data2[i]) * factor);
   }
 }

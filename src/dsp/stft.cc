@@ -28,7 +28,8 @@ Stft::Stft(int n_fft, int hop, int win_length)
   window_.assign(static_cast<size_t>(n_fft), 0.0);
   const std::vector<double> w = hann_window(win_length, true);
   const int left = (n_fft - win_length) / 2;  // torch pads the window in the centre
-  for (int i = 0; i < win_length; ++i) window_[static_cast<size_t>(left + i)] = w[static_cast<size_t>(i)];
+  for (int i = 0; i < win_length; ++i)
+    window_[static_cast<size_t>(left + i)] = w[static_cast<size_t>(i)];
 }
 
 int64_t Stft::n_frames(int64_t n_samples, bool center) const {

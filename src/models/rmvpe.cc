@@ -113,8 +113,8 @@ Rmvpe::Rmvpe(formats::RmvpeInfo info) : mel_(dsp::LogMelConfig{}), net_(std::mak
   n.enc_bn = load_bn(w, "unet.encoder.bn", hp_.in_channels);
   int64_t cin = hp_.in_channels, cout = hp_.en_out_channels;
   for (int64_t i = 0; i < hp_.en_de_layers; ++i) {
-    n.enc.push_back(
-        load_blocks(w, "unet.encoder.layers." + std::to_string(i) + ".conv", hp_.n_blocks, cin, cout));
+    n.enc.push_back(load_blocks(w, "unet.encoder.layers." + std::to_string(i) + ".conv",
+                                hp_.n_blocks, cin, cout));
     cin = cout;
     cout *= 2;
   }
@@ -168,7 +168,8 @@ Tensor Rmvpe::salience(const Tensor& mel) const {
   // [1, 1, T, n_mels] NCHW == [T][n_mels][1] HWC; the padding frames are zeros.
   Map x(padded, hp_.n_mels, 1);
   for (int64_t m = 0; m < hp_.n_mels; ++m) {
-    for (int64_t t = 0; t < frames; ++t) x.data[static_cast<size_t>(t * hp_.n_mels + m)] = mel[m * frames + t];
+    for (int64_t t = 0; t < frames; ++t)
+      x.data[static_cast<size_t>(t * hp_.n_mels + m)] = mel[m * frames + t];
   }
   n.enc_bn.forward(x.data.data(), x.data.data(), x.h * x.w);
   std::vector<Map> skips;
@@ -189,7 +190,8 @@ Tensor Rmvpe::salience(const Tensor& mel) const {
   for (int64_t t = 0; t < padded; ++t) {
     for (int64_t m = 0; m < c.w; ++m) {
       for (int64_t ch = 0; ch < c.c; ++ch) {
-        feats[static_cast<size_t>((t * c.c + ch) * c.w + m)] = c.data[static_cast<size_t>((t * c.w + m) * c.c + ch)];
+        feats[static_cast<size_t>((t * c.c + ch) * c.w + m)] =
+            c.data[static_cast<size_t>((t * c.w + m) * c.c + ch)];
       }
     }
   }

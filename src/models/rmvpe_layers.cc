@@ -12,8 +12,8 @@ const Tensor& need_rank(const TensorMap& w, const std::string& key, int rank) {
   const auto it = w.find(key);
   if (it == w.end()) fail("RMVPE: missing tensor '", key, "'");
   if (it->second.ndim() != rank) {
-    fail("RMVPE: tensor '", key, "' has shape ", shape_str(it->second.shape()), ", expected ",
-         rank, " dims");
+    fail("RMVPE: tensor '", key, "' has shape ", shape_str(it->second.shape()), ", expected ", rank,
+         " dims");
   }
   return it->second;
 }
@@ -47,8 +47,8 @@ Conv2d::Conv2d(const std::string& name, const Tensor& weight, const Tensor* bias
   }
   bias_.assign(static_cast<size_t>(cout_), 0.0f);
   if (bias) {
-    if (bias->numel() != cout_) fail("RMVPE: conv '", name, "' bias has ", bias->numel(),
-                                     " values, expected ", cout_);
+    if (bias->numel() != cout_)
+      fail("RMVPE: conv '", name, "' bias has ", bias->numel(), " values, expected ", cout_);
     std::copy(bias->data(), bias->data() + cout_, bias_.begin());
   }
 }
@@ -188,6 +188,22 @@ BiGru::BiGru(const TensorMap& w, const std::string& prefix, int64_t layers) {
   }
 }
 
+namespace {
+
+// Dot product with eight independent partial sums (lets the compiler keep the FMA units busy).
+float dot(const float* a, const float* b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+  }
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+}  // namespace
+
 // ref: torch.nn.GRU: r = s(Wir x + bir + Whr h + bhr), z = s(Wiz x + biz + Whz h + bhz),
 // n = tanh(Win x + bin + r * (Whn h + bhn)), h = (1 - z) * n + z * h.
 void BiGru::run(const Dir& d, const float* x, int64_t t, int64_t in, bool reverse, float* y,
@@ -199,9 +215,10 @@ void BiGru::run(const Dir& d, const float* x, int64_t t, int64_t in, bool revers
   std::vector<float> h(static_cast<size_t>(hidden_), 0.0f), hh(static_cast<size_t>(g));
   for (int64_t step = 0; step < t; ++step) {
     const int64_t s = reverse ? t - 1 - step : step;
-    std::copy(d.b_hh.data(), d.b_hh.data() + g, hh.begin());
-    nn::gemm(false, true, 1, g, hidden_, 1.0f, h.data(), hidden_, d.w_hh.data(), hidden_, 1.0f,
-             hh.data(), g);
+    // A plain gemv: a one-row gemm per step would pay a parallel-region start-up each time.
+    for (int64_t j = 0; j < g; ++j) {
+      hh[j] = d.b_hh[j] + dot(d.w_hh.data() + j * hidden_, h.data(), hidden_);
+    }
     const float* gx = xi.data() + s * g;
     for (int64_t k = 0; k < hidden_; ++k) {
       const float r = 1.0f / (1.0f + std::exp(-(gx[k] + hh[k])));

@@ -116,8 +116,8 @@ TEST(PipelineDsp, ChangeRmsMatchesUpstream) {
                     static_cast<int64_t>(opt.size()), tgt_sr, rate);
     double max_diff = 0;
     for (int64_t i = 0; i < want.numel(); ++i) {
-      max_diff = std::max(max_diff, static_cast<double>(std::abs(opt[static_cast<size_t>(i)] -
-                                                                 want[i])));
+      max_diff =
+          std::max(max_diff, static_cast<double>(std::abs(opt[static_cast<size_t>(i)] - want[i])));
     }
     std::cout << c.name << ": change_rms max |diff| " << max_diff << "\n";
     EXPECT_LE(max_diff, 1e-5);

@@ -35,7 +35,7 @@ double mel_to_hz(double mel, bool htk);
 Tensor mel_filterbank(const MelConfig& cfg);
 
 struct LogMelConfig {
-  MelConfig mel;           // RMVPE: 16 kHz, n_fft 1024, 128 mels, 30..8000 Hz, htk
+  MelConfig mel;  // RMVPE: 16 kHz, n_fft 1024, 128 mels, 30..8000 Hz, htk
   int hop = 160;
   int win_length = 1024;
   double clamp = 1e-5;

@@ -20,9 +20,8 @@ std::vector<std::complex<double>> naive_rdft(const std::vector<double>& x) {
     std::complex<double> acc = 0;
     for (int t = 0; t < n; ++t) {
       const long double ang = -2.0L * std::numbers::pi_v<long double> * ((1LL * k * t) % n) / n;
-      acc += x[static_cast<size_t>(t)] *
-             std::complex<double>(static_cast<double>(std::cos(ang)),
-                                  static_cast<double>(std::sin(ang)));
+      acc += x[static_cast<size_t>(t)] * std::complex<double>(static_cast<double>(std::cos(ang)),
+                                                              static_cast<double>(std::sin(ang)));
     }
     out[static_cast<size_t>(k)] = acc;
   }

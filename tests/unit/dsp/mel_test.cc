@@ -75,7 +75,8 @@ TEST(LogMel, ToneRaisesItsBand) {
   }
   // The 1 kHz band centre in HTK mels between 30 Hz and 8 kHz.
   const double pos = (hz_to_mel(1000, true) - hz_to_mel(30, true)) /
-                     (hz_to_mel(8000, true) - hz_to_mel(30, true)) * 129 - 1;
+                         (hz_to_mel(8000, true) - hz_to_mel(30, true)) * 129 -
+                     1;
   EXPECT_NEAR(best, pos, 1.5);
 }
 
