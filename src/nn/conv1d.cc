@@ -1,5 +1,6 @@
 #include "rvc/nn/conv1d.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -13,14 +14,15 @@ using dnnl::memory;
 using Tag = memory::format_tag;
 using Dt = memory::data_type;
 
+struct Conv1d::Entry {
+  dnnl::convolution_forward prim;
+  memory::desc src_md, dst_md;
+  memory weights;  // packed for this primitive
+};
+
 struct Conv1d::Impl {
-  struct Entry {
-    dnnl::convolution_forward prim;
-    memory::desc src_md, dst_md;
-    memory weights;  // packed for this primitive
-  };
   std::mutex mu;
-  std::map<int64_t, std::unique_ptr<Entry>> cache;  // key: t_in * 2 + accumulate
+  std::map<int64_t, std::unique_ptr<Entry>> cache;  // key: chunk length * 2 + accumulate
   memory bias;
   // First packed weights and their desc, shared by entries whose desc matches.
   memory packed;
@@ -67,24 +69,32 @@ int64_t Conv1d::out_length(int64_t t_in) const {
 
 void Conv1d::prepare(int64_t t_in, bool accumulate) const {
   if (backend_ != Backend::kFast || out_length(t_in) <= 0) return;
-  int64_t key = t_in * 2 + (accumulate ? 1 : 0);
+  entry(detail::chunk_length(out_length(t_in)), accumulate);
+}
+
+// One primitive per (chunk length, accumulate): input of exactly the rows the chunk reads, no
+// implicit padding (boundary chunks are copied into a zero-padded scratch by forward()).
+Conv1d::Entry* Conv1d::entry(int64_t lc, bool accumulate) const {
+  int64_t key = lc * 2 + (accumulate ? 1 : 0);
   std::lock_guard<std::mutex> lock(impl_->mu);
-  if (impl_->cache.count(key)) return;
+  auto it = impl_->cache.find(key);
+  if (it != impl_->cache.end()) return it->second.get();
   const auto& eng = detail::cpu_engine();
-  int64_t t_out = out_length(t_in);
+  const int64_t span = p_.dilation * (p_.kernel - 1) + 1;
+  const int64_t lin = (lc - 1) * p_.stride + span;
   int64_t g = p_.groups;
-  memory::desc src_md({1, p_.in_channels, t_in}, Dt::f32, Tag::nwc);
-  memory::desc dst_md({1, p_.out_channels, t_out}, Dt::f32, Tag::nwc);
+  memory::desc src_md({1, p_.in_channels, lin}, Dt::f32, Tag::nwc);
+  memory::desc dst_md({1, p_.out_channels, lc}, Dt::f32, Tag::nwc);
   memory::dims wdims = g == 1 ? memory::dims{p_.out_channels, p_.in_channels, p_.kernel}
                               : memory::dims{g, p_.out_channels / g, p_.in_channels / g, p_.kernel};
   memory::desc w_any(wdims, Dt::f32, Tag::any);
   memory::desc b_md({p_.out_channels}, Dt::f32, Tag::a);
   dnnl::convolution_forward::desc d(
       dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any,
-      b_md, dst_md, {p_.stride}, {p_.dilation - 1}, {p_.pad_left}, {p_.pad_right});
+      b_md, dst_md, {p_.stride}, {p_.dilation - 1}, {0}, {0});
   auto attr = detail::make_attr(accumulate, p_.post, p_.alpha);
   dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
-  auto e = std::make_unique<Impl::Entry>();
+  auto e = std::make_unique<Entry>();
   e->prim = dnnl::convolution_forward(pd);
   e->src_md = src_md;
   e->dst_md = dst_md;
@@ -100,7 +110,9 @@ void Conv1d::prepare(int64_t t_in, bool accumulate) const {
     if (!impl_->packed) impl_->packed = packed;
     e->weights = packed;
   }
+  Entry* raw = e.get();
   impl_->cache.emplace(key, std::move(e));
+  return raw;
 }
 
 namespace {
@@ -137,29 +149,45 @@ void Conv1d::forward(const float* x, int64_t t_in, float* y, bool accumulate) co
     conv1d_reference(p_, weight_.data(), bias_.data(), x, t_in, y, t_out, accumulate);
     return;
   }
-  int64_t key = t_in * 2 + (accumulate ? 1 : 0);
-  Impl::Entry* e = nullptr;
-  {
-    std::unique_lock<std::mutex> lock(impl_->mu);
-    auto it = impl_->cache.find(key);
-    if (it == impl_->cache.end()) {
-      lock.unlock();
-      prepare(t_in, accumulate);
-      lock.lock();
-      it = impl_->cache.find(key);
-    }
-    e = it->second.get();
-  }
+  const int64_t lc = detail::chunk_length(t_out);
+  Entry* e = entry(lc, accumulate);
+  const int64_t span = p_.dilation * (p_.kernel - 1) + 1;
+  const int64_t lin = (lc - 1) * p_.stride + span;
+  const int64_t ci = p_.in_channels, co = p_.out_channels;
   const auto& eng = detail::cpu_engine();
-  memory src(e->src_md, eng, const_cast<float*>(x));
-  memory dst(e->dst_md, eng, y);
   detail::apply_threads();
   auto& s = detail::thread_stream();
-  e->prim.execute(s, {{DNNL_ARG_SRC, src},
-                      {DNNL_ARG_WEIGHTS, e->weights},
-                      {DNNL_ARG_BIAS, impl_->bias},
-                      {DNNL_ARG_DST, dst}});
-  s.wait();
+  for (int64_t c0 = 0; c0 < t_out; c0 += lc) {
+    const int64_t n = std::min(lc, t_out - c0);
+    const int64_t start = c0 * p_.stride - p_.pad_left;
+    const float* src = x + start * ci;
+    if (start < 0 || start + lin > t_in) {
+      float* buf = detail::thread_scratch(detail::kScratchConvIn, static_cast<size_t>(lin * ci));
+      for (int64_t r = 0; r < lin; ++r) {
+        int64_t ti = start + r;
+        if (ti >= 0 && ti < t_in) {
+          std::memcpy(buf + r * ci, x + ti * ci, sizeof(float) * ci);
+        } else {
+          std::memset(buf + r * ci, 0, sizeof(float) * ci);
+        }
+      }
+      src = buf;
+    }
+    float* dst = y + c0 * co;
+    const bool partial = n < lc;
+    if (partial) {
+      dst = detail::thread_scratch(detail::kScratchConvOut, static_cast<size_t>(lc * co));
+      if (accumulate) std::memcpy(dst, y + c0 * co, sizeof(float) * n * co);
+    }
+    memory src_m(e->src_md, eng, const_cast<float*>(src));
+    memory dst_m(e->dst_md, eng, dst);
+    e->prim.execute(s, {{DNNL_ARG_SRC, src_m},
+                        {DNNL_ARG_WEIGHTS, e->weights},
+                        {DNNL_ARG_BIAS, impl_->bias},
+                        {DNNL_ARG_DST, dst_m}});
+    s.wait();
+    if (partial) std::memcpy(y + c0 * co, dst, sizeof(float) * n * co);
+  }
 }
 
 void Conv1d::forward(const Tensor& x, Tensor& y, bool accumulate) const {

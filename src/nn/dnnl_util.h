@@ -28,8 +28,20 @@ dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha);
 
 // Thread-local float scratch buffers, one per slot; grown on demand, never shrunk. A slot must
 // not be used by two live callers on one thread at the same time.
-enum ScratchSlot { kScratchConvT = 0, kScratchAttn = 1, kScratchAttn2 = 2, kScratchGru = 3,
-                   kScratchMisc = 4, kNumScratch = 5 };
+enum ScratchSlot { kScratchConvT = 0, kScratchAttn = 1, kScratchAttn2 = 2, kScratchConvIn = 3,
+                   kScratchConvOut = 4, kScratchLinIn = 5, kScratchLinOut = 6, kNumScratch = 7 };
+
+// Fast-path primitives are created for a bounded set of lengths: sequences are processed in
+// chunks of kChunkFrames output frames, and shorter ones are rounded up to a bucket (at most
+// 12.5% extra work), so a model needs a few primitives per layer whatever the input length.
+constexpr int64_t kChunkFrames = 4096;
+inline int64_t chunk_length(int64_t n) {
+  if (n >= kChunkFrames) return kChunkFrames;
+  int64_t p = 1;
+  while (p < n) p <<= 1;
+  int64_t g = p / 8 > 8 ? p / 8 : 8;
+  return (n + g - 1) / g * g;
+}
 float* thread_scratch(ScratchSlot slot, size_t n_floats);
 
 // Elementwise activation in place.

@@ -71,6 +71,9 @@ class Conv1d {
 
  private:
   struct Impl;
+  struct Entry;
+  // Fast path: the cached primitive for chunk length lc (created on first use).
+  Entry* entry(int64_t lc, bool accumulate) const;
   Conv1dParams p_;
   Backend backend_ = Backend::kReference;
   Tensor weight_;  // [out][in/groups][k], reference layout

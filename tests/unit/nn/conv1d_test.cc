@@ -67,6 +67,35 @@ TEST(Conv1dTest, FastMatchesReferenceOnRandomShapes) {
   }
 }
 
+TEST(Conv1dTest, LongInputsSpanSeveralChunks) {
+  // Lengths beyond the fast path's chunk size (4096 output frames), odd remainders, padding on
+  // both ends, stride and dilation, with and without accumulate.
+  std::mt19937 rng(7);
+  struct Case {
+    int64_t t_in, k, stride, dilation, pl, pr;
+    bool acc;
+  };
+  for (const Case& cs : {Case{9001, 3, 1, 5, 5, 5, false}, Case{8192, 11, 1, 1, 5, 5, true},
+                         Case{20000, 80, 40, 1, 20, 20, true}, Case{4097, 7, 2, 3, 0, 9, false}}) {
+    Conv1dParams p;
+    p.in_channels = 3;
+    p.out_channels = 5;
+    p.kernel = cs.k;
+    p.stride = cs.stride;
+    p.dilation = cs.dilation;
+    p.pad_left = cs.pl;
+    p.pad_right = cs.pr;
+    Tensor w = random_tensor({5, 3, cs.k}, rng, 0.3f);
+    Tensor b = random_tensor({5}, rng);
+    Tensor x = random_tensor({cs.t_in, 3}, rng);
+    Conv1d ref(p, w, &b, Backend::kReference), fast(p, w, &b, Backend::kFast);
+    Tensor yr = random_tensor({ref.out_length(cs.t_in), 5}, rng), yf = yr;
+    ref.forward(x, yr, cs.acc);
+    fast.forward(x, yf, cs.acc);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << "t_in " << cs.t_in;
+  }
+}
+
 TEST(Conv1dTest, RejectsBadWeightShape) {
   Conv1dParams p;
   p.in_channels = 4;
