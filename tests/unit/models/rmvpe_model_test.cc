@@ -1,0 +1,143 @@
+// RMVPE with synthetic weights of shapes other than the fixture's: the architecture must follow
+// the hyper-parameters (blocks, depth, widths, GRU layers) and refuse inconsistent weights.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "rvc/core/error.h"
+#include "rvc/models/rmvpe.h"
+
+namespace rvc::models {
+namespace {
+
+struct Gen {
+  std::mt19937 rng{42};
+  TensorMap w;
+  void add(const std::string& key, Shape shape, float scale, float offset = 0.f) {
+    Tensor t(std::move(shape));
+    std::normal_distribution<float> d(0.f, 1.f);
+    for (int64_t i = 0; i < t.numel(); ++i) t[i] = offset + scale * d(rng);
+    w[key] = std::move(t);
+  }
+  void bn(const std::string& p, int64_t c) {
+    add(p + ".weight", {c}, 0.1f, 1.f);
+    add(p + ".bias", {c}, 0.1f);
+    add(p + ".running_mean", {c}, 0.1f);
+    add(p + ".running_var", {c}, 0.05f, 1.f);
+  }
+  void block(const std::string& p, int64_t cin, int64_t cout) {
+    add(p + ".conv.0.weight", {cout, cin, 3, 3}, 0.3f);
+    bn(p + ".conv.1", cout);
+    add(p + ".conv.3.weight", {cout, cout, 3, 3}, 0.3f);
+    bn(p + ".conv.4", cout);
+    if (cin != cout) {
+      add(p + ".shortcut.weight", {cout, cin, 1, 1}, 0.3f);
+      add(p + ".shortcut.bias", {cout}, 0.1f);
+    }
+  }
+};
+
+formats::RmvpeInfo make_info(int64_t n_blocks, int64_t layers, int64_t inter, int64_t en_out,
+                             int64_t n_gru, int64_t hidden, int64_t classes) {
+  Gen g;
+  g.bn("unet.encoder.bn", 1);
+  int64_t cin = 1, cout = en_out;
+  for (int64_t i = 0; i < layers; ++i) {
+    for (int64_t j = 0; j < n_blocks; ++j) {
+      g.block("unet.encoder.layers." + std::to_string(i) + ".conv." + std::to_string(j),
+              j == 0 ? cin : cout, cout);
+    }
+    cin = cout;
+    cout *= 2;
+  }
+  for (int64_t i = 0; i < inter; ++i) {
+    for (int64_t j = 0; j < n_blocks; ++j) {
+      g.block("unet.intermediate.layers." + std::to_string(i) + ".conv." + std::to_string(j),
+              (i == 0 && j == 0) ? cout / 2 : cout, cout);
+    }
+  }
+  int64_t ch = cout;
+  for (int64_t i = 0; i < layers; ++i) {
+    const std::string p = "unet.decoder.layers." + std::to_string(i);
+    g.add(p + ".conv1.0.weight", {ch, ch / 2, 3, 3}, 0.3f);
+    g.bn(p + ".conv1.1", ch / 2);
+    for (int64_t j = 0; j < n_blocks; ++j) {
+      g.block(p + ".conv2." + std::to_string(j), j == 0 ? ch : ch / 2, ch / 2);
+    }
+    ch /= 2;
+  }
+  g.add("cnn.weight", {3, en_out, 3, 3}, 0.3f);
+  g.add("cnn.bias", {3}, 0.1f);
+  for (int64_t l = 0; l < n_gru; ++l) {
+    for (const char* s : {"", "_reverse"}) {
+      const std::string k = std::to_string(l) + s;
+      g.add("fc.0.gru.weight_ih_l" + k, {3 * hidden, l == 0 ? 3 * 128 : 2 * hidden}, 0.1f);
+      g.add("fc.0.gru.weight_hh_l" + k, {3 * hidden, hidden}, 0.1f);
+      g.add("fc.0.gru.bias_ih_l" + k, {3 * hidden}, 0.1f);
+      g.add("fc.0.gru.bias_hh_l" + k, {3 * hidden}, 0.1f);
+    }
+  }
+  g.add("fc.1.weight", {classes, 2 * hidden}, 0.3f);
+  g.add("fc.1.bias", {classes}, 0.1f);
+  formats::RmvpeInfo info;
+  info.n_blocks = n_blocks;
+  info.en_de_layers = layers;
+  info.inter_layers = inter;
+  info.en_out_channels = en_out;
+  info.in_channels = 1;
+  info.n_gru = n_gru;
+  info.n_mels = 128;
+  info.n_classes = classes;
+  info.weights = std::move(g.w);
+  return info;
+}
+
+Tensor random_mel(int64_t frames) {
+  Tensor mel({128, frames});
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-11.5f, 1.f);
+  for (int64_t i = 0; i < mel.numel(); ++i) mel[i] = u(rng);
+  return mel;
+}
+
+TEST(RmvpeModel, OtherShapesRunAndCropToTheInput) {
+  const Rmvpe model(make_info(/*n_blocks=*/2, /*layers=*/3, /*inter=*/2, /*en_out=*/3,
+                              /*n_gru=*/2, /*hidden=*/8, /*classes=*/360));
+  EXPECT_EQ(model.hparams().en_de_layers, 3);
+  for (int64_t frames : {1, 8, 21}) {  // padded to multiples of 2^3 inside
+    const Tensor s = model.salience(random_mel(frames));
+    ASSERT_EQ(s.shape(), (Shape{frames, 360}));
+    for (int64_t i = 0; i < s.numel(); ++i) {
+      ASSERT_TRUE(s[i] > 0.f && s[i] < 1.f) << i;
+    }
+  }
+  const Tensor a = model.salience(random_mel(21));
+  const Tensor b = model.salience(random_mel(21));
+  for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a[i], b[i]);
+  std::vector<float> audio(3200, 0.f);
+  EXPECT_EQ(model.infer_f0(audio.data(), 3200).size(), 21u);
+}
+
+TEST(RmvpeModel, RefusesInconsistentWeights) {
+  auto missing = make_info(1, 2, 1, 2, 1, 4, 360);
+  missing.weights.erase("cnn.bias");
+  try {
+    Rmvpe m(std::move(missing));
+    FAIL() << "expected rvc::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cnn.bias"), std::string::npos) << e.what();
+  }
+  auto wrong = make_info(1, 2, 1, 2, 1, 4, 360);
+  wrong.weights["unet.decoder.layers.0.conv1.0.weight"] = Tensor({8, 3, 3, 3});
+  EXPECT_THROW(Rmvpe(std::move(wrong)), Error);
+  auto bad_depth = make_info(1, 2, 1, 2, 1, 4, 360);
+  bad_depth.en_de_layers = 3;  // weights only hold two encoder layers
+  EXPECT_THROW(Rmvpe(std::move(bad_depth)), Error);
+  const Rmvpe ok(make_info(1, 2, 1, 2, 1, 4, 360));
+  EXPECT_THROW(ok.salience(Tensor({64, 10})), Error);  // wrong mel height
+}
+
+}  // namespace
+}  // namespace rvc::models
