@@ -25,6 +25,11 @@ constexpr int64_t kFrameRing = 64;  // YIN frames kept (power of two)
 constexpr int64_t kMarkRing = 1024;  // analysis marks kept (power of two)
 constexpr double kGlideSeconds = 0.02;
 constexpr double kMinNorm = 0.75;  // window-sum floor: gaps of a pitch-down are not blown up
+constexpr int kSincZeros = 4;        // half-width of the anti-aliasing kernel, in its own units
+constexpr int kSincTable = 256;      // table points per unit
+constexpr double kSincCutoff = 0.45;  // cycles per (input sample * gamma): 0.9 of Nyquist
+constexpr int kInterpMargin = 2 * kSincZeros + 4;  // input samples past a grain's reach
+constexpr int kAnalysisRate = 16000;  // YIN runs on the input decimated to about this rate
 
 int64_t next_pow2(int64_t v) {
   int64_t p = 1;
@@ -61,27 +66,39 @@ void VoiceChangerConfig::validate() const {
 
 struct VoiceChanger::State {
   explicit State(const VoiceChangerConfig& c)
-      : cfg(c), yin([&] {
+      : cfg(c), decim(std::max(1, c.sample_rate / kAnalysisRate)), yin([&] {
           F0Config f;
-          f.sample_rate = c.sample_rate;
+          f.sample_rate = c.sample_rate / std::max(1, c.sample_rate / kAnalysisRate);
           f.f0_min_hz = c.f0_min_hz;
           f.f0_max_hz = c.f0_max_hz;
           f.median_radius = 0;
           return f;
         }()) {
     sr = c.sample_rate;
-    hop = sr / 100;
-    unvoiced_step = hop;
+    unvoiced_step = sr / 100;
+    // Pitch frames: every hop_d decimated samples (about 10 ms), i.e. every `hop` input samples.
+    hop_d = std::max(1, static_cast<int>(std::lround(sr / 100.0 / decim)));
+    hop = hop_d * decim;
     frame_len = yin.frame_length();
     half = frame_len / 2;
-    const double p_max = std::max<double>(yin.tau_max() + 1, unvoiced_step);
-    const double h_in_max = std::max<double>(yin.tau_max() + 1, 2.0 * unvoiced_step);
-    h_out_max = std::max<double>(2.0 * (yin.tau_max() + 1), unvoiced_step);
-    const double a_lag = 2.0 * hop + (frame_len - half);
-    const double d = std::max(p_max + a_lag, p_max / 2 + h_in_max + 3);
+    const double tau_max_in = static_cast<double>(yin.tau_max() + 1) * decim;
+    const double p_max = std::max<double>(tau_max_in, unvoiced_step);
+    const double h_in_max = std::max<double>(tau_max_in, 2.0 * unvoiced_step);
+    h_out_max = std::max<double>(2.0 * tau_max_in, unvoiced_step);
+    const double a_lag = 2.0 * hop + static_cast<double>(frame_len - half + 1) * decim;
+    const double d = std::max(p_max + a_lag, p_max / 2 + h_in_max + kInterpMargin);
     latency = static_cast<int64_t>(std::ceil(h_out_max + d)) + 2;
-    cap = next_pow2(4 * (latency + frame_len + kChunk));
+    cap = next_pow2(4 * (latency + static_cast<int64_t>(frame_len) * decim + kChunk));
     mask = cap - 1;
+    dec_cap = next_pow2(2 * (frame_len + kChunk));
+    dec.assign(static_cast<size_t>(dec_cap), 0.0f);
+    sinc.resize(static_cast<size_t>(kSincZeros * kSincTable + 2));
+    for (size_t i = 0; i < sinc.size(); ++i) {
+      const double u = static_cast<double>(i) / kSincTable;
+      const double a = 2.0 * kPi * kSincCutoff * u;
+      const double win = u < kSincZeros ? 0.5 + 0.5 * std::cos(kPi * u / kSincZeros) : 0.0;
+      sinc[i] = static_cast<float>((u == 0.0 ? 1.0 : std::sin(a) / a) * win);
+    }
     in.assign(static_cast<size_t>(cap), 0.0f);
     acc.assign(static_cast<size_t>(cap), 0.0f);
     wsum.assign(static_cast<size_t>(cap), 0.0f);
@@ -97,7 +114,8 @@ struct VoiceChanger::State {
     std::fill(in.begin(), in.end(), 0.0f);
     std::fill(acc.begin(), acc.end(), 0.0f);
     std::fill(wsum.begin(), wsum.end(), 0.0f);
-    n_in = n_out = raw_count = smooth_count = mark_count = cursor = 0;
+    std::fill(dec.begin(), dec.end(), 0.0f);
+    n_in = n_out = dec_count = raw_count = smooth_count = mark_count = cursor = 0;
     next_a = next_s = 0.0;
     pitch_cur = pitch_target;
     formant_cur = formant_target;
@@ -117,12 +135,42 @@ struct VoiceChanger::State {
     return ((a * t + b) * t + c) * t + x1;
   }
 
+  // Windowed-sinc read at p with its cutoff lowered by gamma (> 1): reading a grain gamma times
+  // faster would otherwise fold the top of the spectrum back down.
+  float input_lowpass(double p, double gamma) const {
+    const double reach = kSincZeros * gamma;
+    const int64_t k0 = static_cast<int64_t>(std::ceil(p - reach));
+    const int64_t k1 = static_cast<int64_t>(std::floor(p + reach));
+    const double scale = kSincTable / gamma;
+    float sum = 0.0f, norm = 0.0f;
+    for (int64_t k = k0; k <= k1; ++k) {
+      const double u = std::abs(static_cast<double>(k) - p) * scale;
+      const size_t i = static_cast<size_t>(u);
+      if (i + 1 >= sinc.size()) continue;
+      const float fr = static_cast<float>(u - static_cast<double>(i));
+      const float w = sinc[i] + (sinc[i + 1] - sinc[i]) * fr;
+      sum += w * input_at(k);
+      norm += w;
+    }
+    return norm > 0.0f ? sum / norm : 0.0f;
+  }
+
   void run_pitch_frames() {
-    while (raw_count * hop - half + frame_len <= n_in) {
-      const int64_t start = raw_count * hop - half;
-      for (int j = 0; j < frame_len; ++j) frame[static_cast<size_t>(j)] = input_at(start + j);
+    // Decimated copy for the pitch tracker (mean of `decim` samples: crude, but periodicity
+    // survives aliasing, and it keeps YIN's cost flat at high rates).
+    while ((dec_count + 1) * decim <= n_in) {
+      float s = 0.0f;
+      for (int j = 0; j < decim; ++j) s += input_at(dec_count * decim + j);
+      dec[static_cast<size_t>(dec_count & (dec_cap - 1))] = s / static_cast<float>(decim);
+      ++dec_count;
+    }
+    while (raw_count * hop_d - half + frame_len <= dec_count) {
+      const int64_t start = raw_count * hop_d - half;
+      for (int j = 0; j < frame_len; ++j) {
+        frame[static_cast<size_t>(j)] = dec[static_cast<size_t>((start + j) & (dec_cap - 1))];
+      }
       raw[static_cast<size_t>(raw_count & (kFrameRing - 1))] =
-          static_cast<float>(yin.analyze(frame.data()).period);
+          static_cast<float>(yin.analyze(frame.data()).period * decim);
       ++raw_count;
       // Median of 3 (first frame replicated) once the frame after it exists.
       while (smooth_count + 1 < raw_count) {
@@ -170,7 +218,7 @@ struct VoiceChanger::State {
 
       const double gamma = std::exp2(formant_cur / 12.0);
       const double h_in = m.voiced ? m.period : unvoiced_step * gamma;
-      if (m.pos + h_in + 3.0 > static_cast<double>(n_in)) return;  // grain input not in yet
+      if (m.pos + h_in + kInterpMargin > static_cast<double>(n_in)) return;  // input not in yet
       const double h_out = m.voiced ? m.period / gamma : unvoiced_step;
       overlap_add(next_s, m.pos, h_out, gamma);
 
@@ -190,7 +238,7 @@ struct VoiceChanger::State {
     for (int64_t n = lo; n <= hi; ++n) {
       const double d = static_cast<double>(n) - s;
       const float w = static_cast<float>(0.5 + 0.5 * std::cos(d * w_scale));
-      const float v = gamma == 1.0 ? input_interp(a + d) : input_interp(a + d * gamma);
+      const float v = gamma <= 1.0 ? input_interp(a + d * gamma) : input_lowpass(a + d * gamma, gamma);
       acc[static_cast<size_t>(n & mask)] += w * v;
       wsum[static_cast<size_t>(n & mask)] += w;
     }
@@ -215,11 +263,12 @@ struct VoiceChanger::State {
   }
 
   VoiceChangerConfig cfg;
+  int decim = 1;  // input samples per pitch-tracker sample
   YinAnalyzer yin;
-  int sr = 0, hop = 0, unvoiced_step = 0, frame_len = 0, half = 0;
+  int sr = 0, hop = 0, hop_d = 0, unvoiced_step = 0, frame_len = 0, half = 0;
   double h_out_max = 0.0;
-  int64_t latency = 0, cap = 0, mask = 0;
-  std::vector<float> in, acc, wsum, frame, raw, smooth;
+  int64_t latency = 0, cap = 0, mask = 0, dec_cap = 0, dec_count = 0;
+  std::vector<float> in, acc, wsum, frame, raw, smooth, dec, sinc;
   std::vector<Mark> marks;
   int64_t n_in = 0, n_out = 0, raw_count = 0, smooth_count = 0, mark_count = 0, cursor = 0;
   double next_a = 0.0, next_s = 0.0;

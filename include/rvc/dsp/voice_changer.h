@@ -2,15 +2,18 @@
 // duration unchanged, streaming.
 //
 // Algorithm: TD-PSOLA driven by a streaming YIN pitch track (rvc/dsp/f0.h).
-//  - Analysis: YIN every 10 ms on the newest frame, median of 3 frames; analysis marks are laid
-//    one local period apart in voiced parts and every 10 ms in unvoiced parts.
+//  - Analysis: YIN every ~10 ms on the newest frame of the input decimated to about 16 kHz (so
+//    its cost does not grow with the rate), median of 3 frames; analysis marks are laid one local
+//    period apart in voiced parts and every 10 ms in unvoiced parts.
 //  - Synthesis: marks one period / pitch_ratio apart (voiced) or 10 ms apart (unvoiced). Each
 //    synthesis mark overlap-adds a Hann-windowed grain taken from the nearest analysis mark, so
 //    duration is kept. The grain is read at formant_ratio times the output rate (cubic
-//    interpolation): its spectral envelope scales by formant_ratio while the pitch is set by the
-//    mark spacing alone. Voiced grains span +-1 input period; unvoiced grains +-10 ms of output.
-//  - The sum is divided by max(window sum, 1), which keeps loudness when grains overlap more
-//    (pitch up) and never amplifies the gaps of a large pitch-down shift.
+//    interpolation, or a windowed sinc with its cutoff lowered by the ratio when reading faster,
+//    against aliasing): its spectral envelope scales by formant_ratio while the pitch is set by
+//    the mark spacing alone. Voiced grains span +-1 input period; unvoiced grains +-10 ms of
+//    output.
+//  - The sum is divided by max(window sum, 0.75), which keeps loudness when grains overlap more
+//    (pitch up) and barely touches the gaps of a large pitch-down shift.
 //  - Pitch and formant changes glide over ~20 ms (per mark, in the log domain): no clicks.
 // With pitch 0 and formant 0 synthesis marks coincide with analysis marks and the output equals
 // the input delayed by latency() (up to window-sum rounding where the period changes).
