@@ -63,18 +63,21 @@ Map Conv2d::forward(const Map& x) const {
   std::vector<float> col(static_cast<size_t>(std::min(block, x.h) * row_floats));
   for (int64_t h0 = 0; h0 < x.h; h0 += block) {
     const int64_t rows = std::min(block, x.h - h0);
-    std::fill(col.begin(), col.end(), 0.0f);
+    // Every tap is written (zeros at the borders), so the buffer needs no clearing.
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t wi = 0; wi < x.w; ++wi) {
         float* dst = col.data() + (r * x.w + wi) * kdim;
         for (int64_t kh = 0; kh < k_; ++kh) {
           const int64_t hs = h0 + r + kh - half;
-          if (hs < 0 || hs >= x.h) continue;
           for (int64_t kw = 0; kw < k_; ++kw) {
             const int64_t ws = wi + kw - half;
-            if (ws < 0 || ws >= x.w) continue;
-            const float* src = x.data.data() + (hs * x.w + ws) * cin_;
-            std::copy(src, src + cin_, dst + (kh * k_ + kw) * cin_);
+            float* tap = dst + (kh * k_ + kw) * cin_;
+            if (hs < 0 || hs >= x.h || ws < 0 || ws >= x.w) {
+              std::fill(tap, tap + cin_, 0.0f);
+            } else {
+              const float* src = x.data.data() + (hs * x.w + ws) * cin_;
+              std::copy(src, src + cin_, tap);
+            }
           }
         }
       }
