@@ -1,0 +1,62 @@
+// Kernel benchmarks on the shapes of the NSF-HiFiGAN decoder (see ../shared/backend-probe.md).
+// Arguments: channels, kernel, dilation, frames, threads. Reports GFLOP/s.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "rvc/nn/backend.h"
+#include "rvc/nn/conv1d.h"
+
+namespace {
+
+rvc::Tensor random_tensor(rvc::Shape shape, float scale) {
+  rvc::Tensor t(std::move(shape));
+  std::mt19937 rng(1);
+  std::normal_distribution<float> d(0.f, scale);
+  for (int64_t i = 0; i < t.numel(); ++i) t[i] = d(rng);
+  return t;
+}
+
+void BM_Conv1d(benchmark::State& st) {
+  const int64_t c = st.range(0), k = st.range(1), dil = st.range(2), t = st.range(3);
+  rvc::nn::set_num_threads(static_cast<int>(st.range(4)));
+  rvc::nn::Conv1dParams p{c, c, k};
+  p.dilation = dil;
+  p.pad((k * dil - dil) / 2);
+  rvc::Tensor w = random_tensor({c, c, k}, 0.05f), b = random_tensor({c}, 0.1f);
+  rvc::Tensor x = random_tensor({t, c}, 1.f), y;
+  rvc::nn::Conv1d conv(p, w, &b, rvc::nn::Backend::kFast);
+  conv.forward(x, y);
+  for (auto _ : st) {
+    conv.forward(x, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * c * c * k * t, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_Conv1d)
+    ->ArgsProduct({{256}, {3, 11}, {1, 5}, {1000}, {1, 2}})
+    ->Args({128, 7, 3, 10000, 1})->Args({128, 7, 3, 10000, 2})
+    ->Args({32, 3, 1, 40000, 1})->Args({32, 3, 1, 40000, 2})
+    ->Unit(benchmark::kMillisecond);
+
+void BM_ConvTranspose1d(benchmark::State& st) {
+  const int64_t ci = st.range(0), k = st.range(1), s = st.range(2), t = st.range(3);
+  rvc::nn::set_num_threads(static_cast<int>(st.range(4)));
+  rvc::nn::ConvTranspose1dParams p{ci, ci / 2, k, s, (k - s) / 2};
+  rvc::Tensor w = random_tensor({ci, ci / 2, k}, 0.05f), b = random_tensor({ci / 2}, 0.1f);
+  rvc::Tensor x = random_tensor({t, ci}, 1.f), y;
+  rvc::nn::ConvTranspose1d ct(p, w, &b, rvc::nn::Backend::kFast);
+  ct.forward(x, y);
+  for (auto _ : st) {
+    ct.forward(x, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * ci * (ci / 2) * k * t, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_ConvTranspose1d)
+    ->Args({512, 16, 10, 100, 1})->Args({512, 16, 10, 100, 2})
+    ->Args({256, 16, 10, 1000, 1})->Args({256, 16, 10, 1000, 2})
+    ->Args({64, 4, 2, 20000, 1})->Args({64, 4, 2, 20000, 2})
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
