@@ -115,6 +115,7 @@ struct VoiceChanger::State {
     std::fill(acc.begin(), acc.end(), 0.0f);
     std::fill(wsum.begin(), wsum.end(), 0.0f);
     std::fill(dec.begin(), dec.end(), 0.0f);
+    late = 0;
     n_in = n_out = dec_count = raw_count = smooth_count = mark_count = cursor = 0;
     next_a = next_s = 0.0;
     pitch_cur = pitch_target;
@@ -235,10 +236,16 @@ struct VoiceChanger::State {
     const int64_t lo = static_cast<int64_t>(std::floor(s - h_out)) + 1;
     const int64_t hi = static_cast<int64_t>(std::ceil(s + h_out)) - 1;
     const double w_scale = kPi / h_out;
+    const int64_t emitted_end = n_out - latency;  // slots below this have been output
     for (int64_t n = lo; n <= hi; ++n) {
+      if (n < emitted_end) {
+        ++late;
+        continue;
+      }
       const double d = static_cast<double>(n) - s;
       const float w = static_cast<float>(0.5 + 0.5 * std::cos(d * w_scale));
-      const float v = gamma <= 1.0 ? input_interp(a + d * gamma) : input_lowpass(a + d * gamma, gamma);
+      const double p = a + d * gamma;
+      const float v = gamma <= 1.0 ? input_interp(p) : input_lowpass(p, gamma);
       acc[static_cast<size_t>(n & mask)] += w * v;
       wsum[static_cast<size_t>(n & mask)] += w;
     }
@@ -270,6 +277,7 @@ struct VoiceChanger::State {
   int64_t latency = 0, cap = 0, mask = 0, dec_cap = 0, dec_count = 0;
   std::vector<float> in, acc, wsum, frame, raw, smooth, dec, sinc;
   std::vector<Mark> marks;
+  int64_t late = 0;
   int64_t n_in = 0, n_out = 0, raw_count = 0, smooth_count = 0, mark_count = 0, cursor = 0;
   double next_a = 0.0, next_s = 0.0;
   double pitch_target = 0.0, pitch_cur = 0.0, formant_target = 0.0, formant_cur = 0.0;
@@ -301,6 +309,7 @@ double VoiceChanger::pitch() const { return s_->pitch_target; }
 double VoiceChanger::formant() const { return s_->formant_target; }
 int64_t VoiceChanger::latency() const { return s_->latency; }
 int VoiceChanger::sample_rate() const { return s_->sr; }
+int64_t VoiceChanger::late_samples() const { return s_->late; }
 void VoiceChanger::reset() { s_->reset(); }
 
 std::vector<float> change_voice(const std::vector<float>& x, int sample_rate,

@@ -69,6 +69,9 @@ class VoiceChanger {
   // Fixed algorithmic latency in samples.
   int64_t latency() const;
   int sample_rate() const;
+  // Diagnostics: grain samples that arrived after their output sample had been emitted (they are
+  // dropped). Always 0 unless latency() is computed wrong; tests check it.
+  int64_t late_samples() const;
   // Clears all signal state (as freshly constructed, keeping parameters).
   void reset();
 

@@ -163,7 +163,7 @@ class PitchShift : public ::testing::TestWithParam<double> {};
 
 TEST_P(PitchShift, SyntheticVowelMovesBySemitones) {
   const double st = GetParam();
-  for (int sr : {16000, 48000}) {
+  for (int sr : {16000, 22050, 44100, 48000}) {
     const auto x = make_vowel(sr, 2.0, 140.0);
     const auto y = change_voice(x, sr, {st, 0.0});
     expect_sane(x, y);
@@ -225,6 +225,28 @@ TEST(VoiceChanger, BlockSizeIndependent) {
     float max_diff = 0;
     for (size_t i = 0; i < a.size(); ++i) max_diff = std::max(max_diff, std::abs(a[i] - b[i]));
     EXPECT_LT(max_diff, 1e-6f) << "block " << block;
+  }
+}
+
+// The latency bound must hold in the worst corners: lowest f0, largest shifts both ways, rates
+// whose 10 ms hop does not divide evenly. Late grain samples would mean output emitted too soon.
+TEST(VoiceChanger, ExtremeSettingsStayInsideTheLatency) {
+  for (int sr : {8000, 16000, 44100}) {
+    const auto x = make_vowel(sr, 1.0, 55.0, 400, 900, 2200);
+    for (VoiceParams p : {VoiceParams{-24, -12}, VoiceParams{24, 12}, VoiceParams{-24, 12},
+                          VoiceParams{24, -12}}) {
+      VoiceChangerConfig cfg;
+      cfg.sample_rate = sr;
+      cfg.params = p;
+      VoiceChanger a(cfg), b(cfg);
+      std::vector<float> ya(x.size()), yb(x.size());
+      a.process(x.data(), ya.data(), static_cast<int64_t>(x.size()));
+      for (size_t i = 0; i < x.size(); ++i) b.process(&x[i], &yb[i], 1);
+      EXPECT_EQ(a.late_samples(), 0) << sr << " " << p.pitch_semitones << " " << p.formant_semitones;
+      EXPECT_EQ(b.late_samples(), 0);
+      EXPECT_EQ(ya, yb) << sr << " " << p.pitch_semitones << " " << p.formant_semitones;
+      expect_sane(x, ya);
+    }
   }
 }
 
