@@ -270,6 +270,10 @@ std::vector<uint8_t> ZipArchive::read(const std::string& entry_name) const {
 }
 
 std::vector<uint8_t> ZipArchive::read(const ZipEntry& entry) const {
+  // Sizes of other methods were never bounded by parse(): refuse before allocating.
+  if (entry.method != 0 && entry.method != 8) {
+    fail(name(), ": entry '", entry.name, "': unsupported compression method ", entry.method);
+  }
   std::vector<uint8_t> out(entry.uncompressed_size);
   read_into(entry, out.data());
   return out;

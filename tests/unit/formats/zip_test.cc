@@ -127,6 +127,14 @@ TEST(Zip, DeflateRatioCapAndCorruptDeflate) {
   EXPECT_THROW(open_mem(y).read("d"), Error);
 }
 
+TEST(Zip, UnsupportedMethodWithHugeSizeIsRefusedBeforeAllocating) {
+  OneFile f;
+  f.zip[f.cd() + 10] = 1;            // method 1 (shrunk)
+  f.set32(f.cd() + 24, 0xFFFFFFF0);  // 4 GB uncompressed
+  ZipArchive a = open_mem(f.zip);
+  EXPECT_THROW(a.read("a/data.pkl"), Error);
+}
+
 TEST(Zip, LocalHeaderMismatchAndCrc) {
   OneFile f;
   f.zip[30] = 'b';  // local header name differs from the central directory's
