@@ -1,0 +1,110 @@
+// gemm / Linear / attention / ops: fast path against the reference on random shapes.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "nn_test_util.h"
+#include "rvc/nn/attention.h"
+#include "rvc/nn/linear.h"
+#include "rvc/nn/ops.h"
+
+namespace rvc::nn {
+namespace {
+
+using test::max_rel_diff;
+using test::random_tensor;
+
+TEST(GemmTest, FastMatchesReference) {
+  std::mt19937 rng(5);
+  for (int ta = 0; ta < 2; ++ta) {
+    for (int tb = 0; tb < 2; ++tb) {
+      const int64_t m = 7, n = 13, k = 9;
+      Tensor a = random_tensor({ta ? k : m, ta ? m : k}, rng);
+      Tensor b = random_tensor({tb ? n : k, tb ? k : n}, rng);
+      Tensor cr = random_tensor({m, n}, rng), cf = cr;
+      gemm(ta, tb, m, n, k, 0.5f, a.data(), a.dim(1), b.data(), b.dim(1), 1.f, cr.data(), n,
+           Backend::kReference);
+      gemm(ta, tb, m, n, k, 0.5f, a.data(), a.dim(1), b.data(), b.dim(1), 1.f, cf.data(), n,
+           Backend::kFast);
+      EXPECT_LT(max_rel_diff(cf, cr), 1e-5);
+    }
+  }
+}
+
+TEST(LinearTest, FastMatchesReference) {
+  std::mt19937 rng(6);
+  for (int iter = 0; iter < 8; ++iter) {
+    const int64_t in = 1 + iter * 5, out = 3 + iter * 2, rows = 1 + iter * 17;
+    Tensor w = random_tensor({out, in}, rng, 0.3f), b = random_tensor({out}, rng);
+    Tensor x = random_tensor({rows, in}, rng);
+    PostOp post = static_cast<PostOp>(iter % 4);
+    Linear ref(w, &b, Backend::kReference, post, 0.1f), fast(w, &b, Backend::kFast, post, 0.1f);
+    Tensor yr = random_tensor({rows, out}, rng), yf = yr;
+    ref.forward(x, yr, iter % 2 == 1);
+    fast.forward(x, yf, iter % 2 == 1);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << iter;
+  }
+}
+
+TEST(AttentionTest, RelPosFastMatchesReference) {
+  std::mt19937 rng(8);
+  for (int64_t t : {1, 5, 23, 40}) {
+    const int64_t c = 16, heads = 2, dk = 8;
+    Tensor wq = random_tensor({c, c, 1}, rng, 0.3f), wk = random_tensor({c, c, 1}, rng, 0.3f),
+           wv = random_tensor({c, c, 1}, rng, 0.3f), wo = random_tensor({c, c, 1}, rng, 0.3f);
+    Tensor bq = random_tensor({c}, rng), bk = random_tensor({c}, rng), bv = random_tensor({c}, rng),
+           bo = random_tensor({c}, rng);
+    Tensor ek = random_tensor({1, 9, dk}, rng), ev = random_tensor({1, 9, dk}, rng);
+    RelPosSelfAttention ref(wq, bq, wk, bk, wv, bv, wo, bo, ek, ev, heads, Backend::kReference);
+    RelPosSelfAttention fast(wq, bq, wk, bk, wv, bv, wo, bo, ek, ev, heads, Backend::kFast);
+    EXPECT_EQ(ref.window(), 4);
+    Tensor x = random_tensor({t, c}, rng), yr({t, c}), yf({t, c});
+    ref.forward(x.data(), t, t - t / 4, yr.data());
+    fast.forward(x.data(), t, t - t / 4, yf.data());
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << t;
+  }
+}
+
+TEST(AttentionTest, MultiHeadFastMatchesReferenceAndIgnoresMaskedKeys) {
+  std::mt19937 rng(9);
+  const int64_t c = 32, heads = 4, t = 19;
+  Tensor w[4], b[4];
+  for (int i = 0; i < 4; ++i) {
+    w[i] = random_tensor({c, c}, rng, 0.2f);
+    b[i] = random_tensor({c}, rng);
+  }
+  MultiHeadAttention ref(w[0], b[0], w[1], b[1], w[2], b[2], w[3], b[3], heads,
+                         Backend::kReference);
+  MultiHeadAttention fast(w[0], b[0], w[1], b[1], w[2], b[2], w[3], b[3], heads, Backend::kFast);
+  Tensor x = random_tensor({t, c}, rng), yr({t, c}), yf({t, c});
+  ref.forward(x.data(), t, t - 1, yr.data());
+  fast.forward(x.data(), t, t - 1, yf.data());
+  EXPECT_LT(max_rel_diff(yf, yr), 1e-5);
+  // Changing a masked key frame must not change the first t-1 outputs.
+  Tensor x2 = x, y2({t, c});
+  for (int64_t ch = 0; ch < c; ++ch) x2[(t - 1) * c + ch] += 5.f;
+  ref.forward(x2.data(), t, t - 1, y2.data());
+  for (int64_t i = 0; i < (t - 1) * c; ++i) EXPECT_NEAR(y2[i], yr[i], 1e-5);
+}
+
+TEST(OpsTest, LayerNormAndInterpolate) {
+  Tensor x({2, 4});
+  for (int i = 0; i < 8; ++i) x[i] = static_cast<float>(i);
+  Tensor g({4}), b({4}), y({2, 4});
+  for (int i = 0; i < 4; ++i) g[i] = 1.f;
+  layer_norm(x.data(), y.data(), 2, 4, g.data(), b.data());
+  EXPECT_NEAR(y[0], -1.3416f, 1e-3);
+  EXPECT_NEAR(y[7], 1.3416f, 1e-3);
+  // Linear interpolation 2 -> 4 frames (align_corners=False): 0, .25, .75, 1 of the way.
+  Tensor a({2, 1}), o({4, 1});
+  a[0] = 0.f;
+  a[1] = 1.f;
+  interpolate_linear(a.data(), 2, 1, o.data(), 4);
+  EXPECT_FLOAT_EQ(o[0], 0.f);
+  EXPECT_FLOAT_EQ(o[1], 0.25f);
+  EXPECT_FLOAT_EQ(o[2], 0.75f);
+  EXPECT_FLOAT_EQ(o[3], 1.f);
+}
+
+}  // namespace
+}  // namespace rvc::nn
