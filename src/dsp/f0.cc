@@ -110,7 +110,7 @@ std::vector<float> estimate_f0(const float* x, int64_t n, const F0Config& config
     const int64_t start = i * hop - half;
     for (int j = 0; j < len; ++j) {
       const int64_t k = start + j;
-      frame[j] = (k >= 0 && k < n) ? x[k] : 0.0f;
+      frame[j] = (k >= 0 && k < n && std::isfinite(x[k])) ? x[k] : 0.0f;
     }
     f0[static_cast<size_t>(i)] = static_cast<float>(yin.analyze(frame.data()).f0_hz);
   }

@@ -252,7 +252,9 @@ struct VoiceChanger::State {
   }
 
   void process_chunk(const float* x, float* y, int n) {
-    for (int i = 0; i < n; ++i) in[static_cast<size_t>((n_in + i) & mask)] = x[i];
+    for (int i = 0; i < n; ++i) {
+      in[static_cast<size_t>((n_in + i) & mask)] = std::isfinite(x[i]) ? x[i] : 0.0f;
+    }
     n_in += n;
     run_pitch_frames();
     run_analysis_marks();

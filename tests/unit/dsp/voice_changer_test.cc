@@ -312,6 +312,15 @@ TEST(VoiceChanger, SilenceInSilenceOut) {
   EXPECT_TRUE(change_voice({}, 16000, {3.0, 0.0}).empty());
 }
 
+TEST(VoiceChanger, NonFiniteInputIsTreatedAsSilence) {
+  auto x = make_vowel(16000, 1.0, 120.0);
+  for (size_t i = 4000; i < 4100; ++i) x[i] = std::nanf("");
+  x[9000] = INFINITY;
+  const auto y = change_voice(x, 16000, {3.0, 2.0});
+  expect_sane(x, y);
+  for (float f : estimate_f0(x)) EXPECT_TRUE(std::isfinite(f));
+}
+
 TEST(VoiceChanger, RejectsBadSettings) {
   EXPECT_THROW(change_voice({0.0f}, 16000, {30.0, 0.0}), Error);
   EXPECT_THROW(change_voice({0.0f}, 16000, {0.0, -13.0}), Error);
