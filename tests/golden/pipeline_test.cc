@@ -1,0 +1,229 @@
+// Golden test: the whole offline conversion (rvc::pipeline::Pipeline) against upstream
+// Pipeline.pipeline, for every fixture case of kind "pipeline". Everything comes from the
+// manifest: model / hubert / index / input files, parameters, the F0 estimator's curve for the
+// padded audio (inputs.f0_estimator), and every listed output is compared with the intermediate
+// the pipeline's observer reports under the same name. An output name the pipeline does not
+// report fails the test.
+//
+// Tolerances: the manifest's where given. Float outputs without one get 1e-4 abs or rel (the
+// README's limit for features; the float64-vs-float32 differences upstream reports are ~1e-5).
+// Integer outputs without one must match exactly (coarse pitch, p_len, sid).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "rvc/formats/audio_file.h"
+#include "rvc/formats/npy.h"
+#include "rvc/pipeline/pipeline.h"
+#include "support/fixtures.h"
+
+namespace rvc {
+namespace {
+
+using pipeline::ConvertParams;
+using pipeline::Observed;
+using test::Case;
+
+struct Captured {
+  Shape shape;
+  bool integer = false;
+  std::vector<double> v;
+};
+
+struct Tol {
+  double atol = 1e-4, rtol = 1e-4;
+};
+
+Tol tolerance_of(const nlohmann::json& manifest, const std::string& name, bool integer) {
+  Tol t;
+  if (integer) t = {0.0, 0.0};
+  if (manifest.contains("tolerances") && manifest["tolerances"].contains(name)) {
+    const auto& j = manifest["tolerances"][name];
+    t.atol = j.value("atol", 0.0);
+    t.rtol = j.value("rtol", 0.0);
+  }
+  return t;
+}
+
+formats::NpyArray load(const Case& c, const std::string& section, const std::string& key) {
+  return formats::read_npy(c.file(c.manifest.at(section).at(key).at("file")).string());
+}
+
+std::vector<double> as_doubles(const formats::NpyArray& a) {
+  std::vector<double> r;
+  if (a.dtype.find('f') != std::string::npos) {
+    const Tensor t = a.to_tensor();
+    r.assign(t.data(), t.data() + t.numel());
+  } else {
+    const std::vector<int64_t> v = a.to_int64();
+    r.assign(v.begin(), v.end());
+  }
+  return r;
+}
+
+void compare(const std::string& name, const Captured& got, const formats::NpyArray& want,
+             const Tol& tol) {
+  SCOPED_TRACE(name);
+  ASSERT_EQ(shape_str(got.shape), shape_str(want.shape)) << name << ": shape";
+  const std::vector<double> w = as_doubles(want);
+  ASSERT_EQ(got.v.size(), w.size());
+  int64_t bad = 0, worst_i = -1;
+  double max_diff = 0.0, worst = 0.0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    const double d = std::abs(got.v[i] - w[i]);
+    max_diff = std::max(max_diff, d);
+    const double lim = tol.atol + tol.rtol * std::abs(w[i]);
+    if (!(d <= lim)) {
+      ++bad;
+      if (worst_i < 0 || d - lim > worst) {
+        worst = d - lim;
+        worst_i = static_cast<int64_t>(i);
+      }
+    }
+  }
+  std::cout << "  " << name << " " << shape_str(got.shape) << ": max |diff| " << max_diff
+            << "\n";
+  EXPECT_EQ(bad, 0) << name << ": " << bad << " of " << w.size() << " outside atol=" << tol.atol
+                    << " rtol=" << tol.rtol << "; max |diff| " << max_diff << "; worst at "
+                    << worst_i << (worst_i >= 0 ? " got " + std::to_string(got.v[worst_i]) +
+                                                      " want " + std::to_string(w[worst_i])
+                                                : std::string());
+}
+
+ConvertParams params_of(const Case& c) {
+  const auto& p = c.manifest.at("parameters");
+  ConvertParams cp;
+  cp.sid = p.at("sid").get<int64_t>();
+  cp.f0_up_key = p.at("f0_up_key").get<double>();
+  cp.index_rate = p.at("index_rate").get<float>();
+  cp.filter_radius = p.at("filter_radius").get<int>();
+  cp.resample_sr = p.at("resample_sr").get<int>();
+  cp.rms_mix_rate = p.at("rms_mix_rate").get<double>();
+  cp.protect = p.at("protect").get<float>();
+  cp.chunk.x_pad = p.at("x_pad").get<int>();
+  cp.chunk.x_query = p.at("x_query").get<int>();
+  cp.chunk.x_center = p.at("x_center").get<int>();
+  cp.chunk.x_max = p.at("x_max").get<int>();
+  cp.noise = false;  // the fixtures' no-noise patch
+  if (p.contains("f0_file") && !p["f0_file"].is_null()) {
+    ADD_FAILURE() << "f0_file in the manifest is not supported by this test";
+  }
+  if (c.manifest.at("inputs").contains("f0_estimator")) {
+    // What the replaced estimator returned for the padded audio (float64 upstream).
+    const Tensor f0 = load(c, "inputs", "f0_estimator").to_tensor();
+    cp.f0_method = pipeline::F0Method::kCurve;
+    cp.f0_curve.assign(f0.data(), f0.data() + f0.numel());
+  }
+  return cp;
+}
+
+// The `audio` argument of Pipeline.pipeline: input_wav (16 kHz PCM) through vc_single's
+// normalisation when the case has one, else inputs.audio as is.
+std::vector<float> input_of(const Case& c, ConvertParams* cp) {
+  const auto& files = c.manifest.at("files");
+  if (files.contains("input_wav")) {
+    formats::Audio a = formats::read_audio_mono(c.file(files["input_wav"].at("file")).string());
+    EXPECT_EQ(a.sample_rate, 16000) << "input_wav must be 16 kHz";
+    cp->normalize_input = true;
+    if (c.manifest.at("inputs").contains("audio")) {
+      std::vector<float> norm = a.samples;
+      pipeline::normalize_input(norm);
+      const Tensor want = load(c, "inputs", "audio").to_tensor();
+      EXPECT_EQ(static_cast<int64_t>(norm.size()), want.numel());
+      double d = 0;
+      for (int64_t i = 0; i < std::min<int64_t>(want.numel(), norm.size()); ++i) {
+        d = std::max(d, std::abs(double(norm[static_cast<size_t>(i)]) - want[i]));
+      }
+      EXPECT_LE(d, 1e-7) << "wav read + vc_single normalisation vs inputs.audio";
+    }
+    return a.samples;
+  }
+  cp->normalize_input = false;
+  const Tensor t = load(c, "inputs", "audio").to_tensor();
+  return std::vector<float>(t.data(), t.data() + t.numel());
+}
+
+TEST(PipelineGolden, EveryIntermediateMatchesUpstream) {
+  const auto cases = test::cases_of_kind("pipeline");
+  ASSERT_FALSE(cases.empty()) << "no fixture case of kind pipeline under "
+                              << test::fixtures_dir();
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::cout << c.name << ":\n";
+    const auto& files = c.manifest.at("files");
+    const auto& p = c.manifest.at("parameters");
+    pipeline::VoiceModelPaths paths;
+    paths.voice = c.file(files.at("model").at("file")).string();
+    paths.hubert = c.file(files.at("hubert").at("file")).string();
+    if (files.contains("index")) paths.index = c.file(files["index"].at("file")).string();
+    if (files.contains("rmvpe")) paths.rmvpe = c.file(files["rmvpe"].at("file")).string();
+    const auto models = pipeline::VoiceModels::load(paths);
+    EXPECT_EQ(models->sample_rate_hz(), p.at("tgt_sr").get<int>());
+    EXPECT_EQ(models->info().version, p.at("version").get<std::string>());
+    EXPECT_EQ(models->has_f0() ? 1 : 0, p.at("if_f0").get<int>());
+    EXPECT_EQ(p.at("window").get<int>(), 160);
+    EXPECT_EQ(p.at("t_pad").get<int64_t>(), 16000 * p.at("x_pad").get<int64_t>());
+    EXPECT_EQ(p.at("t_pad_tgt").get<int64_t>(),
+              int64_t{models->sample_rate_hz()} * p.at("x_pad").get<int64_t>());
+
+    ConvertParams cp = params_of(c);
+    const std::vector<float> audio = input_of(c, &cp);
+    std::map<std::string, Captured> seen;
+    pipeline::ConvertHooks hooks;
+    hooks.observer = [&](const Observed& o) {
+      Captured& cap = seen[std::string(o.name)];
+      cap.shape = o.shape;
+      const int64_t n = shape_numel(o.shape);
+      cap.integer = o.f32 == nullptr;
+      cap.v.resize(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        cap.v[static_cast<size_t>(i)] = o.f32 ? double(o.f32[i]) : o.i64 ? double(o.i64[i])
+                                                                          : double(o.i16[i]);
+      }
+    };
+    double last_progress = -1;
+    hooks.progress = [&](double f) {
+      EXPECT_GE(f, last_progress);
+      last_progress = f;
+    };
+    const pipeline::Pipeline pipe(models);
+    const pipeline::ConvertResult res = pipe.convert(audio, cp, hooks);
+    EXPECT_EQ(last_progress, 1.0);
+
+    // The split upstream made.
+    if (p.contains("n_chunks")) {
+      EXPECT_EQ(static_cast<int64_t>(res.chunks.starts.size()), p["n_chunks"].get<int64_t>());
+    }
+    if (p.contains("chunk_starts_in_audio_pad")) {
+      EXPECT_EQ(res.chunks.starts, p["chunk_starts_in_audio_pad"].get<std::vector<int64_t>>());
+    }
+    if (p.contains("chunk_lengths_in_audio_pad")) {
+      EXPECT_EQ(res.chunks.lengths, p["chunk_lengths_in_audio_pad"].get<std::vector<int64_t>>());
+    }
+
+    for (const auto& [name, spec] : c.manifest.at("outputs").items()) {
+      const auto it = seen.find(name);
+      if (it == seen.end()) {
+        ADD_FAILURE() << "output '" << name << "' of the manifest is not an intermediate the "
+                      << "pipeline reports";
+        continue;
+      }
+      const formats::NpyArray want = load(c, "outputs", name);
+      compare(name, it->second, want, tolerance_of(c.manifest, name, it->second.integer));
+    }
+    // The returned value is the reported audio_out.
+    const auto out = seen.find("audio_out");
+    ASSERT_NE(out, seen.end());
+    ASSERT_EQ(out->second.v.size(), res.pcm16.size());
+    for (size_t i = 0; i < res.pcm16.size(); ++i) ASSERT_EQ(out->second.v[i], res.pcm16[i]);
+    EXPECT_EQ(res.sample_rate_hz, pipe.output_sample_rate(cp));
+  }
+}
+
+}  // namespace
+}  // namespace rvc
