@@ -30,6 +30,10 @@ constexpr int kSincTable = 256;      // table points per unit
 constexpr double kSincCutoff = 0.45;  // cycles per (input sample * gamma): 0.9 of Nyquist
 constexpr int kInterpMargin = 2 * kSincZeros + 4;  // input samples past a grain's reach
 constexpr int kAnalysisRate = 16000;  // YIN runs on the input decimated to about this rate
+constexpr double kPulseSearch = 0.25;  // pulse search reach around a predicted mark, in periods
+// Within a voiced run a mark moves only this fraction of the way to the pulse found: enough to
+// stay locked on the pulses, without passing peak-picking jitter on to the output's periods.
+constexpr double kPull = 0.3;
 
 int64_t next_pow2(int64_t v) {
   int64_t p = 1;
@@ -81,12 +85,19 @@ struct VoiceChanger::State {
     hop = hop_d * decim;
     frame_len = yin.frame_length();
     half = frame_len / 2;
+    peak_half = std::max(1, sr / 1000);  // +-1 ms energy window
+    // Bounds (input samples) behind the latency: the longest mark spacing, a grain's reach into
+    // the input and into the output, and how far mark placement trails the input.
     const double tau_max_in = static_cast<double>(yin.tau_max() + 1) * decim;
-    const double p_max = std::max<double>(tau_max_in, unvoiced_step);
-    const double h_in_max = std::max<double>(tau_max_in, 2.0 * unvoiced_step);
-    h_out_max = std::max<double>(2.0 * tau_max_in, unvoiced_step);
+    const double s_max = std::max({(1 + kPulseSearch) * tau_max_in, unvoiced_step + 0.5 * tau_max_in,
+                                   static_cast<double>(unvoiced_step)});
+    const double h_in_max = 2.0 * s_max;  // an unvoiced grain read at formant ratio 2
+    h_out_max = 2.0 * s_max;               // a voiced grain at formant ratio 1/2
     const double a_lag = 2.0 * hop + static_cast<double>(frame_len - half + 1) * decim;
-    const double d = std::max(p_max + a_lag, p_max / 2 + h_in_max + kInterpMargin);
+    // Synthesis at s needs the mark two after s: placed once its predicted time (at most half a
+    // period after the mark itself) is a_lag behind the input, plus room for the pulse search.
+    const double d = std::max(2 * s_max + 0.5 * tau_max_in + a_lag + peak_half + 2,
+                              0.5 * s_max + h_in_max + kInterpMargin);
     latency = static_cast<int64_t>(std::ceil(h_out_max + d)) + 2;
     cap = next_pow2(4 * (latency + static_cast<int64_t>(frame_len) * decim + kChunk));
     mask = cap - 1;
@@ -186,25 +197,64 @@ struct VoiceChanger::State {
   float raw_at(int64_t f) const { return raw[static_cast<size_t>(f & (kFrameRing - 1))]; }
   float smooth_at(int64_t f) const { return smooth[static_cast<size_t>(f & (kFrameRing - 1))]; }
 
+  // Integer time in [lo, hi] with the largest short-time energy (+-peak_half samples): where a
+  // glottal pulse is. Grains centred on pulses keep a pulse's neighbours at the window's zeros;
+  // grains centred between pulses would carry two half-weight pulses a period apart, which combs
+  // the spectrum once the spacing changes.
+  double find_pulse(double lo_d, double hi_d) const {
+    const int64_t lo = static_cast<int64_t>(std::ceil(lo_d));
+    const int64_t hi = static_cast<int64_t>(std::floor(hi_d));
+    if (hi < lo) return lo_d;
+    float e = 0.0f;
+    for (int64_t j = lo - peak_half; j <= lo + peak_half; ++j) e += input_at(j) * input_at(j);
+    float best_e = e;
+    int64_t best = lo;
+    for (int64_t t = lo + 1; t <= hi; ++t) {
+      const float add = input_at(t + peak_half), sub = input_at(t - peak_half - 1);
+      e += add * add - sub * sub;
+      if (e > best_e * 1.0001f) {  // ties keep the earlier time, independent of rounding drift
+        best_e = e;
+        best = t;
+      }
+    }
+    return static_cast<double>(best);
+  }
+
+  // Marks are placed one period apart, each moved to the pulse near its predicted time. A mark's
+  // `period` is its final distance to the next mark, set when that mark is placed (so marks are
+  // final only once their successor exists).
   void run_analysis_marks() {
-    while (mark_count - cursor < kMarkRing - 1) {
-      const int64_t f = static_cast<int64_t>(std::floor(next_a / hop));
+    while (mark_count - cursor < kMarkRing - 2) {
+      const double q = next_a;
+      const int64_t f = static_cast<int64_t>(std::floor(q / hop));
       if (f + 1 >= smooth_count) break;
-      const double fr = next_a / hop - static_cast<double>(f);
+      const double fr = q / hop - static_cast<double>(f);
       const float p0 = smooth_at(f), p1 = smooth_at(f + 1);
       Mark m;
-      m.pos = next_a;
+      double est = unvoiced_step;
       if (p0 > 0.0f && p1 > 0.0f) {
         m.voiced = true;
-        m.period = p0 + (p1 - p0) * fr;
+        est = p0 + (p1 - p0) * fr;
       } else {
         const float p = fr < 0.5 ? p0 : p1;
         m.voiced = p > 0.0f;
-        m.period = m.voiced ? p : unvoiced_step;
+        if (m.voiced) est = p;
       }
+      m.pos = q;
+      Mark* prev = mark_count > 0 ? &marks[static_cast<size_t>((mark_count - 1) & (kMarkRing - 1))]
+                                  : nullptr;
+      if (m.voiced) {
+        const double reach = (prev && prev->voiced) ? kPulseSearch * est : 0.5 * est;
+        double lo = q - reach;
+        if (prev) lo = std::max(lo, prev->pos + 0.5 * std::min(prev->period, est));
+        const double peak = find_pulse(lo, q + reach);
+        m.pos = (prev && prev->voiced) ? q + kPull * (peak - q) : peak;
+      }
+      m.period = est;  // provisional until the next mark is placed
+      if (prev) prev->period = m.pos - prev->pos;
       marks[static_cast<size_t>(mark_count & (kMarkRing - 1))] = m;
       ++mark_count;
-      next_a += m.period;
+      next_a = m.pos + est;
     }
   }
   const Mark& mark(int64_t k) const { return marks[static_cast<size_t>(k & (kMarkRing - 1))]; }
@@ -212,19 +262,24 @@ struct VoiceChanger::State {
   void run_synthesis_marks() {
     for (;;) {
       while (cursor + 1 < mark_count && mark(cursor + 1).pos <= next_s) ++cursor;
-      if (cursor + 1 >= mark_count) return;  // the mark after next_s is not known yet
+      // The two marks around next_s, and the one after them (their periods are then final).
+      if (cursor + 2 >= mark_count) return;
       const Mark& a0 = mark(cursor);
       const Mark& a1 = mark(cursor + 1);
       const Mark& m = (next_s - a0.pos <= a1.pos - next_s) ? a0 : a1;
 
+      // Voiced grains span +-1 period of input; unvoiced ones +-max(spacing, 10 ms) of output.
+      // Synthesis steps follow the analysis spacing (/ pitch ratio when voiced), so with no shift
+      // synthesis marks land exactly on analysis marks.
       const double gamma = std::exp2(formant_cur / 12.0);
-      const double h_in = m.voiced ? m.period : unvoiced_step * gamma;
+      const double h_uv = std::max<double>(m.period, unvoiced_step);
+      const double h_in = m.voiced ? m.period : h_uv * gamma;
       if (m.pos + h_in + kInterpMargin > static_cast<double>(n_in)) return;  // input not in yet
-      const double h_out = m.voiced ? m.period / gamma : unvoiced_step;
+      const double h_out = m.voiced ? m.period / gamma : h_uv;
       overlap_add(next_s, m.pos, h_out, gamma);
 
       const double beta = std::exp2(pitch_cur / 12.0);
-      const double step = m.voiced ? m.period / beta : unvoiced_step;
+      const double step = m.voiced ? m.period / beta : m.period;
       next_s += step;
       const double alpha = 1.0 - std::exp(-step / (kGlideSeconds * sr));
       pitch_cur += (pitch_target - pitch_cur) * alpha;
@@ -274,6 +329,7 @@ struct VoiceChanger::State {
   VoiceChangerConfig cfg;
   int decim = 1;  // input samples per pitch-tracker sample
   YinAnalyzer yin;
+  int peak_half = 1;
   int sr = 0, hop = 0, hop_d = 0, unvoiced_step = 0, frame_len = 0, half = 0;
   double h_out_max = 0.0;
   int64_t latency = 0, cap = 0, mask = 0, dec_cap = 0, dec_count = 0;
