@@ -134,13 +134,13 @@ std::unique_ptr<Converter> make_converter(const ConvertOptions& o) {
 
 struct Job {
   std::string input, output;
-  std::string error;  // set when planning already failed
+  std::string error;      // set when planning already failed
   double seconds = -1.0;  // from the header; < 0 unknown
 };
 
 bool is_audio_extension(const fs::path& p) {
   static const std::set<std::string> kExt = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3",
-                                             ".aif", ".aiff", ".au",  ".caf", ".w64", ".rf64"};
+                                             ".aif", ".aiff", ".au",  ".caf", ".w64",  ".rf64"};
   std::string e = p.extension().string();
   std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
   return kExt.count(e) > 0;
@@ -163,12 +163,15 @@ std::vector<Job> plan_jobs(const ConvertOptions& o) {
   std::string ext = "." + (o.format.empty() ? std::string("wav") : o.format);
   if (single_file) {
     std::string oe = out.extension().string();
-    std::transform(oe.begin(), oe.end(), oe.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(oe.begin(), oe.end(), oe.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (oe != ".wav" && oe != ".flac") {
-      fail("-o ", o.output, ": a single input converts to a .wav or .flac file (or give a "
+      fail("-o ", o.output,
+           ": a single input converts to a .wav or .flac file (or give a "
            "directory ending in '/')");
     }
-    if (!o.format.empty() && oe != ext) fail("-o ", o.output, " conflicts with --format ", o.format);
+    if (!o.format.empty() && oe != ext)
+      fail("-o ", o.output, " conflicts with --format ", o.format);
     jobs.push_back({o.inputs[0], o.output, "", -1.0});
   } else {
     if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
@@ -181,7 +184,8 @@ std::vector<Job> plan_jobs(const ConvertOptions& o) {
         for (auto it = fs::recursive_directory_iterator(
                  ip, fs::directory_options::skip_permission_denied, ec);
              !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-          if (it->is_regular_file(ec) && is_audio_extension(it->path())) files.push_back(it->path());
+          if (it->is_regular_file(ec) && is_audio_extension(it->path()))
+            files.push_back(it->path());
         }
         if (ec) jobs.push_back({in, "", "cannot list directory: " + ec.message(), -1.0});
         std::sort(files.begin(), files.end());
@@ -294,9 +298,8 @@ int run_convert(const std::vector<std::string>& args) {
       if (!j.error.empty()) fail(j.error);
       const auto t0 = Clock::now();
       const formats::Audio in = formats::read_audio_mono(j.input);
-      const formats::Audio out = converter->convert(in, [&](double f) {
-        bar.draw(done + f * j.seconds, k);
-      });
+      const formats::Audio out =
+          converter->convert(in, [&](double f) { bar.draw(done + f * j.seconds, k); });
       const fs::path parent = fs::path(j.output).parent_path();
       std::error_code ec;
       if (!parent.empty()) fs::create_directories(parent, ec);

@@ -33,7 +33,8 @@ void F0Config::validate() const {
     fail("f0 config: f0 range [", f0_min_hz, ", ", f0_max_hz, "] Hz invalid for ", sample_rate,
          " Hz (need 10 <= min < max <= sample_rate / 2.5)");
   }
-  if (!(threshold > 0.0 && threshold < 1.0)) fail("f0 config: threshold ", threshold, " not in (0,1)");
+  if (!(threshold > 0.0 && threshold < 1.0))
+    fail("f0 config: threshold ", threshold, " not in (0,1)");
   if (!(max_aperiodicity > 0.0)) fail("f0 config: max_aperiodicity must be > 0");
   if (!(silence_rms >= 0.0)) fail("f0 config: silence_rms must be >= 0");
   if (median_radius < 0 || median_radius > 50) {

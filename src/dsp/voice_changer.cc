@@ -24,12 +24,12 @@ constexpr int kChunk = 256;         // internal work unit; any caller block size
 constexpr int64_t kFrameRing = 64;  // YIN frames kept (power of two)
 constexpr int64_t kMarkRing = 1024;  // analysis marks kept (power of two)
 constexpr double kGlideSeconds = 0.02;
-constexpr double kMinNorm = 0.75;  // window-sum floor: gaps of a pitch-down are not blown up
-constexpr int kSincZeros = 4;        // half-width of the anti-aliasing kernel, in its own units
-constexpr int kSincTable = 256;      // table points per unit
+constexpr double kMinNorm = 0.75;     // window-sum floor: gaps of a pitch-down are not blown up
+constexpr int kSincZeros = 4;         // half-width of the anti-aliasing kernel, in its own units
+constexpr int kSincTable = 256;       // table points per unit
 constexpr double kSincCutoff = 0.45;  // cycles per (input sample * gamma): 0.9 of Nyquist
 constexpr int kInterpMargin = 2 * kSincZeros + 4;  // input samples past a grain's reach
-constexpr int kAnalysisRate = 16000;  // YIN runs on the input decimated to about this rate
+constexpr int kAnalysisRate = 16000;   // YIN runs on the input decimated to about this rate
 constexpr double kPulseSearch = 0.25;  // pulse search reach around a predicted mark, in periods
 // Within a voiced run a mark moves only this fraction of the way to the pulse found: enough to
 // stay locked on the pulses, without passing peak-picking jitter on to the output's periods.
@@ -89,10 +89,11 @@ struct VoiceChanger::State {
     // Bounds (input samples) behind the latency: the longest mark spacing, a grain's reach into
     // the input and into the output, and how far mark placement trails the input.
     const double tau_max_in = static_cast<double>(yin.tau_max() + 1) * decim;
-    const double s_max = std::max({(1 + kPulseSearch) * tau_max_in, unvoiced_step + 0.5 * tau_max_in,
-                                   static_cast<double>(unvoiced_step)});
+    const double s_max =
+        std::max({(1 + kPulseSearch) * tau_max_in, unvoiced_step + 0.5 * tau_max_in,
+                  static_cast<double>(unvoiced_step)});
     const double h_in_max = 2.0 * s_max;  // an unvoiced grain read at formant ratio 2
-    h_out_max = 2.0 * s_max;               // a voiced grain at formant ratio 1/2
+    h_out_max = 2.0 * s_max;              // a voiced grain at formant ratio 1/2
     const double a_lag = 2.0 * hop + static_cast<double>(frame_len - half + 1) * decim;
     // Synthesis at s needs the mark two after s: placed once its predicted time (at most half a
     // period after the mark itself) is a_lag behind the input, plus room for the pulse search.

@@ -24,8 +24,9 @@ std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 class ConvertBuiltin : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("rvc_convert_builtin_" + std::to_string(getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("rvc_convert_builtin_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     sample_ = fs::path(RVC_SOURCE_DIR) / "assets" / "sample.wav";
@@ -100,8 +101,7 @@ TEST_F(ConvertBuiltin, BadFileAmongGoodOnesExitsOneAndConvertsTheRest) {
   EXPECT_TRUE(fs::exists(dir_ / "out" / "a.wav")) << log;
   EXPECT_TRUE(fs::exists(dir_ / "out" / "c.wav")) << log;
   EXPECT_FALSE(fs::exists(dir_ / "out" / "b.wav"));
-  EXPECT_NE(log.find("rvc-rt: error: " + (dir_ / "in" / "b.wav").string() + ":"),
-            std::string::npos)
+  EXPECT_NE(log.find("rvc-rt: error: " + (dir_ / "in" / "b.wav").string() + ":"), std::string::npos)
       << log;
 }
 

@@ -49,7 +49,8 @@ class F0Tones : public ::testing::TestWithParam<ToneCase> {};
 
 TEST_P(F0Tones, SteadyToneWithinOnePercent) {
   const auto p = GetParam();
-  const auto x = make_tone(p.sr, 1.0, [&](double) { return p.f0; }, p.shape);
+  const auto x = make_tone(
+      p.sr, 1.0, [&](double) { return p.f0; }, p.shape);
   F0Config cfg;
   cfg.sample_rate = p.sr;
   const auto f0 = estimate_f0(x, cfg);
@@ -65,13 +66,12 @@ TEST_P(F0Tones, SteadyToneWithinOnePercent) {
   EXPECT_GT(checked, 80);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Tones, F0Tones,
-    ::testing::Values(ToneCase{16000, 55.0, 0}, ToneCase{16000, 100.0, 0},
-                      ToneCase{16000, 220.0, 1}, ToneCase{16000, 440.0, 0},
-                      ToneCase{16000, 1000.0, 0}, ToneCase{16000, 130.0, 2},
-                      ToneCase{16000, 87.3, 1}, ToneCase{44100, 196.0, 1},
-                      ToneCase{48000, 310.0, 2}, ToneCase{8000, 150.0, 1}));
+INSTANTIATE_TEST_SUITE_P(Tones, F0Tones,
+                         ::testing::Values(ToneCase{16000, 55.0, 0}, ToneCase{16000, 100.0, 0},
+                                           ToneCase{16000, 220.0, 1}, ToneCase{16000, 440.0, 0},
+                                           ToneCase{16000, 1000.0, 0}, ToneCase{16000, 130.0, 2},
+                                           ToneCase{16000, 87.3, 1}, ToneCase{44100, 196.0, 1},
+                                           ToneCase{48000, 310.0, 2}, ToneCase{8000, 150.0, 1}));
 
 TEST(F0, FrameCountMatchesUpstreamGrid) {
   for (int64_t n : {0, 1, 159, 160, 161, 16000, 16001}) {
@@ -114,7 +114,8 @@ TEST(F0, WhiteNoiseIsMostlyUnvoiced) {
 }
 
 TEST(F0, VoicedThenSilenceThenVoiced) {
-  auto x = make_tone(16000, 1.5, [](double) { return 180.0; }, 1);
+  auto x = make_tone(
+      16000, 1.5, [](double) { return 180.0; }, 1);
   for (size_t i = 8000; i < 16000; ++i) x[i] = 0.0f;
   const auto f0 = estimate_f0(x);
   EXPECT_GT(f0[20], 0.0f);
@@ -138,9 +139,9 @@ TEST(F0, ShiftBySemitones) {
 }
 
 TEST(F0, CoarseQuantisationMatchesUpstreamFormula) {
-  EXPECT_EQ(f0_to_coarse(0.0), 1);     // unvoiced
-  EXPECT_EQ(f0_to_coarse(50.0), 1);    // mel_min -> 1
-  EXPECT_EQ(f0_to_coarse(30.0), 1);    // below range clips
+  EXPECT_EQ(f0_to_coarse(0.0), 1);   // unvoiced
+  EXPECT_EQ(f0_to_coarse(50.0), 1);  // mel_min -> 1
+  EXPECT_EQ(f0_to_coarse(30.0), 1);  // below range clips
   EXPECT_EQ(f0_to_coarse(1100.0), 255);
   EXPECT_EQ(f0_to_coarse(5000.0), 255);
   // Independent evaluation of the formula for a few values.

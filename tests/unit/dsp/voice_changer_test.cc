@@ -40,8 +40,8 @@ constexpr double kPi = 3.14159265358979323846;
 
 // A vowel-like voiced signal: a glottal pulse train (f0 with slow vibrato) through three
 // formant resonators (two-pole filters), normalised to 0.5 peak.
-std::vector<float> make_vowel(int sr, double seconds, double f0, double f1 = 700,
-                              double f2 = 1220, double f3 = 2600) {
+std::vector<float> make_vowel(int sr, double seconds, double f0, double f1 = 700, double f2 = 1220,
+                              double f3 = 2600) {
   const int64_t n = static_cast<int64_t>(seconds * sr);
   std::vector<double> e(static_cast<size_t>(n), 0.0);
   double phase = 0.0;
@@ -80,7 +80,9 @@ std::vector<float> read_sample_wav(int* sr) {
   size_t got;
   while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) b.insert(b.end(), buf, buf + got);
   std::fclose(f);
-  auto u32 = [&](size_t o) { return b[o] | b[o + 1] << 8 | b[o + 2] << 16 | uint32_t(b[o + 3]) << 24; };
+  auto u32 = [&](size_t o) {
+    return b[o] | b[o + 1] << 8 | b[o + 2] << 16 | uint32_t(b[o + 3]) << 24;
+  };
   std::vector<float> x;
   for (size_t o = 12; o + 8 <= b.size();) {
     const uint32_t len = u32(o + 4);
@@ -233,8 +235,8 @@ TEST(VoiceChanger, BlockSizeIndependent) {
 TEST(VoiceChanger, ExtremeSettingsStayInsideTheLatency) {
   for (int sr : {8000, 16000, 44100}) {
     const auto x = make_vowel(sr, 1.0, 55.0, 400, 900, 2200);
-    for (VoiceParams p : {VoiceParams{-24, -12}, VoiceParams{24, 12}, VoiceParams{-24, 12},
-                          VoiceParams{24, -12}}) {
+    for (VoiceParams p :
+         {VoiceParams{-24, -12}, VoiceParams{24, 12}, VoiceParams{-24, 12}, VoiceParams{24, -12}}) {
       VoiceChangerConfig cfg;
       cfg.sample_rate = sr;
       cfg.params = p;
@@ -242,7 +244,8 @@ TEST(VoiceChanger, ExtremeSettingsStayInsideTheLatency) {
       std::vector<float> ya(x.size()), yb(x.size());
       a.process(x.data(), ya.data(), static_cast<int64_t>(x.size()));
       for (size_t i = 0; i < x.size(); ++i) b.process(&x[i], &yb[i], 1);
-      EXPECT_EQ(a.late_samples(), 0) << sr << " " << p.pitch_semitones << " " << p.formant_semitones;
+      EXPECT_EQ(a.late_samples(), 0)
+          << sr << " " << p.pitch_semitones << " " << p.formant_semitones;
       EXPECT_EQ(b.late_samples(), 0);
       EXPECT_EQ(ya, yb) << sr << " " << p.pitch_semitones << " " << p.formant_semitones;
       expect_sane(x, ya);
@@ -261,8 +264,8 @@ TEST(VoiceChanger, LatencyIsFixedAndCompensated) {
   for (int64_t i = 0; i < vc.latency(); ++i) ASSERT_EQ(y[static_cast<size_t>(i)], 0.0f) << i;
   cfg.sample_rate = 48000;
   VoiceChanger vc48(cfg);
-  EXPECT_NEAR(static_cast<double>(vc48.latency()) / 48000, static_cast<double>(vc.latency()) / 16000,
-              0.005);
+  EXPECT_NEAR(static_cast<double>(vc48.latency()) / 48000,
+              static_cast<double>(vc.latency()) / 16000, 0.005);
 }
 
 TEST(VoiceChanger, ProcessDoesNotAllocate) {
