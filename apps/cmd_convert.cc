@@ -228,7 +228,7 @@ class Progress {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
     char eta[32] = "--:--";
     if (frac > 0.01) {
-      const int s = static_cast<int>(elapsed / frac * (1 - frac) + 0.5);
+      const int s = static_cast<int>(std::lround(elapsed / frac * (1 - frac)));
       std::snprintf(eta, sizeof eta, "%d:%02d", s / 60, s % 60);
     }
     const int width = 30, fill = static_cast<int>(frac * width);

@@ -125,9 +125,9 @@ void median_filter(std::vector<float>& track, int radius) {
   const std::vector<float> src = track;
   std::vector<float> win(static_cast<size_t>(2 * radius + 1));
   for (int64_t i = 0; i < n; ++i) {
-    for (int k = -radius; k <= radius; ++k) {
-      const int64_t j = std::clamp<int64_t>(i + k, 0, n - 1);
-      win[static_cast<size_t>(k + radius)] = src[static_cast<size_t>(j)];
+    for (size_t k = 0; k < win.size(); ++k) {
+      const int64_t j = std::clamp<int64_t>(i + static_cast<int64_t>(k) - radius, 0, n - 1);
+      win[k] = src[static_cast<size_t>(j)];
     }
     std::nth_element(win.begin(), win.begin() + radius, win.end());
     track[static_cast<size_t>(i)] = win[static_cast<size_t>(radius)];

@@ -104,7 +104,7 @@ struct VoiceChanger::State {
     mask = cap - 1;
     dec_cap = next_pow2(2 * (frame_len + kChunk));
     dec.assign(static_cast<size_t>(dec_cap), 0.0f);
-    sinc.resize(static_cast<size_t>(kSincZeros * kSincTable + 2));
+    sinc.resize(static_cast<size_t>(kSincZeros) * kSincTable + 2);
     for (size_t i = 0; i < sinc.size(); ++i) {
       const double u = static_cast<double>(i) / kSincTable;
       const double a = 2.0 * kPi * kSincCutoff * u;
