@@ -24,7 +24,8 @@ bool is_file(const fs::path& p) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Sorted regular files of dir (none when dir is missing).
@@ -41,9 +42,7 @@ std::vector<std::string> file_names(const fs::path& dir) {
 
 }  // namespace
 
-const char* asset_file_name(Asset a) {
-  return a == Asset::kHubert ? "hubert_base.pt" : "rmvpe.pt";
-}
+const char* asset_file_name(Asset a) { return a == Asset::kHubert ? "hubert_base.pt" : "rmvpe.pt"; }
 
 ModelStore::ModelStore(fs::path models_dir, std::vector<fs::path> asset_roots)
     : models_dir_(std::move(models_dir)), asset_roots_(std::move(asset_roots)) {}
@@ -94,7 +93,8 @@ ResolvedVoice ModelStore::resolve_name(const std::string& name) const {
   if (!is_file(r.model)) {
     std::ostringstream avail;
     for (const std::string& f : file_names(models_dir_)) {
-      if (ends_with(f, ".pth")) avail << (avail.tellp() > 0 ? ", " : "") << f.substr(0, f.size() - 4);
+      if (ends_with(f, ".pth"))
+        avail << (avail.tellp() > 0 ? ", " : "") << f.substr(0, f.size() - 4);
     }
     fail("voice '", name, "': ", r.model.string(), " not found (voices in ", models_dir_.string(),
          ": ", avail.tellp() > 0 ? avail.str() : std::string("none"),
@@ -132,8 +132,7 @@ std::vector<fs::path> ModelStore::asset_candidates(Asset a) const {
 
 fs::path ModelStore::find_asset(Asset a, const std::string& explicit_path) const {
   const std::string file = asset_file_name(a);
-  const char* hint =
-      "; download it from https://huggingface.co/lj1995/VoiceConversionWebUI (file ";
+  const char* hint = "; download it from https://huggingface.co/lj1995/VoiceConversionWebUI (file ";
   if (!explicit_path.empty()) {
     if (!is_file(explicit_path)) fail(explicit_path, ": ", file, " not found", hint, file, ")");
     return explicit_path;
@@ -143,9 +142,21 @@ fs::path ModelStore::find_asset(Asset a, const std::string& explicit_path) const
     if (is_file(p)) return p;
     looked << (looked.tellp() > 0 ? ", " : "") << p.string();
   }
-  fail(file, " not found (looked in ", looked.str(), ")", hint, file,
-       ") and put it in assets/", a == Asset::kHubert ? "hubert" : "rmvpe", "/ or ",
-       models_dir_.string(), "/");
+  fail(file, " not found (looked in ", looked.str(), ")", hint, file, ") and put it in assets/",
+       a == Asset::kHubert ? "hubert" : "rmvpe", "/ or ", models_dir_.string(), "/");
+}
+
+VoiceModelPaths ModelStore::paths_for(const std::string& voice, const Overrides& o) const {
+  const ResolvedVoice r = resolve(voice);
+  VoiceModelPaths p;
+  p.voice = r.model.string();
+  if (o.use_index) {
+    if (!o.index.empty() && !is_file(o.index)) fail(o.index, ": index file not found");
+    p.index = !o.index.empty() ? o.index : r.index.string();
+  }
+  p.hubert = find_asset(Asset::kHubert, o.hubert).string();
+  if (o.need_rmvpe || !o.rmvpe.empty()) p.rmvpe = find_asset(Asset::kRmvpe, o.rmvpe).string();
+  return p;
 }
 
 std::vector<VoiceEntry> ModelStore::list() const {

@@ -23,9 +23,12 @@ void ChunkConfig::validate() const {
 
 const char* f0_method_name(F0Method m) {
   switch (m) {
-    case F0Method::kRmvpe: return "rmvpe";
-    case F0Method::kYin: return "yin";
-    case F0Method::kCurve: return "curve";
+    case F0Method::kRmvpe:
+      return "rmvpe";
+    case F0Method::kYin:
+      return "yin";
+    case F0Method::kCurve:
+      return "curve";
   }
   return "?";
 }
@@ -101,8 +104,7 @@ std::string ConvertParams::to_string() const {
   os << " index_rate=" << index_rate << " protect=" << protect << " rms_mix_rate=" << rms_mix_rate
      << " resample_sr=" << resample_sr << " normalize_input=" << (normalize_input ? 1 : 0)
      << " noise=" << (noise ? 1 : 0) << " seed=" << seed << " x_pad=" << chunk.x_pad
-     << " x_query=" << chunk.x_query << " x_center=" << chunk.x_center
-     << " x_max=" << chunk.x_max;
+     << " x_query=" << chunk.x_query << " x_center=" << chunk.x_center << " x_max=" << chunk.x_max;
   return os.str();
 }
 

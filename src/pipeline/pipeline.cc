@@ -16,10 +16,10 @@ namespace rvc::pipeline {
 
 namespace {
 
-constexpr int64_t kWindow = 160;  // Pipeline.window
-constexpr int kSr = 16000;        // Pipeline.sr
+constexpr int64_t kWindow = 160;     // Pipeline.window
+constexpr int kSr = 16000;           // Pipeline.sr
 constexpr int kTf0 = kSr / kWindow;  // F0 frames per second
-constexpr int kIndexK = 8;        // index.search(npy, k=8)
+constexpr int kIndexK = 8;           // index.search(npy, k=8)
 
 class Emitter {
  public:
@@ -75,8 +75,8 @@ PitchTrack finish_f0(std::vector<double> f0, int64_t p_len, const ConvertParams&
       } else if (x >= xs.back()) {
         y = ys.back();
       } else {
-        const size_t k = static_cast<size_t>(std::upper_bound(xs.begin(), xs.end(), x) -
-                                             xs.begin());
+        const size_t k =
+            static_cast<size_t>(std::upper_bound(xs.begin(), xs.end(), x) - xs.begin());
         const double w = (x - xs[k - 1]) / (xs[k] - xs[k - 1]);
         y = ys[k - 1] + w * (ys[k] - ys[k - 1]);
       }
@@ -196,16 +196,14 @@ ConvertResult Pipeline::convert(const float* audio16k, int64_t n, const ConvertP
 
     // ref: Pipeline.vc
     emit.f32("hubert_source" + sfx, {1, len}, audio0);
-    Tensor feats =
-        m.hubert().forward(audio0, len, m.hubert_output_layer(), m.hubert_final_proj());
+    Tensor feats = m.hubert().forward(audio0, len, m.hubert_output_layer(), m.hubert_final_proj());
     const int64_t t = feats.dim(0), dim = feats.dim(1);
     emit.f32("hubert_out" + sfx, {1, t, dim}, feats.data());
     const bool protecting = params.protect < 0.5f && if_f0;
     Tensor feats0;
     if (protecting) feats0 = feats;
     if (m.has_index() && params.index_rate != 0.0f) {
-      feats = formats::blend_with_index(*m.index(), m.big_npy(), feats, params.index_rate,
-                                        kIndexK)
+      feats = formats::blend_with_index(*m.index(), m.big_npy(), feats, params.index_rate, kIndexK)
                   .blended;
     }
     // F.interpolate(scale_factor=2), nearest: every frame twice. p_len caps the frame count.
@@ -221,8 +219,7 @@ ConvertResult Pipeline::convert(const float* audio16k, int64_t n, const ConvertP
     // Pitch frames of this chunk: pitch[:, s//window : ...][:, :p_len].
     const int64_t f0_at = s / kWindow;
     if (if_f0 && f0_at + frames > p_len) {
-      fail("chunk ", k, ": ", frames, " feature frames but only ", p_len - f0_at,
-           " pitch frames");
+      fail("chunk ", k, ": ", frames, " feature frames but only ", p_len - f0_at, " pitch frames");
     }
     const int64_t* chunk_pitch = if_f0 ? pitch.coarse.data() + f0_at : nullptr;
     const float* chunk_pitchf = if_f0 ? pitch.hz.data() + f0_at : nullptr;
@@ -268,8 +265,8 @@ ConvertResult Pipeline::convert(const float* audio16k, int64_t n, const ConvertP
   }
 
   if (params.rms_mix_rate != 1.0) {
-    dsp::change_rms(filtered.data(), n, kSr, opt.data(), static_cast<int64_t>(opt.size()),
-                    tgt_sr, params.rms_mix_rate);
+    dsp::change_rms(filtered.data(), n, kSr, opt.data(), static_cast<int64_t>(opt.size()), tgt_sr,
+                    params.rms_mix_rate);
   }
   emit.f32("audio_after_rms", {static_cast<int64_t>(opt.size())}, opt.data());
   res.sample_rate_hz = output_sample_rate(params);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "rvc/core/error.h"
+#include "rvc/dsp/resample.h"
 #include "rvc/pipeline/pipeline.h"
 
 namespace rvc::pipeline {
@@ -88,6 +89,12 @@ void normalize_input(std::vector<float>& audio) {
     const float d = static_cast<float>(audio_max);  // cast to the array's float32 for /=
     for (float& v : audio) v /= d;
   }
+}
+
+std::vector<float> to_16k(const std::vector<float>& mono, int sample_rate_hz) {
+  if (sample_rate_hz <= 0) fail("input: bad sample rate ", sample_rate_hz);
+  if (sample_rate_hz == kSr) return mono;
+  return dsp::resample(mono, sample_rate_hz, static_cast<int>(kSr));
 }
 
 // ref: infer/modules/vc/pipeline.py Pipeline.pipeline (audio_max, max_int16, astype(np.int16)).

@@ -41,8 +41,8 @@ std::shared_ptr<const VoiceModels> VoiceModels::load(const VoiceModelPaths& path
   }
   const int64_t feat_dim = m->hubert_->output_dim(m->hubert_final_proj());
   if (feat_dim != phone_dim) {
-    fail(paths.hubert, ": gives ", feat_dim, "-d features for a ", m->info_.version,
-         " voice but ", paths.voice, " expects ", phone_dim, "-d");
+    fail(paths.hubert, ": gives ", feat_dim, "-d features for a ", m->info_.version, " voice but ",
+         paths.voice, " expects ", phone_dim, "-d");
   }
 
   if (!paths.rmvpe.empty()) {
@@ -55,8 +55,8 @@ std::shared_ptr<const VoiceModels> VoiceModels::load(const VoiceModelPaths& path
   if (!paths.index.empty()) {
     m->index_.emplace(formats::FeatureIndex::load(paths.index));
     if (m->index_->dim() != phone_dim) {
-      fail(paths.index, ": index vectors are ", m->index_->dim(), "-d but ", paths.voice,
-           " (", m->info_.version, ") uses ", phone_dim, "-d features");
+      fail(paths.index, ": index vectors are ", m->index_->dim(), "-d but ", paths.voice, " (",
+           m->info_.version, ") uses ", phone_dim, "-d features");
     }
     m->big_npy_ = m->index_->reconstruct_all();
   }
@@ -66,11 +66,11 @@ std::shared_ptr<const VoiceModels> VoiceModels::load(const VoiceModelPaths& path
 
 std::string VoiceModels::describe() const {
   std::ostringstream os;
-  os << "voice " << paths_.voice << " (" << info_.version << ", "
-     << (info_.has_f0 ? "f0" : "no f0") << ", " << info_.sample_rate_hz << " Hz, "
-     << synth_->speakers() << " speaker" << (synth_->speakers() == 1 ? "" : "s") << "), hubert "
-     << paths_.hubert << ", rmvpe " << (rmvpe_ ? paths_.rmvpe : std::string("none"))
-     << ", index " << (index_ ? index_->describe() : std::string("none"));
+  os << "voice " << paths_.voice << " (" << info_.version << ", " << (info_.has_f0 ? "f0" : "no f0")
+     << ", " << info_.sample_rate_hz << " Hz, " << synth_->speakers() << " speaker"
+     << (synth_->speakers() == 1 ? "" : "s") << "), hubert " << paths_.hubert << ", rmvpe "
+     << (rmvpe_ ? paths_.rmvpe : std::string("none")) << ", index "
+     << (index_ ? index_->describe() : std::string("none"));
   return os.str();
 }
 

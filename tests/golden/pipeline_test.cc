@@ -86,13 +86,13 @@ void compare(const std::string& name, const Captured& got, const formats::NpyArr
       }
     }
   }
-  std::cout << "  " << name << " " << shape_str(got.shape) << ": max |diff| " << max_diff
-            << "\n";
+  std::cout << "  " << name << " " << shape_str(got.shape) << ": max |diff| " << max_diff << "\n";
   EXPECT_EQ(bad, 0) << name << ": " << bad << " of " << w.size() << " outside atol=" << tol.atol
                     << " rtol=" << tol.rtol << "; max |diff| " << max_diff << "; worst at "
-                    << worst_i << (worst_i >= 0 ? " got " + std::to_string(got.v[worst_i]) +
-                                                      " want " + std::to_string(w[worst_i])
-                                                : std::string());
+                    << worst_i
+                    << (worst_i >= 0 ? " got " + std::to_string(got.v[worst_i]) + " want " +
+                                           std::to_string(w[worst_i])
+                                     : std::string());
 }
 
 ConvertParams params_of(const Case& c) {
@@ -150,8 +150,7 @@ std::vector<float> input_of(const Case& c, ConvertParams* cp) {
 
 TEST(PipelineGolden, EveryIntermediateMatchesUpstream) {
   const auto cases = test::cases_of_kind("pipeline");
-  ASSERT_FALSE(cases.empty()) << "no fixture case of kind pipeline under "
-                              << test::fixtures_dir();
+  ASSERT_FALSE(cases.empty()) << "no fixture case of kind pipeline under " << test::fixtures_dir();
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     std::cout << c.name << ":\n";
@@ -182,8 +181,9 @@ TEST(PipelineGolden, EveryIntermediateMatchesUpstream) {
       cap.integer = o.f32 == nullptr;
       cap.v.resize(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) {
-        cap.v[static_cast<size_t>(i)] = o.f32 ? double(o.f32[i]) : o.i64 ? double(o.i64[i])
-                                                                          : double(o.i16[i]);
+        cap.v[static_cast<size_t>(i)] = o.f32   ? double(o.f32[i])
+                                        : o.i64 ? double(o.i64[i])
+                                                : double(o.i16[i]);
       }
     };
     double last_progress = -1;

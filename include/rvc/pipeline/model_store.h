@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "rvc/pipeline/voice_models.h"
+
 namespace rvc::pipeline {
 
 enum class Asset { kHubert, kRmvpe };
@@ -31,14 +33,14 @@ enum class Asset { kHubert, kRmvpe };
 const char* asset_file_name(Asset a);
 
 struct VoiceEntry {
-  std::string name;                 // NAME of NAME.pth
-  std::filesystem::path model;      // the .pth
-  std::filesystem::path index;      // empty when none was found
-  std::string version;              // "v1" | "v2" ("" when unreadable)
+  std::string name;             // NAME of NAME.pth
+  std::filesystem::path model;  // the .pth
+  std::filesystem::path index;  // empty when none was found
+  std::string version;          // "v1" | "v2" ("" when unreadable)
   bool f0 = false;
   int64_t sample_rate_hz = 0;
   int64_t speakers = 0;
-  std::string error;                // non-empty when the .pth could not be read
+  std::string error;  // non-empty when the .pth could not be read
   bool has_index() const { return !index.empty(); }
 };
 
@@ -76,6 +78,17 @@ class ModelStore {
   // asset_candidates). Throws naming the file, every place looked and the download location.
   std::filesystem::path find_asset(Asset a, const std::string& explicit_path = "") const;
   std::vector<std::filesystem::path> asset_candidates(Asset a) const;
+
+  // Everything VoiceModels::load needs for a voice (name or path, as resolve): its .pth, its
+  // index (or `index` when non-empty; none when use_index is false), hubert_base.pt and, when
+  // need_rmvpe, rmvpe.pt (explicit paths when given, else find_asset).
+  struct Overrides {
+    std::string hubert, rmvpe, index;
+    bool use_index = true;
+    bool need_rmvpe = true;
+  };
+  VoiceModelPaths paths_for(const std::string& voice, const Overrides& o) const;
+  VoiceModelPaths paths_for(const std::string& voice) const { return paths_for(voice, {}); }
 
   // Every NAME.pth in the models directory, sorted by name, with its info read from the file
   // (weights are not converted). Unreadable files are listed with `error` set. A missing models

@@ -63,8 +63,8 @@ F0Method parse_f0_method(const std::string& s);
 
 // Every knob of one conversion. Defaults are upstream's web UI defaults.
 struct ConvertParams {
-  int64_t sid = 0;               // speaker id, [0, speakers)
-  double f0_up_key = 0.0;        // pitch shift in semitones, [-48, 48]
+  int64_t sid = 0;         // speaker id, [0, speakers)
+  double f0_up_key = 0.0;  // pitch shift in semitones, [-48, 48]
   F0Method f0_method = F0Method::kRmvpe;
   float rmvpe_threshold = 0.03f;  // RMVPE voicing threshold (upstream thred=0.03)
   // kCurve: F0 in Hz per 10 ms frame of the t_pad-padded audio (before the key shift); needs at
@@ -73,15 +73,17 @@ struct ConvertParams {
   // Upstream f0_file (inp_f0): (seconds, Hz) rows that replace the shifted F0 from x_pad s on,
   // linearly interpolated on the 10 ms grid. Empty = none.
   std::vector<std::pair<double, double>> f0_overrides;
-  dsp::F0Config yin;              // kYin settings (sample_rate must stay 16000)
-  int filter_radius = 3;          // kYin: a 3-tap median filter when > 2 (upstream harvest rule)
-  float index_rate = 0.75f;       // [0, 1]; 0 skips the index
-  float protect = 0.33f;          // [0, 0.5]; 0.5 = off (upstream: applied only when < 0.5)
-  double rms_mix_rate = 0.25;     // [0, 1]; 1 = keep the converted loudness
-  int resample_sr = 0;            // 0 = model rate; else >= 16000 Hz
-  bool normalize_input = true;    // vc_single's peak normalisation to 0.95
-  bool noise = true;              // synthesizer noise (false = upstream with zero noise draws)
-  uint64_t seed = 0;              // noise seed (chunk k uses seed + k)
+  // kYin settings (sample_rate 16000, hop 160); median_radius is not used: filter_radius
+  // decides the smoothing, as upstream's harvest branch.
+  dsp::F0Config yin;
+  int filter_radius = 3;        // kYin: a 3-tap median filter when > 2 (upstream harvest rule)
+  float index_rate = 0.75f;     // [0, 1]; 0 skips the index
+  float protect = 0.33f;        // [0, 0.5]; 0.5 = off (upstream: applied only when < 0.5)
+  double rms_mix_rate = 0.25;   // [0, 1]; 1 = keep the converted loudness
+  int resample_sr = 0;          // 0 = model rate; else >= 16000 Hz
+  bool normalize_input = true;  // vc_single's peak normalisation to 0.95
+  bool noise = true;            // synthesizer noise (false = upstream with zero noise draws)
+  uint64_t seed = 0;            // noise seed (chunk k uses seed + k)
   ChunkConfig chunk;
 
   // Throws rvc::Error with a one-line message naming the bad field and the accepted range.
@@ -128,6 +130,9 @@ ChunkPlan plan_chunks(const std::vector<double>& filtered, const ChunkConfig& cf
 // vc_single's input normalisation: audio /= max|audio|/0.95 when that exceeds 1 (float32
 // division, as numpy does on the float32 array). Non-finite samples become 0 first.
 void normalize_input(std::vector<float>& audio);
+
+// Mono audio at any rate -> 16 kHz (upstream load_audio resamples with ffmpeg; here libsoxr).
+std::vector<float> to_16k(const std::vector<float>& mono, int sample_rate_hz);
 
 // Upstream's final scaling: max|x|/0.99 > 1 -> scale 32768/that, else 32768; truncation.
 std::vector<int16_t> to_int16(const std::vector<float>& audio);

@@ -78,7 +78,7 @@ TEST_F(ModelStoreTest, ResolvesNamesAndTheirIndexes) {
 
 TEST_F(ModelStoreTest, RefusesPathsAsNames) {
   const ModelStore s = store();
-  const std::vector<std::string> bads = {"../alice", "a/b", "/etc/passwd", "",
+  const std::vector<std::string> bads = {"../alice", "a/b",  "/etc/passwd", "",
                                          ".hidden",  "a\\b", "..",          std::string("a\0b", 3)};
   for (const std::string& bad : bads) {
     EXPECT_THROW(s.resolve_name(bad), Error) << bad;
@@ -92,8 +92,7 @@ TEST_F(ModelStoreTest, FindsAssetsInUpstreamLayoutOrModelsDir) {
   const std::string err = error_of([&] { s.find_asset(Asset::kHubert); });
   EXPECT_NE(err.find("hubert_base.pt"), std::string::npos) << err;
   EXPECT_NE(err.find("lj1995/VoiceConversionWebUI"), std::string::npos) << err;
-  EXPECT_NE(err.find((root_ / "assets" / "hubert" / "hubert_base.pt").string()),
-            std::string::npos)
+  EXPECT_NE(err.find((root_ / "assets" / "hubert" / "hubert_base.pt").string()), std::string::npos)
       << err;
   fs::create_symlink(hubert_, root_ / "models" / "hubert_base.pt");
   EXPECT_EQ(s.find_asset(Asset::kHubert), root_ / "models" / "hubert_base.pt");
@@ -103,6 +102,26 @@ TEST_F(ModelStoreTest, FindsAssetsInUpstreamLayoutOrModelsDir) {
   const std::string rm = error_of([&] { s.find_asset(Asset::kRmvpe, "/no/such/rmvpe.pt"); });
   EXPECT_NE(rm.find("rmvpe.pt"), std::string::npos) << rm;
   EXPECT_NE(rm.find("huggingface.co"), std::string::npos) << rm;
+}
+
+TEST_F(ModelStoreTest, PathsForALoadableVoice) {
+  const ModelStore s = store();
+  ModelStore::Overrides o;
+  o.need_rmvpe = false;
+  EXPECT_NE(error_of([&] { s.paths_for("alice", o); }).find("hubert_base.pt"), std::string::npos);
+  fs::create_symlink(hubert_, root_ / "assets" / "hubert_base.pt");
+  const VoiceModelPaths p = s.paths_for("alice", o);
+  EXPECT_EQ(p.voice, (root_ / "models" / "alice.pth").string());
+  EXPECT_EQ(p.index, (root_ / "models" / "added_IVF30_Flat_nprobe_1_alice_v2.index").string());
+  EXPECT_EQ(p.hubert, (root_ / "assets" / "hubert_base.pt").string());
+  EXPECT_TRUE(p.rmvpe.empty());
+  o.use_index = false;
+  EXPECT_TRUE(s.paths_for("alice", o).index.empty());
+  EXPECT_NE(error_of([&] { s.paths_for("alice"); }).find("rmvpe.pt"), std::string::npos);
+  const auto models =
+      VoiceModels::load(s.paths_for("bob", ModelStore::Overrides{.need_rmvpe = false}));
+  EXPECT_TRUE(models->has_index());
+  EXPECT_FALSE(models->has_rmvpe());
 }
 
 TEST_F(ModelStoreTest, ListsVoicesWithTheirInfo) {

@@ -39,8 +39,9 @@ TEST(PipelineLong, HundredSecondsIsSplitAtQuietPoints) {
   for (int64_t i = 0; i < n; ++i) {
     const double t = static_cast<double>(i) / kSr;
     const double f0 = 140.0 + 30.0 * std::sin(2 * M_PI * 0.3 * t);
-    audio[static_cast<size_t>(i)] = static_cast<float>(
-        0.3 * std::sin(2 * M_PI * f0 * t) + 0.1 * std::sin(4 * M_PI * f0 * t)) + noise(rng);
+    audio[static_cast<size_t>(i)] =
+        static_cast<float>(0.3 * std::sin(2 * M_PI * f0 * t) + 0.1 * std::sin(4 * M_PI * f0 * t)) +
+        noise(rng);
   }
   // Silent gaps within +-x_query of each multiple of x_center.
   const ChunkConfig cfg;  // upstream's CPU values
