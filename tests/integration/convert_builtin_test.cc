@@ -65,6 +65,7 @@ TEST_F(ConvertBuiltin, PitchFiveKeepsLengthAndMovesF0) {
   ASSERT_EQ(convert(q(sample_) + " -o " + q(out) + " --pitch 5", &log), 0) << log;
   EXPECT_NE(log.find("built-in"), std::string::npos) << log;
   EXPECT_NE(log.find("real time"), std::string::npos) << log;
+  EXPECT_EQ(log.find('\r'), std::string::npos) << "no progress bar when stderr is not a terminal";
   const auto in = formats::read_audio_mono(sample_.string());
   const auto got = formats::read_audio_mono(out.string());
   EXPECT_EQ(got.sample_rate, in.sample_rate);
@@ -89,6 +90,13 @@ TEST_F(ConvertBuiltin, DirectoryKeepsRelativePaths) {
     EXPECT_EQ(formats::read_audio_mono(p.string()).samples.size(), in.samples.size());
   }
   EXPECT_FALSE(fs::exists(dir_ / "out" / "notes.flac"));
+  // The built-in voice is announced once per run, not per file.
+  size_t announced = 0;
+  for (size_t at = log.find("built-in"); at != std::string::npos;
+       at = log.find("built-in", at + 1)) {
+    ++announced;
+  }
+  EXPECT_EQ(announced, 1u) << log;
 }
 
 TEST_F(ConvertBuiltin, BadFileAmongGoodOnesExitsOneAndConvertsTheRest) {
