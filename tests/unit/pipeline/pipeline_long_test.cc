@@ -4,7 +4,9 @@
 // chunk outputs (which is also close to the input duration at the model rate).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <random>
@@ -148,6 +150,59 @@ TEST(PipelineShort, ResampleSeedsAndErrors) {
   bad.f0_curve.resize(10);
   EXPECT_THROW(pipe.convert(audio, bad), Error);
   EXPECT_THROW(pipe.convert(std::vector<float>(5, 0.1f), p), Error);
+}
+
+// Every synthesizer fixture voice (v1 with final_proj + layer 9, no-f0, other rates) whose feature
+// width the pipeline case's HuBERT can feed, with RMVPE F0 from the rmvpe fixture when there is
+// one (else YIN): each converts and gives the expected length at its own rate.
+TEST(PipelineShort, EveryFixtureVoiceConverts) {
+  nn::set_num_threads(1);
+  const auto pipes = test::cases_of_kind("pipeline");
+  ASSERT_FALSE(pipes.empty()) << "no fixture case of kind pipeline";
+  const std::string hubert =
+      pipes.front().file(pipes.front().manifest.at("files").at("hubert").at("file")).string();
+  std::string rmvpe;
+  for (const auto& c : test::cases_of_kind("rmvpe")) {
+    rmvpe = c.file(c.manifest.at("files").at("rmvpe").at("file")).string();
+  }
+  std::vector<float> audio(16000 * 3 / 2);
+  for (size_t i = 0; i < audio.size(); ++i) {
+    audio[i] = 0.5f * static_cast<float>(std::sin(2 * M_PI * 150.0 * i / 16000.0));
+  }
+  int converted = 0;
+  for (const auto& c : test::cases_of_kind("synthesizer")) {
+    SCOPED_TRACE(c.name);
+    VoiceModelPaths paths;
+    paths.voice = c.file(c.manifest.at("files").at("model").at("file")).string();
+    paths.hubert = hubert;
+    paths.rmvpe = rmvpe;
+    std::shared_ptr<const VoiceModels> m;
+    try {
+      m = VoiceModels::load(paths);
+    } catch (const Error& e) {
+      // Only a feature-width mismatch with this HuBERT is a reason to skip.
+      ASSERT_NE(std::string(e.what()).find("-d"), std::string::npos) << e.what();
+      std::cout << c.name << ": skipped (" << e.what() << ")\n";
+      continue;
+    }
+    ConvertParams p;
+    p.f0_method = rmvpe.empty() ? F0Method::kYin : F0Method::kRmvpe;
+    p.f0_up_key = -2;
+    std::vector<std::string> names;
+    ConvertHooks hooks;
+    hooks.observer = [&](const Observed& o) { names.emplace_back(o.name); };
+    const ConvertResult r = Pipeline(m).convert(audio, p, hooks);
+    const int64_t len = static_cast<int64_t>(audio.size()) + 2 * 16000;
+    const int64_t frames = std::min(2 * m->hubert().frames(len), len / 160);
+    const int64_t upp = m->synthesizer().config().samples_per_frame();
+    EXPECT_EQ(static_cast<int64_t>(r.audio.size()), frames * upp - 2 * m->sample_rate_hz());
+    const bool has_pitch = std::find(names.begin(), names.end(), "infer_pitchf_0") != names.end();
+    EXPECT_EQ(has_pitch, m->has_f0());
+    std::cout << c.name << ": " << (m->has_f0() ? "f0" : "no f0") << ", " << r.audio.size()
+              << " samples at " << r.sample_rate_hz << " Hz\n";
+    ++converted;
+  }
+  EXPECT_GT(converted, 0);
 }
 
 }  // namespace
