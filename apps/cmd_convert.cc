@@ -181,11 +181,16 @@ std::vector<Job> plan_jobs(const ConvertOptions& o) {
       const fs::path ip(in);
       if (fs::is_directory(ip, ec)) {
         std::vector<fs::path> files;
+        const fs::path out_canon = canonical_or_self(out);
         for (auto it = fs::recursive_directory_iterator(
                  ip, fs::directory_options::skip_permission_denied, ec);
              !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-          if (it->is_regular_file(ec) && is_audio_extension(it->path()))
+          // OUT inside IN: earlier outputs are not inputs.
+          if (it->is_directory(ec) && canonical_or_self(it->path()) == out_canon) {
+            it.disable_recursion_pending();
+          } else if (it->is_regular_file(ec) && is_audio_extension(it->path())) {
             files.push_back(it->path());
+          }
         }
         if (ec) jobs.push_back({in, "", "cannot list directory: " + ec.message(), -1.0});
         std::sort(files.begin(), files.end());

@@ -99,6 +99,16 @@ TEST_F(ConvertBuiltin, DirectoryKeepsRelativePaths) {
   EXPECT_EQ(announced, 1u) << log;
 }
 
+TEST_F(ConvertBuiltin, OutputInsideInputDirectoryIsNotReconverted) {
+  fs::create_directories(dir_ / "in");
+  fs::copy_file(sample_, dir_ / "in" / "a.wav");
+  std::string log;
+  ASSERT_EQ(convert(q(dir_ / "in") + " -o " + q(dir_ / "in" / "out"), &log), 0) << log;
+  ASSERT_TRUE(fs::exists(dir_ / "in" / "out" / "a.wav")) << log;
+  ASSERT_EQ(convert(q(dir_ / "in") + " -o " + q(dir_ / "in" / "out"), &log), 0) << log;
+  EXPECT_FALSE(fs::exists(dir_ / "in" / "out" / "out")) << log;
+}
+
 TEST_F(ConvertBuiltin, BadFileAmongGoodOnesExitsOneAndConvertsTheRest) {
   fs::create_directories(dir_ / "in");
   fs::copy_file(sample_, dir_ / "in" / "a.wav");
