@@ -152,6 +152,33 @@ TEST(PipelineShort, ResampleSeedsAndErrors) {
   EXPECT_THROW(pipe.convert(std::vector<float>(5, 0.1f), p), Error);
 }
 
+// Upstream f0_file rows replace the shifted F0 from frame x_pad*100 on with np.interp over the
+// frame numbers 0 .. round(span*100) (unshifted values, absolute times*100 as x).
+TEST(PipelineShort, F0OverridesReplaceFramesLikeUpstream) {
+  nn::set_num_threads(1);
+  const auto models = fixture_models();
+  ASSERT_TRUE(models) << "no fixture case of kind pipeline";
+  if (!models->has_f0()) GTEST_SKIP() << "fixture voice has no f0";
+  std::vector<float> audio(16000, 0.1f);
+  for (size_t i = 0; i < audio.size(); ++i) audio[i] *= static_cast<float>(std::sin(0.05 * i));
+  ConvertParams p;
+  p.f0_method = F0Method::kCurve;
+  p.f0_curve.assign(audio.size() / 160 + 201, 100.0);
+  p.f0_up_key = 12;  // the curve is shifted, the overrides are not
+  p.f0_overrides = {{0.0, 200.0}, {0.5, 300.0}};
+  std::vector<float> pitchf;
+  ConvertHooks hooks;
+  hooks.observer = [&](const Observed& o) {
+    if (o.name == "infer_pitchf_0") pitchf.assign(o.f32, o.f32 + shape_numel(o.shape));
+  };
+  Pipeline(models).convert(audio, p, hooks);
+  ASSERT_GT(pitchf.size(), 160u);
+  const size_t at = 100 * static_cast<size_t>(p.chunk.x_pad);
+  EXPECT_FLOAT_EQ(pitchf[at - 1], 200.0f);  // 100 Hz shifted by an octave
+  for (size_t i = 0; i <= 50; ++i) EXPECT_FLOAT_EQ(pitchf[at + i], 200.0f + 2.0f * i) << i;
+  EXPECT_FLOAT_EQ(pitchf[at + 51], 200.0f);
+}
+
 // Every synthesizer fixture voice (v1 with final_proj + layer 9, no-f0, other rates) whose feature
 // width the pipeline case's HuBERT can feed, with RMVPE F0 from the rmvpe fixture when there is
 // one (else YIN): each converts and gives the expected length at its own rate.
