@@ -72,7 +72,9 @@ Tensor fold_weight_norm_dim2(const Tensor& g, const Tensor& v) {
 }  // namespace
 
 struct Hubert::Net {
+  nn::Backend backend = nn::Backend::kFast;
   std::vector<ConvLayer> convs;
+  std::unique_ptr<hubert::ConvStack> stack;  // refers to convs
   bool group_norm = false;  // convs[0].norm is a per-channel GroupNorm (else LayerNorm per frame)
   Norm feat_norm;           // layer_norm over conv channels
   bool has_proj = false;
@@ -111,6 +113,7 @@ Hubert::Hubert(formats::HubertInfo info, nn::Backend backend) {
   const WeightTable w(info.weights);
   net_ = std::make_unique<Net>();
   Net& n = *net_;
+  n.backend = backend;
   // ref: wav2vec2.py ConvFeatureExtractionModel (block = conv, dropout, norm, GELU)
   n.group_norm = hp_.extractor_mode == "default";
   int64_t in = 1;
@@ -136,6 +139,7 @@ Hubert::Hubert(formats::HubertInfo info, nn::Backend backend) {
     in = l.channels;
   }
   const int64_t c_conv = in;
+  n.stack = std::make_unique<hubert::ConvStack>(n.convs, n.group_norm, backend);
   n.feat_norm = w.norm("layer_norm", c_conv);
   n.has_proj = w.find("post_extract_proj.weight") != nullptr;
   if (n.has_proj) {
@@ -185,14 +189,7 @@ int64_t Hubert::output_dim(bool apply_final_proj) const {
   return apply_final_proj ? hp_.final_dim : hp_.embedding_dim;
 }
 
-int64_t Hubert::frames(int64_t n_samples) const {
-  int64_t t = n_samples;
-  for (const auto& c : net_->convs) {
-    t = c.conv.out_length(t);
-    if (t <= 0) return 0;
-  }
-  return t;
-}
+int64_t Hubert::frames(int64_t n_samples) const { return net_->stack->frames(n_samples); }
 
 int64_t Hubert::hop_samples() const {
   int64_t h = 1;
@@ -208,7 +205,7 @@ Tensor Hubert::forward(const float* wav16k, int64_t n, int output_layer, bool ap
   if (apply_final_proj && !net.has_final) fail("hubert: final_proj requested but not in weights");
   const int64_t e = hp_.embedding_dim;
   // ref: hubert.py HubertModel.extract_features -> forward_features
-  Tensor feat = hubert::conv_features(net.convs, net.group_norm, wav16k, n);
+  Tensor feat = net.stack->forward(wav16k, n);
   const int64_t c_conv = feat.dim(1);
   if (debug) debug->conv_features = feat;
   nn::layer_norm(feat.data(), feat.data(), t, c_conv, net.feat_norm.gamma.data(),
@@ -224,7 +221,7 @@ Tensor Hubert::forward(const float* wav16k, int64_t n, int output_layer, bool ap
   {
     Tensor pos({t, e});
     net.pos_conv.forward(x.data(), t, pos.data());
-    hubert::gelu(pos.data(), static_cast<size_t>(t * e));
+    hubert::gelu(pos.data(), static_cast<size_t>(t * e), net.backend);
     nn::add(x.data(), pos.data(), x.data(), static_cast<size_t>(t * e));
   }
   if (!hp_.layer_norm_first) {
@@ -234,7 +231,8 @@ Tensor Hubert::forward(const float* wav16k, int64_t n, int output_layer, bool ap
       output_layer <= 0 ? hp_.layers : std::min<int64_t>(output_layer, hp_.layers);
   hubert::LayerScratch scratch(t, e, hp_.ffn_dim);
   for (int64_t i = 0; i < n_run; ++i) {
-    hubert::encoder_layer(net.layers[static_cast<size_t>(i)], hp_.layer_norm_first, x, scratch);
+    hubert::encoder_layer(net.layers[static_cast<size_t>(i)], hp_.layer_norm_first, x, scratch,
+                          net.backend);
     if (debug) debug->layers.push_back(x);
   }
   if (hp_.layer_norm_first && output_layer <= 0) {

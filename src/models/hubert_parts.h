@@ -7,6 +7,7 @@
 
 #include "rvc/core/tensor.h"
 #include "rvc/nn/attention.h"
+#include "rvc/nn/backend.h"
 #include "rvc/nn/conv1d.h"
 #include "rvc/nn/linear.h"
 
@@ -29,15 +30,30 @@ struct EncoderLayer {
   Norm final_norm;
 };
 
-// The conv feature extractor on n samples -> [T][C_conv]. group_norm: layer 0's norm is a
-// GroupNorm with one group per channel (statistics over time); otherwise every layer's norm is
-// a LayerNorm over the channels of each frame. Layers without a norm just get GELU.
-Tensor conv_features(const std::vector<ConvLayer>& convs, bool group_norm, const float* wav,
-                     int64_t n);
+// The conv feature extractor (ref: wav2vec2.py ConvFeatureExtractionModel). group_norm: layer 0's
+// norm is a GroupNorm with one group per channel (statistics over time); otherwise each layer's
+// norm (if any) is a LayerNorm over the channels of each frame. Every layer ends with GELU.
+// Runs in chunks of output frames (layer-0 rows bounded by kLayer0Rows), spread over
+// nn::num_threads() OpenMP threads; memory per call is the output plus two chunk buffers per
+// thread. Holds a reference to `convs` (owned by the Hubert).
+class ConvStack {
+ public:
+  static constexpr int64_t kLayer0Rows = 4096;
+  ConvStack(const std::vector<ConvLayer>& convs, bool group_norm, nn::Backend backend);
+  int64_t frames(int64_t n_samples) const;
+  int64_t hop() const { return hop_; }
+  // n samples -> [T][C_conv]. Throws rvc::Error when n yields no frame.
+  Tensor forward(const float* wav, int64_t n) const;
 
-// GroupNorm(num_groups = C) of a [T][C] buffer: mean/var of each channel over all T frames,
-// in one row-major pass per statistic (nn::group_norm walks each group's column separately).
-void channel_norm(float* x, int64_t rows, int64_t channels, const Norm& norm, float eps = 1e-5f);
+ private:
+  // Layer-0 GroupNorm folded to per-channel y = x * mul + add from the statistics of all frames.
+  void layer0_stats(const float* wav, int64_t n, std::vector<float>& mul,
+                    std::vector<float>& add) const;
+  const std::vector<ConvLayer>& convs_;
+  bool group_norm_ = false;
+  nn::Backend backend_;
+  int64_t hop_ = 1, chunk_frames_ = 1, max_rows_ = 1, max_channels_ = 1;
+};
 
 // Per-call scratch of the transformer layers.
 struct LayerScratch {
@@ -48,9 +64,10 @@ struct LayerScratch {
 // One TransformerSentenceEncoderLayer on x [T][E] in place (all T frames are valid keys).
 // Post-LN: LN(x + MHA(x)), LN(x + fc2(gelu(fc1(x)))). Pre-LN (layer_norm_first):
 // x + MHA(LN(x)), then x + fc2(gelu(fc1(LN(x)))).
-void encoder_layer(const EncoderLayer& l, bool layer_norm_first, Tensor& x, LayerScratch& s);
+void encoder_layer(const EncoderLayer& l, bool layer_norm_first, Tensor& x, LayerScratch& s,
+                   nn::Backend backend);
 
-// Exact (erf) GELU over n floats, in place allowed; the nn::gelu_erf fast kernel.
-void gelu(float* x, size_t n);
+// Exact (erf) GELU over n floats in place (nn::gelu_erf with the model's backend).
+void gelu(float* x, size_t n, nn::Backend backend);
 
 }  // namespace rvc::models::hubert

@@ -15,6 +15,7 @@
 #include "rvc/formats/model_info.h"
 #include "rvc/formats/npy.h"
 #include "rvc/models/hubert.h"
+#include "rvc/nn/backend.h"
 #include "support/fixtures.h"
 
 namespace rvc {
@@ -40,10 +41,10 @@ std::pair<double, double> tol(const Case& c, const std::string& key,
   return {t.at(k).value("atol", 0.0), t.at(k).value("rtol", 0.0)};
 }
 
-models::Hubert load_model(const Case& c) {
+models::Hubert load_model(const Case& c, nn::Backend backend = nn::default_backend()) {
   const std::string file = c.manifest.at("files").at("hubert").at("file").get<std::string>();
   const formats::Checkpoint ck = formats::load_checkpoint(c.file(file).string());
-  return models::Hubert(formats::read_hubert(ck));
+  return models::Hubert(formats::read_hubert(ck), backend);
 }
 
 // Compares got [T][C] (time-major) against want of `want_shape` with leading 1s dropped;
@@ -98,42 +99,45 @@ TEST(Hubert, EveryOutputMatchesUpstream) {
   const auto cases = test::cases_of_kind("hubert");
   ASSERT_FALSE(cases.empty()) << "no fixture case of kind hubert under " << test::fixtures_dir();
   for (const Case& c : cases) {
-    SCOPED_TRACE(c.name);
-    const models::Hubert model = load_model(c);
-    const Tensor src = source_of(c);
-    const json& p = c.manifest.at("parameters");
-    const int v1 = p.value("output_layer_v1", 9), v2 = p.value("output_layer_v2", 12);
-    models::HubertIntermediates all;
-    // Every layer: run to the last one (output_layer 0 = all) with the intermediates.
-    const Tensor last = model.forward(src.data(), src.numel(), 0, false, &all);
-    ASSERT_EQ(static_cast<int64_t>(all.layers.size()), model.hparams().layers);
-    for (const auto& [name, entry] : c.manifest.at("outputs").items()) {
-      SCOPED_TRACE(name);
-      const Tensor want = load_file(c, entry);
-      // post_extract has no tolerance of its own in some manifests: use the layers' one.
-      const auto [atol, rtol] = tol(c, name, "layers");
-      if (name == "conv_features") {
-        expect_close(name, all.conv_features, want, atol, rtol, /*channel_major=*/true);
-      } else if (name == "post_extract") {
-        expect_close(name, all.post_extract, want, atol, rtol);
-      } else if (name == "feats_v1") {
-        expect_close(name, model.forward(src.data(), src.numel(), v1, true), want, atol, rtol);
-      } else if (name == "feats_v2") {
-        expect_close(name, model.forward(src.data(), src.numel(), v2, false), want, atol, rtol);
-      } else if (name == "layers") {
-        ASSERT_EQ(want.ndim(), 3);
-        ASSERT_EQ(want.dim(0), static_cast<int64_t>(all.layers.size()));
-        const int64_t per = want.dim(1) * want.dim(2);
-        for (int64_t i = 0; i < want.dim(0); ++i) {
-          Tensor wi({want.dim(1), want.dim(2)}, want.data() + i * per);
-          expect_close("layers[" + std::to_string(i) + "]", all.layers[static_cast<size_t>(i)], wi,
+    for (nn::Backend backend : {nn::Backend::kFast, nn::Backend::kReference}) {
+      SCOPED_TRACE(c.name + " " + nn::backend_name(backend));
+      std::cout << c.name << " (" << nn::backend_name(backend) << " kernels)\n";
+      const models::Hubert model = load_model(c, backend);
+      const Tensor src = source_of(c);
+      const json& p = c.manifest.at("parameters");
+      const int v1 = p.value("output_layer_v1", 9), v2 = p.value("output_layer_v2", 12);
+      models::HubertIntermediates all;
+      // Every layer: run to the last one (output_layer 0 = all) with the intermediates.
+      const Tensor last = model.forward(src.data(), src.numel(), 0, false, &all);
+      ASSERT_EQ(static_cast<int64_t>(all.layers.size()), model.hparams().layers);
+      for (const auto& [name, entry] : c.manifest.at("outputs").items()) {
+        SCOPED_TRACE(name);
+        const Tensor want = load_file(c, entry);
+        // post_extract has no tolerance of its own in some manifests: use the layers' one.
+        const auto [atol, rtol] = tol(c, name, "layers");
+        if (name == "conv_features") {
+          expect_close(name, all.conv_features, want, atol, rtol, /*channel_major=*/true);
+        } else if (name == "post_extract") {
+          expect_close(name, all.post_extract, want, atol, rtol);
+        } else if (name == "feats_v1") {
+          expect_close(name, model.forward(src.data(), src.numel(), v1, true), want, atol, rtol);
+        } else if (name == "feats_v2") {
+          expect_close(name, model.forward(src.data(), src.numel(), v2, false), want, atol, rtol);
+        } else if (name == "layers") {
+          ASSERT_EQ(want.ndim(), 3);
+          ASSERT_EQ(want.dim(0), static_cast<int64_t>(all.layers.size()));
+          const int64_t per = want.dim(1) * want.dim(2);
+          for (int64_t i = 0; i < want.dim(0); ++i) {
+            Tensor wi({want.dim(1), want.dim(2)}, want.data() + i * per);
+            expect_close("layers[" + std::to_string(i) + "]", all.layers[static_cast<size_t>(i)],
+                         wi, atol, rtol);
+          }
+          expect_close("last layer", last,
+                       Tensor({want.dim(1), want.dim(2)}, want.data() + (want.dim(0) - 1) * per),
                        atol, rtol);
+        } else {
+          ADD_FAILURE() << c.name << ": unknown output '" << name << "' (test does not check it)";
         }
-        expect_close("last layer", last,
-                     Tensor({want.dim(1), want.dim(2)}, want.data() + (want.dim(0) - 1) * per),
-                     atol, rtol);
-      } else {
-        ADD_FAILURE() << c.name << ": unknown output '" << name << "' (test does not check it)";
       }
     }
   }
