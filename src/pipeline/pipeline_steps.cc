@@ -2,6 +2,9 @@
 // vc_single's input normalisation and the final int16 scaling.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 
 #include "rvc/core/error.h"
 #include "rvc/dsp/resample.h"
@@ -89,6 +92,31 @@ void normalize_input(std::vector<float>& audio) {
     const float d = static_cast<float>(audio_max);  // cast to the array's float32 for /=
     for (float& v : audio) v /= d;
   }
+}
+
+// ref: infer/modules/vc/pipeline.py Pipeline.pipeline (f0_file -> inp_f0).
+std::vector<std::pair<double, double>> read_f0_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, ": cannot open F0 file");
+  std::vector<std::pair<double, double>> rows;
+  std::string line;
+  for (int64_t no = 1; std::getline(in, line); ++no) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    if (rows.size() >= 10'000'000) fail(path, ": more than 10M F0 rows");
+    double v[2];
+    const char* p = line.c_str();
+    for (int k = 0; k < 2; ++k) {
+      char* end = nullptr;
+      v[k] = std::strtod(p, &end);
+      if (end == p || (k == 0 && *end != ',') || (k == 1 && *end != ',' && *end != '\0')) {
+        fail(path, ":", no, ": expected 'seconds,Hz', got '", line.substr(0, 60), "'");
+      }
+      p = end + 1;
+    }
+    rows.emplace_back(v[0], v[1]);
+  }
+  return rows;
 }
 
 std::vector<float> to_16k(const std::vector<float>& mono, int sample_rate_hz) {

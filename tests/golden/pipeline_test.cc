@@ -111,7 +111,12 @@ ConvertParams params_of(const Case& c) {
   cp.chunk.x_max = p.at("x_max").get<int>();
   cp.noise = false;  // the fixtures' no-noise patch
   if (p.contains("f0_file") && !p["f0_file"].is_null()) {
-    ADD_FAILURE() << "f0_file in the manifest is not supported by this test";
+    const auto& files = c.manifest.at("files");
+    if (files.contains("f0_file")) {
+      cp.f0_overrides = pipeline::read_f0_file(c.file(files["f0_file"].at("file")).string());
+    } else {
+      ADD_FAILURE() << "parameters.f0_file is set but files has no f0_file entry";
+    }
   }
   if (c.manifest.at("inputs").contains("f0_estimator")) {
     // What the replaced estimator returned for the padded audio (float64 upstream).

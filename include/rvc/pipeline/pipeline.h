@@ -131,6 +131,10 @@ ChunkPlan plan_chunks(const std::vector<double>& filtered, const ChunkConfig& cf
 // division, as numpy does on the float32 array). Non-finite samples become 0 first.
 void normalize_input(std::vector<float>& audio);
 
+// Upstream's f0_file: text lines "seconds,Hz[,...]" (extra columns ignored), as
+// ConvertParams::f0_overrides. Throws rvc::Error naming the file and line of a bad row.
+std::vector<std::pair<double, double>> read_f0_file(const std::string& path);
+
 // Mono audio at any rate -> 16 kHz (upstream load_audio resamples with ffmpeg; here libsoxr).
 std::vector<float> to_16k(const std::vector<float>& mono, int sample_rate_hz);
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -100,6 +102,24 @@ TEST(ToInt16, ScalesLikeUpstream) {
   EXPECT_EQ(y[0], 32440);
   EXPECT_EQ(y[1], -16220);
   EXPECT_TRUE(to_int16({}).empty());
+}
+
+TEST(ReadF0File, ParsesUpstreamRowsAndNamesBadLines) {
+  const std::string path = ::testing::TempDir() + "rvc_f0_file_test.txt";
+  { std::ofstream(path) << "0.0,200\n0.5,300.5,extra\r\n\n1.25,0\n"; }
+  const auto rows = read_f0_file(path);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1], (std::pair<double, double>{0.5, 300.5}));
+  EXPECT_EQ(rows[2], (std::pair<double, double>{1.25, 0.0}));
+  { std::ofstream(path) << "0.0,200\n0.5;300\n"; }
+  try {
+    read_f0_file(path);
+    ADD_FAILURE() << "bad line accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(":2:"), std::string::npos) << e.what();
+  }
+  std::remove(path.c_str());
+  EXPECT_THROW(read_f0_file(path), Error);
 }
 
 TEST(ConvertParams, DefaultsAreValidAndPrintable) {
