@@ -13,30 +13,18 @@
 #include <sstream>
 
 #include "rvc/core/error.h"
+#include "rvc/core/file.h"
 
 namespace rvc::formats {
-namespace {
-
-std::vector<uint8_t> slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) fail(path, ": cannot open index file");
-  const std::streamoff size = in.tellg();
-  if (size < 0) fail(path, ": cannot determine file size");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) {
-    fail(path, ": read error");
-  }
-  return bytes;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 FeatureIndex::FeatureIndex(FeatureIndex&&) noexcept = default;
 FeatureIndex& FeatureIndex::operator=(FeatureIndex&&) noexcept = default;
 FeatureIndex::~FeatureIndex() = default;
 
-FeatureIndex FeatureIndex::load(const std::string& path) { return from_bytes(slurp(path), path); }
+FeatureIndex FeatureIndex::load(const std::string& path) {
+  return from_bytes(read_file_bytes(path, "index file"), path);
+}
 
 FeatureIndex FeatureIndex::load_from_memory(const uint8_t* data, size_t size,
                                             const std::string& name) {
@@ -74,7 +62,10 @@ std::string FeatureIndex::describe() const {
 void FeatureIndex::check_dim(int expected_dim) const {
   if (info_.dim != expected_dim) {
     fail("index has ", info_.dim, "-d vectors but the model expects ", expected_dim,
-         "-d features (", info_.dim == 256 ? "a v1 index" : info_.dim == 768 ? "a v2 index" : "",
+         "-d features (",
+         info_.dim == 256   ? "a v1 index"
+         : info_.dim == 768 ? "a v2 index"
+                            : "",
          info_.dim == 256 || info_.dim == 768 ? "; use the index trained with this model)" : ")");
   }
 }
@@ -175,7 +166,8 @@ IndexBlend blend_from_neighbours(const Tensor& feats, const Tensor& big_npy, con
 
 IndexBlend blend_with_index(const FeatureIndex& index, const Tensor& big_npy, const Tensor& feats,
                             float index_rate, int k) {
-  if (feats.ndim() != 2) fail("index blend: feats must be [n, dim], got ", shape_str(feats.shape()));
+  if (feats.ndim() != 2)
+    fail("index blend: feats must be [n, dim], got ", shape_str(feats.shape()));
   index.check_dim(static_cast<int>(feats.dim(1)));
   const auto r = index.search(feats.data(), feats.dim(0), k);
   return blend_from_neighbours(feats, big_npy, r.distances.data(), r.labels.data(), k, index_rate);

@@ -5,25 +5,13 @@
 #include <limits>
 
 #include "rvc/core/error.h"
+#include "rvc/core/file.h"
 
 namespace rvc::formats {
 namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicLen = 6;
-
-std::vector<uint8_t> slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) fail(path, ": cannot open file");
-  const std::streamoff size = in.tellg();
-  if (size < 0) fail(path, ": cannot determine file size");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) {
-    fail(path, ": read error");
-  }
-  return bytes;
-}
 
 size_t dtype_size(const std::string& dtype) {
   if (dtype == "<f4" || dtype == "<i4") return 4;
@@ -41,7 +29,8 @@ size_t find_key(const std::string& header, const std::string& key, const std::st
     if (p == std::string::npos) continue;
     p += pat.size();
     while (p < header.size() && header[p] == ' ') ++p;
-    if (p >= header.size() || header[p] != ':') fail(name, ": npy header: ':' expected after ", key);
+    if (p >= header.size() || header[p] != ':')
+      fail(name, ": npy header: ':' expected after ", key);
     return p + 1;
   }
   fail(name, ": npy header: missing key '", key, "'");
@@ -55,8 +44,9 @@ size_t skip_ws(const std::string& s, size_t p) {
 std::string parse_descr(const std::string& h, const std::string& name) {
   size_t p = skip_ws(h, find_key(h, "descr", name));
   if (p >= h.size() || (h[p] != '\'' && h[p] != '"')) {
-    fail(name, ": npy header: 'descr' must be a simple dtype string (structured arrays are "
-               "not supported)");
+    fail(name,
+         ": npy header: 'descr' must be a simple dtype string (structured arrays are "
+         "not supported)");
   }
   const char q = h[p];
   const size_t end = h.find(q, p + 1);
@@ -142,7 +132,8 @@ std::vector<uint8_t> serialise(const Shape& shape, const char* descr, const void
   std::memcpy(out.data(), kMagic, kMagicLen);
   out[6] = static_cast<uint8_t>(major);
   out[7] = 0;
-  for (size_t i = 0; i < len_bytes; ++i) out[8 + i] = static_cast<uint8_t>((hlen >> (8 * i)) & 0xff);
+  for (size_t i = 0; i < len_bytes; ++i)
+    out[8 + i] = static_cast<uint8_t>((hlen >> (8 * i)) & 0xff);
   std::memcpy(out.data() + prefix, dict.data(), hlen);
   if (n > 0) std::memcpy(out.data() + prefix + hlen, data, n * item);
   return out;
@@ -151,7 +142,8 @@ std::vector<uint8_t> serialise(const Shape& shape, const char* descr, const void
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) fail(path, ": cannot open for writing");
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out) fail(path, ": write error");
 }
 
@@ -170,14 +162,22 @@ Tensor NpyArray::to_tensor() const {
     return t;
   }
   for (int64_t i = 0; i < n; ++i) {
-    if (dtype == "<f4") o[i] = load_le<float>(p + 4 * i);
-    else if (dtype == "<f8") o[i] = static_cast<float>(load_le<double>(p + 8 * i));
-    else if (dtype == "<i8") o[i] = static_cast<float>(load_le<int64_t>(p + 8 * i));
-    else if (dtype == "<i4") o[i] = static_cast<float>(load_le<int32_t>(p + 4 * i));
-    else if (dtype == "<i2") o[i] = static_cast<float>(load_le<int16_t>(p + 2 * i));
-    else if (dtype == "|u1") o[i] = static_cast<float>(p[i]);
-    else if (dtype == "|b1") o[i] = p[i] ? 1.0f : 0.0f;
-    else fail("npy: cannot convert dtype '", dtype, "' to float32");
+    if (dtype == "<f4")
+      o[i] = load_le<float>(p + 4 * i);
+    else if (dtype == "<f8")
+      o[i] = static_cast<float>(load_le<double>(p + 8 * i));
+    else if (dtype == "<i8")
+      o[i] = static_cast<float>(load_le<int64_t>(p + 8 * i));
+    else if (dtype == "<i4")
+      o[i] = static_cast<float>(load_le<int32_t>(p + 4 * i));
+    else if (dtype == "<i2")
+      o[i] = static_cast<float>(load_le<int16_t>(p + 2 * i));
+    else if (dtype == "|u1")
+      o[i] = static_cast<float>(p[i]);
+    else if (dtype == "|b1")
+      o[i] = p[i] ? 1.0f : 0.0f;
+    else
+      fail("npy: cannot convert dtype '", dtype, "' to float32");
   }
   return t;
 }
@@ -187,12 +187,18 @@ std::vector<int64_t> NpyArray::to_int64() const {
   std::vector<int64_t> out(static_cast<size_t>(n));
   const uint8_t* p = data.data();
   for (int64_t i = 0; i < n; ++i) {
-    if (dtype == "<i8") out[i] = load_le<int64_t>(p + 8 * i);
-    else if (dtype == "<i4") out[i] = load_le<int32_t>(p + 4 * i);
-    else if (dtype == "<i2") out[i] = load_le<int16_t>(p + 2 * i);
-    else if (dtype == "|u1") out[i] = p[i];
-    else if (dtype == "|b1") out[i] = p[i] ? 1 : 0;
-    else fail("npy: dtype '", dtype, "' is not an integer type (expected int64)");
+    if (dtype == "<i8")
+      out[i] = load_le<int64_t>(p + 8 * i);
+    else if (dtype == "<i4")
+      out[i] = load_le<int32_t>(p + 4 * i);
+    else if (dtype == "<i2")
+      out[i] = load_le<int16_t>(p + 2 * i);
+    else if (dtype == "|u1")
+      out[i] = p[i];
+    else if (dtype == "|b1")
+      out[i] = p[i] ? 1 : 0;
+    else
+      fail("npy: dtype '", dtype, "' is not an integer type (expected int64)");
   }
   return out;
 }
@@ -235,7 +241,7 @@ NpyArray parse_npy(const uint8_t* bytes, size_t size, const std::string& name) {
 }
 
 NpyArray read_npy(const std::string& path) {
-  const std::vector<uint8_t> bytes = slurp(path);
+  const std::vector<uint8_t> bytes = read_file_bytes(path, "file");
   return parse_npy(bytes.data(), bytes.size(), path);
 }
 
