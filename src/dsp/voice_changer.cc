@@ -95,10 +95,10 @@ struct VoiceChanger::State {
     const double h_in_max = 2.0 * s_max;  // an unvoiced grain read at formant ratio 2
     h_out_max = 2.0 * s_max;              // a voiced grain at formant ratio 1/2
     const double a_lag = 2.0 * hop + static_cast<double>(frame_len - half + 1) * decim;
-    // Synthesis at s needs the mark two after s: placed once its predicted time (at most half a
+    // Synthesis at s needs the mark after s: placed once its predicted time (at most half a
     // period after the mark itself) is a_lag behind the input, plus room for the pulse search.
-    const double d = std::max(2 * s_max + 0.5 * tau_max_in + a_lag + peak_half + 2,
-                              0.5 * s_max + h_in_max + kInterpMargin);
+    const double d =
+        std::max(s_max + 0.5 * tau_max_in + a_lag + peak_half + 2, h_in_max + kInterpMargin);
     latency = static_cast<int64_t>(std::ceil(h_out_max + d)) + 2;
     cap = next_pow2(4 * (latency + static_cast<int64_t>(frame_len) * decim + kChunk));
     mask = cap - 1;
@@ -263,11 +263,11 @@ struct VoiceChanger::State {
   void run_synthesis_marks() {
     for (;;) {
       while (cursor + 1 < mark_count && mark(cursor + 1).pos <= next_s) ++cursor;
-      // The two marks around next_s, and the one after them (their periods are then final).
-      if (cursor + 2 >= mark_count) return;
-      const Mark& a0 = mark(cursor);
-      const Mark& a1 = mark(cursor + 1);
-      const Mark& m = (next_s - a0.pos <= a1.pos - next_s) ? a0 : a1;
+      // The grain comes from the last mark at or before next_s; its period is final once the
+      // mark after it exists. (The latest rather than the nearest mark saves one period of
+      // latency; the time mapping error stays under a period, so duration is unaffected.)
+      if (cursor + 1 >= mark_count) return;
+      const Mark& m = mark(cursor);
 
       // Voiced grains span +-1 period of input; unvoiced ones +-max(spacing, 10 ms) of output.
       // Synthesis steps follow the analysis spacing (/ pitch ratio when voiced), so with no shift

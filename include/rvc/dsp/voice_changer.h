@@ -8,19 +8,19 @@
 //    peaks, so grains are centred on pulses) and every 10 ms in unvoiced parts.
 //  - Synthesis: marks one analysis spacing / pitch_ratio apart (voiced) or one analysis spacing
 //    apart (unvoiced). Each synthesis mark overlap-adds a Hann-windowed grain taken from the
-//    nearest analysis mark, so duration is kept. The grain is read at formant_ratio times the
-//    output rate (cubic interpolation, or a windowed sinc with its cutoff lowered by the ratio
-//    when reading faster, against aliasing): its spectral envelope scales by formant_ratio while
-//    the pitch is set by the mark spacing alone. Voiced grains span +-1 input period; unvoiced
-//    grains +-max(spacing, 10 ms) of output.
+//    latest analysis mark at or before it, so duration is kept. The grain is read at formant_ratio
+//    times the output rate (cubic interpolation, or a windowed sinc with its cutoff lowered by the
+//    ratio when reading faster, against aliasing): its spectral envelope scales by formant_ratio
+//    while the pitch is set by the mark spacing alone. Voiced grains span +-1 input period;
+//    unvoiced grains +-max(spacing, 10 ms) of output.
 //  - The sum is divided by max(window sum, 0.75), which keeps loudness when grains overlap more
 //    (pitch up) and barely touches the gaps of a large pitch-down shift.
 //  - Pitch and formant changes glide over ~20 ms (per mark, in the log domain): no clicks.
 // With pitch 0 and formant 0 synthesis marks coincide with analysis marks and the output equals
 // the input delayed by latency() (up to window-sum rounding where the period changes).
 //
-// Latency is fixed at construction: about 150 ms at any rate with the default 50 Hz lowest f0
-// (it scales with 1/f0_min_hz: 75 Hz gives about 100 ms).
+// Latency is fixed at construction: about 125 ms at any rate with the default 50 Hz lowest f0
+// (it scales roughly with 1/f0_min_hz: 75 Hz gives about 92 ms).
 // Output is clamped to [-1, 1].
 //
 // Real-time contract: process() never allocates, locks, logs or throws; it accepts any block
