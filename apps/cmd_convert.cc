@@ -309,8 +309,23 @@ int run_convert(const std::vector<std::string>& args) {
       std::error_code ec;
       if (!parent.empty()) fs::create_directories(parent, ec);
       if (ec) fail("cannot create directory ", parent.string(), ": ", ec.message());
-      formats::write_audio(j.output, out.samples.data(), static_cast<int64_t>(out.samples.size()),
-                           out.sample_rate);
+      // Written under a temporary name and renamed: an interrupted run leaves no half file
+      // under the final name.
+      const fs::path final_path(j.output);
+      const fs::path tmp = final_path.parent_path() / ("." + final_path.stem().string() + ".part" +
+                                                       final_path.extension().string());
+      try {
+        formats::write_audio(tmp.string(), out.samples.data(),
+                             static_cast<int64_t>(out.samples.size()), out.sample_rate);
+      } catch (const Error& e) {
+        fs::remove(tmp, ec);
+        fail(j.output, ": ", e.what());
+      }
+      fs::rename(tmp, final_path, ec);
+      if (ec) {
+        fs::remove(tmp, ec);
+        fail(j.output, ": cannot move the finished file into place");
+      }
       const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       const double dur = static_cast<double>(in.samples.size()) / in.sample_rate;
       audio_total += dur;
@@ -322,7 +337,7 @@ int run_convert(const std::vector<std::string>& args) {
                     j.output.c_str(), dur, secs, secs > 0 ? dur / secs : 0.0);
         std::fflush(stdout);
       }
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // rvc::Error, and also bad_alloc or filesystem errors
       bar.clear();
       std::fprintf(stderr, "%s\n", error_line(j.input, e.what()).c_str());
       ++failed;
