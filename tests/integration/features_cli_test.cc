@@ -11,9 +11,11 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "rvc/dsp/resample.h"
 #include "rvc/formats/audio_file.h"
 #include "rvc/formats/npy.h"
 #include "support/fixtures.h"
@@ -103,6 +105,34 @@ TEST(FeaturesCli, WritesFramesByDims) {
     ++checked;
   }
   EXPECT_GT(checked, 0) << "no fixture case with a hubert and an input wav";
+  fs::remove_all(tmp);
+}
+
+TEST(FeaturesCli, ResamplesOtherRates) {
+  const fs::path tmp = temp_dir();
+  for (const Case& c : all_cases()) {
+    const json& files = c.manifest.value("files", json::object());
+    const json* cfg = model_cfg(c);
+    if (!files.contains("hubert") || !files.contains("input_wav") || !cfg) continue;
+    SCOPED_TRACE(c.name);
+    const fs::path hubert = c.file(files.at("hubert").at("file").get<std::string>());
+    const formats::Audio audio = formats::read_audio_mono(
+        c.file(files.at("input_wav").at("file").get<std::string>()).string());
+    // The same audio at 44.1 kHz, float WAV: features must see it at 16 kHz again.
+    const std::vector<float> up = dsp::resample(audio.samples, audio.sample_rate, 44100);
+    const fs::path wav = tmp / "in44k.wav";
+    formats::write_audio(wav.string(), up.data(), static_cast<int64_t>(up.size()), 44100,
+                         formats::SampleFormat::kFloat32);
+    const int64_t n16 = static_cast<int64_t>(dsp::resample(up, 44100, 16000).size());
+    const fs::path out = tmp / "f44.npy";
+    std::string log;
+    ASSERT_EQ(features(q(wav) + " -o " + q(out) + " --hubert " + q(hubert), &log), 0) << log;
+    const formats::NpyArray a = formats::read_npy(out.string());
+    EXPECT_EQ(a.shape,
+              (Shape{expected_frames(cfg->at("conv_feature_layers").get<std::string>(), n16),
+                     cfg->at("encoder_embed_dim").get<int64_t>()}));
+    break;  // one case is enough for the resampling path
+  }
   fs::remove_all(tmp);
 }
 
