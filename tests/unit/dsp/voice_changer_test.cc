@@ -308,6 +308,29 @@ TEST(VoiceChanger, ParameterChangesDoNotClick) {
   EXPECT_LT(max_dy, 2.0f * max_dx) << max_dx;
 }
 
+// Clicks show up as isolated spikes of the second difference. Its crest factor (peak / rms) on
+// the converted speech must stay close to the input's.
+TEST(VoiceChanger, SpeechHasNoClicks) {
+  int sr = 0;
+  const auto x = read_sample_wav(&sr);
+  ASSERT_FALSE(x.empty());
+  auto crest = [](const std::vector<float>& y) {
+    double peak = 0, sum = 0;
+    for (size_t i = 2; i < y.size(); ++i) {
+      const double d = y[i] - 2.0 * y[i - 1] + y[i - 2];
+      peak = std::max(peak, std::abs(d));
+      sum += d * d;
+    }
+    return peak / std::sqrt(sum / static_cast<double>(y.size()) + 1e-30);
+  };
+  const double c_in = crest(x);
+  for (VoiceParams p :
+       {VoiceParams{-12, 0}, VoiceParams{5, 0}, VoiceParams{12, -6}, VoiceParams{-5, 6}}) {
+    EXPECT_LT(crest(change_voice(x, sr, p)), 1.6 * c_in)
+        << p.pitch_semitones << " " << p.formant_semitones;
+  }
+}
+
 TEST(VoiceChanger, SilenceInSilenceOut) {
   std::vector<float> x(20000, 0.0f);
   const auto y = change_voice(x, 16000, {12.0, 12.0});
