@@ -1,0 +1,114 @@
+// rvc/nn/conv2d.h: 2-D convolution, transposed convolution and average pooling on [H][W][C]
+// feature maps (batch 1, channels last; see backend.h).
+//
+// Conv2d matches torch.nn.Conv2d with stride 1, dilation 1, groups 1, zero padding (pad_h,
+// pad_w) on both sides and optional bias. An inference BatchNorm2d that follows the conv can be
+// folded into it at construction (w' = w * scale[o], b' = b * scale[o] + shift[o]), and the
+// epilogue is fused:
+//   y = post(bn(conv(x) + bias))            (accumulate = false)
+//   y = post(bn(conv(x) + bias)) + y        (accumulate = true: a residual added *after* the
+//                                           activation, as in RMVPE's ConvBlockRes)
+// ConvTranspose2d matches torch.nn.ConvTranspose2d (groups 1, dilation 1) with any kernel,
+// stride, padding < kernel and output_padding < stride, per dimension, with the same optional
+// bias / folded BatchNorm / post-op.
+//
+// Fast path: oneDNN convolution / deconvolution primitives on nhwc memory, weights pre-packed
+// once per layer; primitives are created on the first call for each (H, W) and cached (under a
+// mutex, at most kMaxCached per layer; call prepare(h, w) at setup to keep that off real-time
+// paths). Construction copies the weights; the layer is then immutable; forward() is const and
+// thread-safe. x and y must not overlap.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "rvc/core/tensor.h"
+#include "rvc/nn/backend.h"
+#include "rvc/nn/conv1d.h"
+#include "rvc/nn/ops.h"
+
+namespace rvc::nn {
+
+struct Conv2dParams {
+  int64_t in_channels = 0;
+  int64_t out_channels = 0;
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  PostOp post = PostOp::kNone;
+  float alpha = 0.f;  // leaky ReLU slope
+};
+
+class Conv2d {
+ public:
+  static constexpr size_t kMaxCached = 16;
+
+  Conv2d();
+  // weight: [out][in][kh][kw]; bias: [out] or nullptr; bn: BatchNorm over out channels applied
+  // after the conv, folded in (nullptr: none). Throws rvc::Error on a shape mismatch.
+  Conv2d(const Conv2dParams& p, const Tensor& weight, const Tensor* bias,
+         const BatchNorm* bn = nullptr, Backend backend = default_backend());
+  ~Conv2d();
+  Conv2d(Conv2d&&) noexcept;
+  Conv2d& operator=(Conv2d&&) noexcept;
+
+  const Conv2dParams& params() const { return p_; }
+  Backend backend() const { return backend_; }
+  int64_t out_h(int64_t h) const { return h + 2 * p_.pad_h - p_.kernel_h + 1; }
+  int64_t out_w(int64_t w) const { return w + 2 * p_.pad_w - p_.kernel_w + 1; }
+  void prepare(int64_t h, int64_t w, bool accumulate = false) const;
+  // x: [h][w][in]; y: [out_h(h)][out_w(w)][out]. No-op when the output is empty.
+  void forward(const float* x, int64_t h, int64_t w, float* y, bool accumulate = false) const;
+
+ private:
+  struct Impl;
+  Conv2dParams p_;
+  Backend backend_ = Backend::kReference;
+  Tensor weight_;  // [out][in][kh][kw], BatchNorm folded
+  Tensor bias_;    // [out], BatchNorm folded
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ConvTranspose2dParams {
+  int64_t in_channels = 0;
+  int64_t out_channels = 0;
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;                        // each < kernel
+  int64_t output_padding_h = 0, output_padding_w = 0;  // each < stride
+  PostOp post = PostOp::kNone;
+  float alpha = 0.f;
+};
+
+class ConvTranspose2d {
+ public:
+  ConvTranspose2d();
+  // weight: [in][out][kh][kw] (PyTorch layout); bias / bn as for Conv2d.
+  ConvTranspose2d(const ConvTranspose2dParams& p, const Tensor& weight, const Tensor* bias,
+                  const BatchNorm* bn = nullptr, Backend backend = default_backend());
+  ~ConvTranspose2d();
+  ConvTranspose2d(ConvTranspose2d&&) noexcept;
+  ConvTranspose2d& operator=(ConvTranspose2d&&) noexcept;
+
+  const ConvTranspose2dParams& params() const { return p_; }
+  // (h - 1) * stride - 2 * pad + kernel + output_padding.
+  int64_t out_h(int64_t h) const;
+  int64_t out_w(int64_t w) const;
+  void prepare(int64_t h, int64_t w) const;
+  // x: [h][w][in]; y: [out_h(h)][out_w(w)][out].
+  void forward(const float* x, int64_t h, int64_t w, float* y) const;
+
+ private:
+  struct Impl;
+  ConvTranspose2dParams p_;
+  Backend backend_ = Backend::kReference;
+  Tensor weight_;  // [in][out][kh][kw], BatchNorm folded
+  Tensor bias_;    // [out]
+  std::unique_ptr<Impl> impl_;
+};
+
+// torch.nn.AvgPool2d(kernel=(kh, kw)) (stride = kernel, no padding, floor sizes) on [h][w][c]:
+// y is [h/kh][w/kw][c]. Single implementation (memory bound). x and y must not overlap.
+void avg_pool2d(const float* x, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw,
+                float* y);
+
+}  // namespace rvc::nn

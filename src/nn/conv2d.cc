@@ -1,0 +1,229 @@
+#include "rvc/nn/conv2d.h"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "conv2d_util.h"
+#include "dnnl_util.h"
+#include "rvc/core/error.h"
+
+namespace rvc::nn {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+using Dt = memory::data_type;
+
+namespace detail {
+
+dnnl::primitive_attr make_attr_2d(bool accumulate, PostOp post, float alpha) {
+  dnnl::post_ops po;
+  switch (post) {
+    case PostOp::kNone:
+      break;
+    case PostOp::kLeakyRelu:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f);
+      break;
+    case PostOp::kRelu:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      break;
+    case PostOp::kTanh:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f);
+      break;
+  }
+  if (accumulate) po.append_sum(1.f);  // after the activation: y = post(conv) + y
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(po);
+  return attr;
+}
+
+void fold_bn(const BatchNorm* bn, int64_t out, int64_t inner, int64_t outer, Tensor& weight,
+             Tensor& bias) {
+  if (!bn) return;
+  if (bn->channels() != out) {
+    fail("BatchNorm of ", bn->channels(), " channels after a conv of ", out, " outputs");
+  }
+  for (int64_t a = 0; a < outer; ++a) {
+    for (int64_t o = 0; o < out; ++o) {
+      float* wp = weight.data() + (a * out + o) * inner;
+      const float s = bn->scale()[o];
+      for (int64_t i = 0; i < inner; ++i) wp[i] *= s;
+    }
+  }
+  for (int64_t o = 0; o < out; ++o) bias[o] = bias[o] * bn->scale()[o] + bn->shift()[o];
+}
+
+}  // namespace detail
+
+struct Conv2d::Impl {
+  struct Entry {
+    dnnl::convolution_forward prim;
+    memory::desc src_md, dst_md;
+    memory weights;
+  };
+  std::mutex mu;
+  std::map<std::tuple<int64_t, int64_t, bool>, std::shared_ptr<Entry>> cache;
+  memory bias;
+  memory packed;  // first packed weights, shared by entries whose desc matches
+
+  std::shared_ptr<Entry> entry(const Conv2dParams& p, const Tensor& weight, int64_t h, int64_t w,
+                               bool accumulate);
+};
+
+Conv2d::Conv2d() = default;
+Conv2d::~Conv2d() = default;
+Conv2d::Conv2d(Conv2d&&) noexcept = default;
+Conv2d& Conv2d::operator=(Conv2d&&) noexcept = default;
+
+Conv2d::Conv2d(const Conv2dParams& p, const Tensor& weight, const Tensor* bias,
+               const BatchNorm* bn, Backend backend)
+    : p_(p), backend_(backend) {
+  if (p.in_channels <= 0 || p.out_channels <= 0 || p.kernel_h <= 0 || p.kernel_w <= 0 ||
+      p.pad_h < 0 || p.pad_w < 0) {
+    fail("Conv2d: invalid parameters in=", p.in_channels, " out=", p.out_channels, " k=",
+         p.kernel_h, "x", p.kernel_w, " pad=", p.pad_h, "x", p.pad_w);
+  }
+  const Shape ws{p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
+  if (weight.shape() != ws) {
+    fail("Conv2d: weight shape ", shape_str(weight.shape()), ", expected ", shape_str(ws));
+  }
+  weight_ = weight;
+  bias_ = Tensor({p.out_channels});
+  if (bias) {
+    if (bias->shape() != Shape{p.out_channels}) {
+      fail("Conv2d: bias shape ", shape_str(bias->shape()), ", expected [", p.out_channels, "]");
+    }
+    bias_ = *bias;
+  }
+  detail::fold_bn(bn, p.out_channels, p.in_channels * p.kernel_h * p.kernel_w, 1, weight_,
+                  bias_);
+  if (backend_ == Backend::kFast) {
+    impl_ = std::make_unique<Impl>();
+    impl_->bias = memory({{p.out_channels}, Dt::f32, Tag::a}, detail::cpu_engine());
+    std::memcpy(impl_->bias.get_data_handle(), bias_.data(), sizeof(float) * p.out_channels);
+  }
+}
+
+std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
+                                                         const Tensor& weight, int64_t h,
+                                                         int64_t w, bool accumulate) {
+  const auto key = std::make_tuple(h, w, accumulate);
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= kMaxCached) cache.clear();  // live callers hold their own shared_ptr
+  const auto& eng = detail::cpu_engine();
+  const int64_t oh = h + 2 * p.pad_h - p.kernel_h + 1, ow = w + 2 * p.pad_w - p.kernel_w + 1;
+  memory::desc src_md({1, p.in_channels, h, w}, Dt::f32, Tag::nhwc);
+  memory::desc dst_md({1, p.out_channels, oh, ow}, Dt::f32, Tag::nhwc);
+  const memory::dims wdims{p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
+  memory::desc w_any(wdims, Dt::f32, Tag::any);
+  memory::desc b_md({p.out_channels}, Dt::f32, Tag::a);
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                    dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
+                                    dst_md, {1, 1}, {p.pad_h, p.pad_w}, {p.pad_h, p.pad_w});
+  dnnl::convolution_forward::primitive_desc pd(
+      d, detail::make_attr_2d(accumulate, p.post, p.alpha), eng);
+  auto e = std::make_shared<Entry>();
+  e->prim = dnnl::convolution_forward(pd);
+  e->src_md = src_md;
+  e->dst_md = dst_md;
+  if (packed && packed.get_desc() == pd.weights_desc()) {
+    e->weights = packed;
+  } else {
+    memory src_w({wdims, Dt::f32, Tag::oihw}, eng, const_cast<float*>(weight.data()));
+    memory pk(pd.weights_desc(), eng);
+    detail::apply_threads();
+    dnnl::reorder(src_w, pk).execute(detail::thread_stream(), src_w, pk);
+    detail::thread_stream().wait();
+    if (!packed) packed = pk;
+    e->weights = pk;
+  }
+  cache.emplace(key, e);
+  return e;
+}
+
+void Conv2d::prepare(int64_t h, int64_t w, bool accumulate) const {
+  if (backend_ != Backend::kFast || out_h(h) <= 0 || out_w(w) <= 0) return;
+  impl_->entry(p_, weight_, h, w, accumulate);
+}
+
+namespace {
+
+void conv2d_reference(const Conv2dParams& p, const float* wt, const float* b, const float* x,
+                      int64_t h, int64_t w, float* y, int64_t oh, int64_t ow, bool accumulate) {
+  const int64_t ci = p.in_channels, co = p.out_channels, kh = p.kernel_h, kw = p.kernel_w;
+  std::vector<double> acc(static_cast<size_t>(co));
+  for (int64_t r = 0; r < oh; ++r) {
+    for (int64_t c = 0; c < ow; ++c) {
+      for (int64_t o = 0; o < co; ++o) acc[static_cast<size_t>(o)] = b[o];
+      for (int64_t i = 0; i < kh; ++i) {
+        const int64_t hs = r + i - p.pad_h;
+        if (hs < 0 || hs >= h) continue;
+        for (int64_t j = 0; j < kw; ++j) {
+          const int64_t wsrc = c + j - p.pad_w;
+          if (wsrc < 0 || wsrc >= w) continue;
+          const float* xp = x + (hs * w + wsrc) * ci;
+          for (int64_t o = 0; o < co; ++o) {
+            const float* wp = wt + (o * ci * kh + i) * kw + j;
+            double s = 0.0;
+            for (int64_t q = 0; q < ci; ++q) s += static_cast<double>(xp[q]) * wp[q * kh * kw];
+            acc[static_cast<size_t>(o)] += s;
+          }
+        }
+      }
+      float* yp = y + (r * ow + c) * co;
+      for (int64_t o = 0; o < co; ++o) {
+        float v = static_cast<float>(acc[static_cast<size_t>(o)]);
+        detail::apply_post(&v, 1, p.post, p.alpha);
+        yp[o] = accumulate ? yp[o] + v : v;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool accumulate) const {
+  const int64_t oh = out_h(h), ow = out_w(w);
+  if (oh <= 0 || ow <= 0) return;
+  if (backend_ == Backend::kReference) {
+    conv2d_reference(p_, weight_.data(), bias_.data(), x, h, w, y, oh, ow, accumulate);
+    return;
+  }
+  const auto e = impl_->entry(p_, weight_, h, w, accumulate);
+  const auto& eng = detail::cpu_engine();
+  detail::apply_threads();
+  auto& s = detail::thread_stream();
+  memory src_m(e->src_md, eng, const_cast<float*>(x));
+  memory dst_m(e->dst_md, eng, y);
+  e->prim.execute(s, {{DNNL_ARG_SRC, src_m},
+                      {DNNL_ARG_WEIGHTS, e->weights},
+                      {DNNL_ARG_BIAS, impl_->bias},
+                      {DNNL_ARG_DST, dst_m}});
+  s.wait();
+}
+
+void avg_pool2d(const float* x, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw,
+                float* y) {
+  if (kh <= 0 || kw <= 0) fail("avg_pool2d: kernel ", kh, "x", kw, " must be positive");
+  const int64_t oh = h / kh, ow = w / kw;
+  for (int64_t r = 0; r < oh; ++r) {
+    for (int64_t q = 0; q < ow; ++q) {
+      float* dst = y + (r * ow + q) * c;
+      const float* first = x + ((r * kh) * w + q * kw) * c;
+      std::memcpy(dst, first, sizeof(float) * c);
+      for (int64_t i = 0; i < kh; ++i) {
+        for (int64_t j = (i == 0 ? 1 : 0); j < kw; ++j) {
+          const float* src = x + ((r * kh + i) * w + q * kw + j) * c;
+          for (int64_t ch = 0; ch < c; ++ch) dst[ch] += src[ch];
+        }
+      }
+      // PyTorch divides the window sum by the window size (AvgPool2d, no divisor_override).
+      for (int64_t ch = 0; ch < c; ++ch) dst[ch] = dst[ch] / static_cast<float>(kh * kw);
+    }
+  }
+}
+
+}  // namespace rvc::nn

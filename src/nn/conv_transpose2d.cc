@@ -1,0 +1,174 @@
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "conv2d_util.h"
+#include "dnnl_util.h"
+#include "rvc/core/error.h"
+#include "rvc/nn/conv2d.h"
+
+namespace rvc::nn {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+using Dt = memory::data_type;
+
+struct ConvTranspose2d::Impl {
+  struct Entry {
+    dnnl::deconvolution_forward prim;
+    memory::desc src_md, dst_md;
+    memory weights;
+  };
+  std::mutex mu;
+  std::map<std::pair<int64_t, int64_t>, std::shared_ptr<Entry>> cache;
+  memory bias;
+  memory packed;
+};
+
+ConvTranspose2d::ConvTranspose2d() = default;
+ConvTranspose2d::~ConvTranspose2d() = default;
+ConvTranspose2d::ConvTranspose2d(ConvTranspose2d&&) noexcept = default;
+ConvTranspose2d& ConvTranspose2d::operator=(ConvTranspose2d&&) noexcept = default;
+
+ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dParams& p, const Tensor& weight,
+                                 const Tensor* bias, const BatchNorm* bn, Backend backend)
+    : p_(p), backend_(backend) {
+  if (p.in_channels <= 0 || p.out_channels <= 0 || p.kernel_h <= 0 || p.kernel_w <= 0 ||
+      p.stride_h <= 0 || p.stride_w <= 0 || p.pad_h < 0 || p.pad_w < 0 ||
+      p.pad_h >= p.kernel_h || p.pad_w >= p.kernel_w || p.output_padding_h < 0 ||
+      p.output_padding_w < 0 || p.output_padding_h >= p.stride_h ||
+      p.output_padding_w >= p.stride_w) {
+    fail("ConvTranspose2d: invalid parameters in=", p.in_channels, " out=", p.out_channels,
+         " k=", p.kernel_h, "x", p.kernel_w, " stride=", p.stride_h, "x", p.stride_w,
+         " pad=", p.pad_h, "x", p.pad_w, " output_padding=", p.output_padding_h, "x",
+         p.output_padding_w);
+  }
+  const Shape ws{p.in_channels, p.out_channels, p.kernel_h, p.kernel_w};
+  if (weight.shape() != ws) {
+    fail("ConvTranspose2d: weight shape ", shape_str(weight.shape()), ", expected ",
+         shape_str(ws));
+  }
+  weight_ = weight;
+  bias_ = Tensor({p.out_channels});
+  if (bias) {
+    if (bias->shape() != Shape{p.out_channels}) {
+      fail("ConvTranspose2d: bias shape ", shape_str(bias->shape()), ", expected [",
+           p.out_channels, "]");
+    }
+    bias_ = *bias;
+  }
+  detail::fold_bn(bn, p.out_channels, p.kernel_h * p.kernel_w, p.in_channels, weight_, bias_);
+  // oneDNN takes the right/bottom padding as pad - output_padding, which must not be negative;
+  // other shapes stay on the reference loops.
+  if (backend_ == Backend::kFast &&
+      (p.output_padding_h > p.pad_h || p.output_padding_w > p.pad_w)) {
+    backend_ = Backend::kReference;
+  }
+  if (backend_ == Backend::kFast) {
+    impl_ = std::make_unique<Impl>();
+    impl_->bias = memory({{p.out_channels}, Dt::f32, Tag::a}, detail::cpu_engine());
+    std::memcpy(impl_->bias.get_data_handle(), bias_.data(), sizeof(float) * p.out_channels);
+  }
+}
+
+int64_t ConvTranspose2d::out_h(int64_t h) const {
+  return (h - 1) * p_.stride_h - 2 * p_.pad_h + p_.kernel_h + p_.output_padding_h;
+}
+int64_t ConvTranspose2d::out_w(int64_t w) const {
+  return (w - 1) * p_.stride_w - 2 * p_.pad_w + p_.kernel_w + p_.output_padding_w;
+}
+
+void ConvTranspose2d::prepare(int64_t h, int64_t w) const {
+  if (backend_ != Backend::kFast || h <= 0 || w <= 0) return;
+  const auto key = std::make_pair(h, w);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->cache.count(key)) return;
+  if (impl_->cache.size() >= Conv2d::kMaxCached) impl_->cache.clear();
+  const auto& eng = detail::cpu_engine();
+  memory::desc src_md({1, p_.in_channels, h, w}, Dt::f32, Tag::nhwc);
+  memory::desc dst_md({1, p_.out_channels, out_h(h), out_w(w)}, Dt::f32, Tag::nhwc);
+  const memory::dims wdims{p_.out_channels, p_.in_channels, p_.kernel_h, p_.kernel_w};
+  memory::desc w_any(wdims, Dt::f32, Tag::any);
+  memory::desc b_md({p_.out_channels}, Dt::f32, Tag::a);
+  dnnl::deconvolution_forward::desc d(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_md, w_any,
+      b_md, dst_md, {p_.stride_h, p_.stride_w}, {p_.pad_h, p_.pad_w},
+      {p_.pad_h - p_.output_padding_h, p_.pad_w - p_.output_padding_w});
+  dnnl::deconvolution_forward::primitive_desc pd(
+      d, detail::make_attr_2d(false, p_.post, p_.alpha), eng);
+  auto e = std::make_shared<Impl::Entry>();
+  e->prim = dnnl::deconvolution_forward(pd);
+  e->src_md = src_md;
+  e->dst_md = dst_md;
+  if (impl_->packed && impl_->packed.get_desc() == pd.weights_desc()) {
+    e->weights = impl_->packed;
+  } else {
+    // PyTorch's [in][out][kh][kw] is oneDNN's iohw for deconvolution weights {out, in, kh, kw}.
+    memory src_w({wdims, Dt::f32, Tag::iohw}, eng, const_cast<float*>(weight_.data()));
+    memory pk(pd.weights_desc(), eng);
+    detail::apply_threads();
+    dnnl::reorder(src_w, pk).execute(detail::thread_stream(), src_w, pk);
+    detail::thread_stream().wait();
+    if (!impl_->packed) impl_->packed = pk;
+    e->weights = pk;
+  }
+  impl_->cache.emplace(key, std::move(e));
+}
+
+void ConvTranspose2d::forward(const float* x, int64_t h, int64_t w, float* y) const {
+  const int64_t oh = out_h(h), ow = out_w(w);
+  if (h <= 0 || w <= 0 || oh <= 0 || ow <= 0) return;
+  const int64_t ci = p_.in_channels, co = p_.out_channels;
+  if (backend_ == Backend::kReference) {
+    // ref: torch.nn.ConvTranspose2d: out[i*s - p + a][j*s - p + b] += x[i][j] . W[:, :, a, b]
+    std::vector<double> acc(static_cast<size_t>(oh * ow * co));
+    for (int64_t q = 0; q < oh * ow; ++q) {
+      for (int64_t o = 0; o < co; ++o) acc[static_cast<size_t>(q * co + o)] = bias_[o];
+    }
+    const int64_t kh = p_.kernel_h, kw = p_.kernel_w;
+    for (int64_t i = 0; i < h; ++i) {
+      for (int64_t j = 0; j < w; ++j) {
+        const float* xp = x + (i * w + j) * ci;
+        for (int64_t a = 0; a < kh; ++a) {
+          const int64_t r = i * p_.stride_h - p_.pad_h + a;
+          if (r < 0 || r >= oh) continue;
+          for (int64_t b = 0; b < kw; ++b) {
+            const int64_t c = j * p_.stride_w - p_.pad_w + b;
+            if (c < 0 || c >= ow) continue;
+            double* dst = acc.data() + (r * ow + c) * co;
+            for (int64_t q = 0; q < ci; ++q) {
+              const float* wp = weight_.data() + (q * co * kh + a) * kw + b;
+              for (int64_t o = 0; o < co; ++o) {
+                dst[o] += static_cast<double>(xp[q]) * wp[o * kh * kw];
+              }
+            }
+          }
+        }
+      }
+    }
+    for (size_t q = 0; q < acc.size(); ++q) y[q] = static_cast<float>(acc[q]);
+    detail::apply_post(y, acc.size(), p_.post, p_.alpha);
+    return;
+  }
+  std::shared_ptr<Impl::Entry> e;
+  while (!e) {  // another thread may evict between prepare() and the look-up
+    prepare(h, w);
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    const auto it = impl_->cache.find(std::make_pair(h, w));
+    if (it != impl_->cache.end()) e = it->second;
+  }
+  const auto& eng = detail::cpu_engine();
+  detail::apply_threads();
+  auto& s = detail::thread_stream();
+  memory src_m(e->src_md, eng, const_cast<float*>(x));
+  memory dst_m(e->dst_md, eng, y);
+  e->prim.execute(s, {{DNNL_ARG_SRC, src_m},
+                      {DNNL_ARG_WEIGHTS, e->weights},
+                      {DNNL_ARG_BIAS, impl_->bias},
+                      {DNNL_ARG_DST, dst_m}});
+  s.wait();
+}
+
+}  // namespace rvc::nn

@@ -1,0 +1,182 @@
+#include "rvc/nn/gru.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "dnnl_util.h"
+#include "rvc/core/error.h"
+
+namespace rvc::nn {
+
+namespace {
+
+const Tensor& need(const TensorMap& w, const std::string& key, const Shape& shape) {
+  const auto it = w.find(key);
+  if (it == w.end()) fail("GRU: missing tensor '", key, "'");
+  if (it->second.shape() != shape) {
+    fail("GRU: tensor '", key, "' has shape ", shape_str(it->second.shape()), ", expected ",
+         shape_str(shape));
+  }
+  return it->second;
+}
+
+inline float sigmoidf(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+
+// acc[0..n) += sum_k wt[k][0..n) * h[k]: the hidden-hidden product with W_hh transposed, so
+// the inner loop runs along the 3H outputs without horizontal reductions.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void gemv_t(
+    const float* __restrict wt, const float* __restrict h, int64_t k_count, int64_t n,
+    float* __restrict acc) {
+  for (int64_t k = 0; k < k_count; ++k) {
+    const float hk = h[k];
+    const float* row = wt + k * n;
+    for (int64_t j = 0; j < n; ++j) acc[j] += row[j] * hk;
+  }
+}
+
+}  // namespace
+
+Gru::Gru() = default;
+Gru::~Gru() = default;
+Gru::Gru(Gru&&) noexcept = default;
+Gru& Gru::operator=(Gru&&) noexcept = default;
+
+Gru::Gru(const TensorMap& w, const std::string& prefix, int64_t num_layers, bool bidirectional,
+         Backend backend)
+    : dirs_(bidirectional ? 2 : 1), backend_(backend) {
+  if (num_layers < 1) fail("GRU '", prefix, "': needs at least one layer, got ", num_layers);
+  const auto it = w.find(prefix + "weight_ih_l0");
+  if (it == w.end()) fail("GRU: missing tensor '", prefix, "weight_ih_l0'");
+  if (it->second.ndim() != 2 || it->second.dim(0) % 3 != 0 || it->second.dim(0) < 3) {
+    fail("GRU: tensor '", prefix, "weight_ih_l0' has shape ", shape_str(it->second.shape()),
+         ", expected [3*hidden, input]");
+  }
+  hidden_ = it->second.dim(0) / 3;
+  input_ = it->second.dim(1);
+  const int64_t g = 3 * hidden_;
+  for (int64_t l = 0; l < num_layers; ++l) {
+    Layer layer;
+    layer.in = l == 0 ? input_ : dirs_ * hidden_;
+    for (int64_t d = 0; d < dirs_; ++d) {
+      const std::string s = std::to_string(l) + (d == 1 ? "_reverse" : "");
+      Dir dir;
+      dir.w_ih = need(w, prefix + "weight_ih_l" + s, {g, layer.in});
+      dir.w_hh = need(w, prefix + "weight_hh_l" + s, {g, hidden_});
+      dir.b_ih = need(w, prefix + "bias_ih_l" + s, {g});
+      dir.b_hh = need(w, prefix + "bias_hh_l" + s, {g});
+      if (backend_ == Backend::kFast) {
+        dir.w_hh_t = Tensor({hidden_, g});
+        for (int64_t j = 0; j < g; ++j) {
+          for (int64_t k = 0; k < hidden_; ++k) dir.w_hh_t[k * g + j] = dir.w_hh[j * hidden_ + k];
+        }
+      }
+      layer.dirs.push_back(std::move(dir));
+    }
+    if (backend_ == Backend::kFast) {
+      Tensor wcat({dirs_ * g, layer.in}), bcat({dirs_ * g});
+      for (int64_t d = 0; d < dirs_; ++d) {
+        const Dir& dir = layer.dirs[static_cast<size_t>(d)];
+        std::copy(dir.w_ih.data(), dir.w_ih.data() + g * layer.in, wcat.data() + d * g * layer.in);
+        for (int64_t j = 0; j < g; ++j) {
+          // b_hr and b_hz add linearly; b_hn sits inside r * (...), so it stays in the loop.
+          bcat[d * g + j] = dir.b_ih[j] + (j < 2 * hidden_ ? dir.b_hh[j] : 0.f);
+        }
+      }
+      layer.proj = Linear(wcat, &bcat, Backend::kFast);
+    }
+    layers_.push_back(std::move(layer));
+  }
+}
+
+void Gru::prepare(int64_t t) const {
+  if (backend_ != Backend::kFast || t <= 0) return;
+  for (const Layer& l : layers_) l.proj.prepare(t);
+}
+
+void Gru::run_reference(const Layer& l, const float* x, int64_t t, float* y) const {
+  const int64_t hs = hidden_, g = 3 * hs, ys = dirs_ * hs;
+  std::vector<double> gi(static_cast<size_t>(g)), gh(static_cast<size_t>(g));
+  std::vector<float> h(static_cast<size_t>(hs));
+  for (int64_t d = 0; d < dirs_; ++d) {
+    const Dir& dir = l.dirs[static_cast<size_t>(d)];
+    std::fill(h.begin(), h.end(), 0.f);
+    for (int64_t step = 0; step < t; ++step) {
+      const int64_t s = d == 1 ? t - 1 - step : step;
+      const float* xs = x + s * l.in;
+      for (int64_t j = 0; j < g; ++j) {
+        double a = dir.b_ih[j], b = dir.b_hh[j];
+        for (int64_t k = 0; k < l.in; ++k) a += static_cast<double>(dir.w_ih[j * l.in + k]) * xs[k];
+        for (int64_t k = 0; k < hs; ++k) b += static_cast<double>(dir.w_hh[j * hs + k]) * h[k];
+        gi[static_cast<size_t>(j)] = a;
+        gh[static_cast<size_t>(j)] = b;
+      }
+      for (int64_t k = 0; k < hs; ++k) {
+        const double r = 1.0 / (1.0 + std::exp(-(gi[k] + gh[k])));
+        const double z = 1.0 / (1.0 + std::exp(-(gi[hs + k] + gh[hs + k])));
+        const double n = std::tanh(gi[2 * hs + k] + r * gh[2 * hs + k]);
+        h[k] = static_cast<float>((1.0 - z) * n + z * h[k]);
+      }
+      std::copy(h.begin(), h.end(), y + s * ys + d * hs);
+    }
+  }
+}
+
+void Gru::run_fast(const Layer& l, const float* x, int64_t t, float* y) const {
+  const int64_t hs = hidden_, g = 3 * hs, gd = dirs_ * g, ys = dirs_ * hs;
+  std::vector<float> xi(static_cast<size_t>(t * gd));
+  l.proj.forward(x, t, xi.data());
+  auto recur = [&](int64_t d) {
+    const Dir& dir = l.dirs[static_cast<size_t>(d)];
+    std::vector<float> h(static_cast<size_t>(hs), 0.f), hh(static_cast<size_t>(g));
+    const float* bn = dir.b_hh.data() + 2 * hs;
+    for (int64_t step = 0; step < t; ++step) {
+      const int64_t s = d == 1 ? t - 1 - step : step;
+      std::fill(hh.begin(), hh.begin() + 2 * hs, 0.f);
+      std::copy(bn, bn + hs, hh.begin() + 2 * hs);
+      gemv_t(dir.w_hh_t.data(), h.data(), hs, g, hh.data());
+      const float* gx = xi.data() + s * gd + d * g;
+      for (int64_t k = 0; k < hs; ++k) {
+        const float r = sigmoidf(gx[k] + hh[k]);
+        const float z = sigmoidf(gx[hs + k] + hh[hs + k]);
+        const float n = std::tanh(gx[2 * hs + k] + r * hh[2 * hs + k]);
+        h[k] = (1.0f - z) * n + z * h[k];
+      }
+      std::copy(h.begin(), h.end(), y + s * ys + d * hs);
+    }
+  };
+  if (dirs_ == 2 && num_threads() >= 2) {
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+    for (int d = 0; d < 2; ++d) recur(d);
+  } else {
+    for (int64_t d = 0; d < dirs_; ++d) recur(d);
+  }
+}
+
+void Gru::forward(const float* x, int64_t t, float* y) const {
+  if (t <= 0) return;
+  std::vector<float> buf;
+  const float* cur = x;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const bool last = i + 1 == layers_.size();
+    std::vector<float> out;
+    float* dst = y;
+    if (!last) {
+      out.resize(static_cast<size_t>(t * dirs_ * hidden_));
+      dst = out.data();
+    }
+    if (backend_ == Backend::kFast) {
+      run_fast(layers_[i], cur, t, dst);
+    } else {
+      run_reference(layers_[i], cur, t, dst);
+    }
+    if (!last) {
+      buf = std::move(out);
+      cur = buf.data();
+    }
+  }
+}
+
+}  // namespace rvc::nn

@@ -1,0 +1,177 @@
+// Conv2d / ConvTranspose2d / avg_pool2d: oneDNN fast paths against the reference loops on random
+// shapes (with folded BatchNorm, ReLU and the post-activation residual), the reference against
+// hand-computed values, and shape errors.
+#include "rvc/nn/conv2d.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "nn_test_util.h"
+#include "rvc/core/error.h"
+
+namespace rvc::nn {
+namespace {
+
+using test::max_rel_diff;
+using test::random_tensor;
+
+BatchNorm random_bn(int64_t c, std::mt19937& rng) {
+  Tensor w = random_tensor({c}, rng, 0.2f), b = random_tensor({c}, rng, 0.2f);
+  Tensor m = random_tensor({c}, rng, 0.2f), v = random_tensor({c}, rng, 0.2f);
+  for (int64_t i = 0; i < c; ++i) {
+    w[i] += 1.f;
+    v[i] = 1.f + std::abs(v[i]);
+  }
+  return BatchNorm(w, b, m, v);
+}
+
+TEST(Conv2dTest, ReferenceMatchesHandComputed) {
+  // 1 -> 1 channel, 3x3 all-ones kernel, pad 1: each output is the sum of its 3x3 neighbourhood.
+  Conv2dParams p;
+  p.in_channels = p.out_channels = 1;
+  p.kernel_h = p.kernel_w = 3;
+  p.pad_h = p.pad_w = 1;
+  Tensor w({1, 1, 3, 3}), b({1});
+  for (int i = 0; i < 9; ++i) w[i] = 1.f;
+  b[0] = 0.5f;
+  Conv2d conv(p, w, &b, nullptr, Backend::kReference);
+  const float x[6] = {1, 2, 3, 4, 5, 6};  // [2][3][1]
+  float y[6];
+  conv.forward(x, 2, 3, y);
+  const float want[6] = {12.5f, 21.5f, 16.5f, 12.5f, 21.5f, 16.5f};
+  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(y[i], want[i]) << i;
+}
+
+TEST(Conv2dTest, FastMatchesReferenceOnRandomShapes) {
+  std::mt19937 rng(77);
+  std::uniform_int_distribution<int> pick(0, 1000);
+  for (int iter = 0; iter < 24; ++iter) {
+    Conv2dParams p;
+    p.in_channels = 1 + pick(rng) % 20;
+    p.out_channels = 1 + pick(rng) % 20;
+    const bool one = iter % 3 == 2;
+    p.kernel_h = p.kernel_w = one ? 1 : 3;
+    p.pad_h = p.pad_w = one ? 0 : 1;
+    p.post = iter % 2 ? PostOp::kRelu : PostOp::kNone;
+    const bool accumulate = iter % 4 >= 2;
+    const bool with_bn = iter % 5 != 0;
+    const int64_t h = 1 + pick(rng) % 12, w = 1 + pick(rng) % 12;
+    SCOPED_TRACE(testing::Message() << "iter " << iter << " in " << p.in_channels << " out "
+                                    << p.out_channels << " k " << p.kernel_h << " " << h << "x"
+                                    << w << " acc " << accumulate);
+    const Tensor wt = random_tensor({p.out_channels, p.in_channels, p.kernel_h, p.kernel_w}, rng,
+                                    0.3f);
+    const Tensor bias = random_tensor({p.out_channels}, rng, 0.1f);
+    const BatchNorm bn = random_bn(p.out_channels, rng);
+    const Conv2d ref(p, wt, &bias, with_bn ? &bn : nullptr, Backend::kReference);
+    const Conv2d fast(p, wt, &bias, with_bn ? &bn : nullptr, Backend::kFast);
+    const Tensor x = random_tensor({h, w, p.in_channels}, rng);
+    const Tensor y0 = random_tensor({ref.out_h(h), ref.out_w(w), p.out_channels}, rng);
+    Tensor yr = y0, yf = y0;
+    ref.forward(x.data(), h, w, yr.data(), accumulate);
+    fast.forward(x.data(), h, w, yf.data(), accumulate);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5);
+    // The folded reference against conv -> BatchNorm -> post (-> + y0) done in steps.
+    Conv2dParams pp = p;
+    pp.post = PostOp::kNone;
+    const Conv2d plain(pp, wt, &bias, nullptr, Backend::kReference);
+    Tensor ys(y0.shape());
+    plain.forward(x.data(), h, w, ys.data());
+    const int64_t pixels = ys.dim(0) * ys.dim(1);
+    if (with_bn) bn.forward(ys.data(), ys.data(), pixels);
+    if (p.post == PostOp::kRelu) relu(ys.data(), ys.data(), static_cast<size_t>(ys.numel()));
+    if (accumulate) add(ys.data(), y0.data(), ys.data(), static_cast<size_t>(ys.numel()));
+    EXPECT_LT(max_rel_diff(yr, ys), 1e-5);
+  }
+}
+
+TEST(Conv2dTest, RejectsBadShapes) {
+  Conv2dParams p;
+  p.in_channels = 2;
+  p.out_channels = 3;
+  p.kernel_h = p.kernel_w = 3;
+  EXPECT_THROW(Conv2d(p, Tensor({3, 2, 3, 1}), nullptr), Error);
+  const Tensor bad_bias({2});
+  EXPECT_THROW(Conv2d(p, Tensor({3, 2, 3, 3}), &bad_bias), Error);
+  std::mt19937 rng(1);
+  const BatchNorm bn = random_bn(4, rng);
+  EXPECT_THROW(Conv2d(p, Tensor({3, 2, 3, 3}), nullptr, &bn), Error);
+}
+
+TEST(ConvTranspose2dTest, ReferenceMatchesHandComputed) {
+  // 1 -> 1, k=2, stride 2, no padding: each input pixel becomes a 2x2 block scaled by the kernel.
+  ConvTranspose2dParams p;
+  p.in_channels = p.out_channels = 1;
+  p.kernel_h = p.kernel_w = 2;
+  p.stride_h = p.stride_w = 2;
+  Tensor w({1, 1, 2, 2});
+  w[0] = 1.f;
+  w[1] = 2.f;
+  w[2] = 3.f;
+  w[3] = 4.f;
+  ConvTranspose2d ct(p, w, nullptr, nullptr, Backend::kReference);
+  ASSERT_EQ(ct.out_h(1), 2);
+  ASSERT_EQ(ct.out_w(2), 4);
+  const float x[2] = {1.f, 10.f};
+  float y[8];
+  ct.forward(x, 1, 2, y);
+  const float want[8] = {1, 2, 10, 20, 3, 4, 30, 40};
+  for (int i = 0; i < 8; ++i) EXPECT_FLOAT_EQ(y[i], want[i]) << i;
+}
+
+TEST(ConvTranspose2dTest, FastMatchesReferenceOnRandomShapes) {
+  std::mt19937 rng(99);
+  std::uniform_int_distribution<int> pick(0, 1000);
+  for (int iter = 0; iter < 16; ++iter) {
+    ConvTranspose2dParams p;
+    p.in_channels = 1 + pick(rng) % 20;
+    p.out_channels = 1 + pick(rng) % 20;
+    p.kernel_h = p.kernel_w = 3;
+    // RMVPE's decoder: stride (2,2) output_padding (1,1), or (1,2) with (0,1); padding 1.
+    p.stride_h = iter % 2 ? 1 : 2;
+    p.stride_w = 2;
+    p.output_padding_h = p.stride_h - 1;
+    p.output_padding_w = 1;
+    p.pad_h = p.pad_w = 1;
+    p.post = iter % 3 ? PostOp::kRelu : PostOp::kNone;
+    const int64_t h = 1 + pick(rng) % 9, w = 1 + pick(rng) % 9;
+    SCOPED_TRACE(testing::Message() << "iter " << iter << " " << h << "x" << w);
+    const Tensor wt = random_tensor({p.in_channels, p.out_channels, 3, 3}, rng, 0.3f);
+    const Tensor bias = random_tensor({p.out_channels}, rng, 0.1f);
+    const BatchNorm bn = random_bn(p.out_channels, rng);
+    const bool with_bn = iter % 4 != 1;
+    const ConvTranspose2d ref(p, wt, iter % 2 ? &bias : nullptr, with_bn ? &bn : nullptr,
+                              Backend::kReference);
+    const ConvTranspose2d fast(p, wt, iter % 2 ? &bias : nullptr, with_bn ? &bn : nullptr,
+                               Backend::kFast);
+    ASSERT_EQ(ref.out_h(h), (h - 1) * p.stride_h + p.output_padding_h + 1);
+    ASSERT_EQ(ref.out_w(w), 2 * w);
+    const Tensor x = random_tensor({h, w, p.in_channels}, rng);
+    Tensor yr({ref.out_h(h), ref.out_w(w), p.out_channels}), yf(yr.shape());
+    ref.forward(x.data(), h, w, yr.data());
+    fast.forward(x.data(), h, w, yf.data());
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5);
+  }
+}
+
+TEST(AvgPool2dTest, MatchesHandComputed) {
+  // [3][4][2] -> kernel (2,2) -> [1][2][2] (the odd last row is dropped, as in PyTorch).
+  float x[24];
+  for (int i = 0; i < 24; ++i) x[i] = static_cast<float>(i);
+  float y[4];
+  avg_pool2d(x, 3, 4, 2, 2, 2, y);
+  // pixel (0,0): x at (0,0),(0,1),(1,0),(1,1) channel 0 = 0, 2, 8, 10 -> 5
+  EXPECT_FLOAT_EQ(y[0], 5.f);
+  EXPECT_FLOAT_EQ(y[1], 6.f);
+  EXPECT_FLOAT_EQ(y[2], 9.f);
+  EXPECT_FLOAT_EQ(y[3], 10.f);
+  float z[6];
+  avg_pool2d(x, 3, 4, 2, 1, 2, z);  // kernel (1,2): [3][2][2] -> first row only checked
+  EXPECT_FLOAT_EQ(z[0], 1.f);
+  EXPECT_FLOAT_EQ(z[1], 2.f);
+  EXPECT_THROW(avg_pool2d(x, 3, 4, 2, 0, 2, y), Error);
+}
+
+}  // namespace
+}  // namespace rvc::nn
