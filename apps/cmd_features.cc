@@ -4,7 +4,8 @@
 // The audio (any format libsndfile reads, mixed to mono) is resampled to 16 kHz. Defaults follow
 // upstream RVC (infer/modules/vc/pipeline.py Pipeline.vc): layer 12 without final_proj (v2);
 // --layer 9 implies final_proj (v1) unless --no-final-proj is given. Prints one summary line
-// (frames, dims, real-time factor). Errors: one line, exit 2 (main.cc's boundary).
+// (frames, dims, real-time factor). Errors: one line, exit 2 (main.cc's boundary). Inputs over
+// 300 s are refused (whole-input attention memory grows with the square of the length).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -26,6 +27,9 @@ namespace {
 
 namespace fmt = rvc::formats;
 constexpr int kHubertRateHz = 16000;
+// HuBERT attends over the whole input: its score matrix grows with the square of the length
+// (10 min = 30000 frames = 3.6 GB). Upstream RVC never feeds it more than ~45 s at once.
+constexpr double kMaxSeconds = 300.0;
 
 models::Hubert load_hubert(const std::string& path) {
   std::error_code ec;
@@ -80,6 +84,12 @@ int run_features(const std::vector<std::string>& args) {
                                ? std::move(audio.samples)
                                : dsp::resample(audio.samples, audio.sample_rate, kHubertRateHz);
   const int64_t n = static_cast<int64_t>(wav.size());
+  if (static_cast<double>(n) > kMaxSeconds * kHubertRateHz) {
+    fail(in, ": ", static_cast<double>(n) / kHubertRateHz, " s of audio; features takes at most ",
+         kMaxSeconds,
+         " s per file (attention memory grows with the square of the length), "
+         "split the file");
+  }
   if (model.frames(n) <= 0) {
     fail(in, ": ", n, " samples at 16 kHz are too short for one HuBERT frame (need ",
          model.hop_samples(), "+)");
