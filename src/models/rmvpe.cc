@@ -1,59 +1,94 @@
 #include "rvc/models/rmvpe.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
-#include "rmvpe_layers.h"
 #include "rvc/core/error.h"
 #include "rvc/dsp/pitch_decode.h"
+#include "rvc/nn/conv2d.h"
+#include "rvc/nn/gru.h"
 #include "rvc/nn/linear.h"
 #include "rvc/nn/ops.h"
 
 namespace rvc::models {
 
-using rmvpe_detail::BiGru;
-using rmvpe_detail::Conv2d;
-using rmvpe_detail::ConvTranspose2dX2;
-using rmvpe_detail::Map;
-using rmvpe_detail::need;
-using rmvpe_detail::need_rank;
-
 namespace {
+
+struct Map {  // one [H][W][C] feature map (nn layout)
+  int64_t h = 0, w = 0, c = 0;
+  AlignedVector<float> data;
+  Map() = default;
+  Map(int64_t h_, int64_t w_, int64_t c_)
+      : h(h_), w(w_), c(c_), data(static_cast<size_t>(h_ * w_ * c_)) {}
+};
+
+const Tensor& need_rank(const TensorMap& w, const std::string& key, int rank) {
+  const auto it = w.find(key);
+  if (it == w.end()) fail("RMVPE: missing tensor '", key, "'");
+  if (it->second.ndim() != rank) {
+    fail("RMVPE: tensor '", key, "' has shape ", shape_str(it->second.shape()), ", expected ", rank,
+         " dims");
+  }
+  return it->second;
+}
+
+const Tensor& need(const TensorMap& w, const std::string& key, const Shape& shape) {
+  const auto it = w.find(key);
+  if (it == w.end()) fail("RMVPE: missing tensor '", key, "'");
+  if (it->second.shape() != shape) {
+    fail("RMVPE: tensor '", key, "' has shape ", shape_str(it->second.shape()), ", expected ",
+         shape_str(shape));
+  }
+  return it->second;
+}
 
 nn::BatchNorm load_bn(const TensorMap& w, const std::string& p, int64_t c) {
   return nn::BatchNorm(need(w, p + ".weight", {c}), need(w, p + ".bias", {c}),
                        need(w, p + ".running_mean", {c}), need(w, p + ".running_var", {c}));
 }
 
-// ref: infer/lib/rmvpe.py, ConvBlockRes
+// 3x3 pad 1 conv (no bias) followed by BatchNorm2d and ReLU, the BatchNorm folded in.
+nn::Conv2d conv3_bn_relu(const TensorMap& w, const std::string& conv, const std::string& bn,
+                         int64_t cin, int64_t cout) {
+  nn::Conv2dParams p;
+  p.in_channels = cin;
+  p.out_channels = cout;
+  p.kernel_h = p.kernel_w = 3;
+  p.pad_h = p.pad_w = 1;
+  p.post = nn::PostOp::kRelu;
+  const nn::BatchNorm b = load_bn(w, bn, cout);
+  return nn::Conv2d(p, need(w, conv + ".weight", {cout, cin, 3, 3}), nullptr, &b);
+}
+
+// ref: infer/lib/rmvpe.py, ConvBlockRes: relu(bn(conv(relu(bn(conv(x)))))) + shortcut(x)
 struct ConvBlockRes {
-  Conv2d conv1, conv2;
-  nn::BatchNorm bn1, bn2;
+  nn::Conv2d conv1, conv2;  // BatchNorm + ReLU fused; conv2 adds the residual after its ReLU
   bool has_shortcut = false;
-  Conv2d shortcut;
+  nn::Conv2d shortcut;  // 1x1 with bias
 
   ConvBlockRes(const TensorMap& w, const std::string& p, int64_t cin, int64_t cout) {
-    conv1 = Conv2d(p + ".conv.0", need(w, p + ".conv.0.weight", {cout, cin, 3, 3}), nullptr);
-    bn1 = load_bn(w, p + ".conv.1", cout);
-    conv2 = Conv2d(p + ".conv.3", need(w, p + ".conv.3.weight", {cout, cout, 3, 3}), nullptr);
-    bn2 = load_bn(w, p + ".conv.4", cout);
+    conv1 = conv3_bn_relu(w, p + ".conv.0", p + ".conv.1", cin, cout);
+    conv2 = conv3_bn_relu(w, p + ".conv.3", p + ".conv.4", cout, cout);
     has_shortcut = cin != cout;
     if (has_shortcut) {
-      const Tensor& b = need(w, p + ".shortcut.bias", {cout});
-      shortcut = Conv2d(p + ".shortcut", need(w, p + ".shortcut.weight", {cout, cin, 1, 1}), &b);
+      nn::Conv2dParams sp;
+      sp.in_channels = cin;
+      sp.out_channels = cout;
+      shortcut = nn::Conv2d(sp, need(w, p + ".shortcut.weight", {cout, cin, 1, 1}),
+                            &need(w, p + ".shortcut.bias", {cout}));
     }
   }
   Map forward(const Map& x) const {
-    Map y = conv1.forward(x);
-    rmvpe_detail::bn_relu(bn1, y);
-    y = conv2.forward(y);
-    rmvpe_detail::bn_relu(bn2, y);
+    const int64_t cout = conv1.params().out_channels;
+    Map t(x.h, x.w, cout), y(x.h, x.w, cout);
+    conv1.forward(x.data.data(), x.h, x.w, t.data.data());
     if (has_shortcut) {
-      const Map s = shortcut.forward(x);
-      nn::add(y.data.data(), s.data.data(), y.data.data(), y.data.size());
+      shortcut.forward(x.data.data(), x.h, x.w, y.data.data());
     } else {
-      nn::add(y.data.data(), x.data.data(), y.data.data(), y.data.size());
+      std::copy(x.data.begin(), x.data.end(), y.data.begin());
     }
+    conv2.forward(t.data.data(), t.h, t.w, y.data.data(), /*accumulate=*/true);
     return y;
   }
 };
@@ -73,19 +108,31 @@ Map run_blocks(const std::vector<ConvBlockRes>& blocks, Map x) {
   return x;
 }
 
+Map concat_channels(const Map& a, const Map& b) {
+  if (a.h != b.h || a.w != b.w) {
+    fail("RMVPE: cannot concatenate maps ", a.h, "x", a.w, " and ", b.h, "x", b.w);
+  }
+  Map y(a.h, a.w, a.c + b.c);
+  for (int64_t p = 0; p < a.h * a.w; ++p) {
+    float* dst = y.data.data() + p * y.c;
+    std::copy(a.data.data() + p * a.c, a.data.data() + (p + 1) * a.c, dst);
+    std::copy(b.data.data() + p * b.c, b.data.data() + (p + 1) * b.c, dst + a.c);
+  }
+  return y;
+}
+
 }  // namespace
 
 struct Rmvpe::Net {
   nn::BatchNorm enc_bn;
   std::vector<std::vector<ConvBlockRes>> enc, inter;
   struct Dec {
-    ConvTranspose2dX2 up;
-    nn::BatchNorm bn;
+    nn::ConvTranspose2d up;  // BatchNorm + ReLU fused
     std::vector<ConvBlockRes> blocks;
   };
   std::vector<Dec> dec;
-  Conv2d cnn;
-  BiGru gru;
+  nn::Conv2d cnn;
+  nn::Gru gru;
   nn::Linear fc;
 };
 
@@ -128,8 +175,18 @@ Rmvpe::Rmvpe(formats::RmvpeInfo info) : mel_(dsp::LogMelConfig{}), net_(std::mak
     const std::string p = "unet.decoder.layers." + std::to_string(i);
     const int64_t out = dch / 2;
     Net::Dec d;
-    d.up = ConvTranspose2dX2(p + ".conv1.0", need(w, p + ".conv1.0.weight", {dch, out, 3, 3}));
-    d.bn = load_bn(w, p + ".conv1.1", out);
+    // ref: ResDecoderBlock.conv1: ConvTranspose2d(k 3, stride = the pool kernel (2, 2), padding
+    // 1, output_padding (1, 1)) -> BatchNorm2d -> ReLU.
+    nn::ConvTranspose2dParams tp;
+    tp.in_channels = dch;
+    tp.out_channels = out;
+    tp.kernel_h = tp.kernel_w = 3;
+    tp.stride_h = tp.stride_w = 2;
+    tp.pad_h = tp.pad_w = 1;
+    tp.output_padding_h = tp.output_padding_w = 1;
+    tp.post = nn::PostOp::kRelu;
+    const nn::BatchNorm bn = load_bn(w, p + ".conv1.1", out);
+    d.up = nn::ConvTranspose2d(tp, need(w, p + ".conv1.0.weight", {dch, out, 3, 3}), nullptr, &bn);
     d.blocks = load_blocks(w, p + ".conv2", hp_.n_blocks, 2 * out, out);
     n.dec.push_back(std::move(d));
     dch = out;
@@ -137,8 +194,13 @@ Rmvpe::Rmvpe(formats::RmvpeInfo info) : mel_(dsp::LogMelConfig{}), net_(std::mak
   const Tensor& cnn_w = need_rank(w, "cnn.weight", 4);
   const int64_t cnn_out = cnn_w.dim(0);
   need(w, "cnn.weight", {cnn_out, hp_.en_out_channels, 3, 3});
-  n.cnn = Conv2d("cnn", cnn_w, &need(w, "cnn.bias", {cnn_out}));
-  n.gru = BiGru(w, "fc.0.gru.", hp_.n_gru);
+  nn::Conv2dParams cp;
+  cp.in_channels = hp_.en_out_channels;
+  cp.out_channels = cnn_out;
+  cp.kernel_h = cp.kernel_w = 3;
+  cp.pad_h = cp.pad_w = 1;
+  n.cnn = nn::Conv2d(cp, cnn_w, &need(w, "cnn.bias", {cnn_out}));
+  n.gru = nn::Gru(w, "fc.0.gru.", hp_.n_gru, /*bidirectional=*/true);
   if (n.gru.input_size() != cnn_out * hp_.n_mels) {
     fail("RMVPE: 'fc.0.gru.weight_ih_l0' takes ", n.gru.input_size(), " inputs, expected ",
          cnn_out * hp_.n_mels);
@@ -175,16 +237,19 @@ Tensor Rmvpe::salience(const Tensor& mel) const {
   std::vector<Map> skips;
   for (const auto& layer : n.enc) {
     Map y = run_blocks(layer, std::move(x));
-    x = rmvpe_detail::avg_pool2(y);
+    x = Map(y.h / 2, y.w / 2, y.c);
+    nn::avg_pool2d(y.data.data(), y.h, y.w, y.c, 2, 2, x.data.data());
     skips.push_back(std::move(y));
   }
   for (const auto& layer : n.inter) x = run_blocks(layer, std::move(x));
   for (size_t i = 0; i < n.dec.size(); ++i) {
-    Map up = n.dec[i].up.forward(x);
-    rmvpe_detail::bn_relu(n.dec[i].bn, up);
-    x = run_blocks(n.dec[i].blocks, rmvpe_detail::concat_channels(up, skips[skips.size() - 1 - i]));
+    const nn::ConvTranspose2d& up = n.dec[i].up;
+    Map u(up.out_h(x.h), up.out_w(x.w), up.params().out_channels);
+    up.forward(x.data.data(), x.h, x.w, u.data.data());
+    x = run_blocks(n.dec[i].blocks, concat_channels(u, skips[skips.size() - 1 - i]));
   }
-  const Map c = n.cnn.forward(x);  // [T][n_mels][3]
+  Map c(x.h, x.w, n.cnn.params().out_channels);  // [T][n_mels][3]
+  n.cnn.forward(x.data.data(), x.h, x.w, c.data.data());
   // transpose(1, 2).flatten(-2): feature index = channel * n_mels + mel.
   std::vector<float> feats(static_cast<size_t>(padded * c.c * c.w));
   for (int64_t t = 0; t < padded; ++t) {
@@ -195,7 +260,8 @@ Tensor Rmvpe::salience(const Tensor& mel) const {
       }
     }
   }
-  const std::vector<float> g = n.gru.forward(feats, padded);
+  std::vector<float> g(static_cast<size_t>(padded * n.gru.out_features()));
+  n.gru.forward(feats.data(), padded, g.data());
   Tensor out({frames, hp_.n_classes});
   // Frames are independent after the GRU: only the first `frames` rows are needed.
   n.fc.forward(g.data(), frames, out.data());

@@ -76,13 +76,13 @@ Conv2d::~Conv2d() = default;
 Conv2d::Conv2d(Conv2d&&) noexcept = default;
 Conv2d& Conv2d::operator=(Conv2d&&) noexcept = default;
 
-Conv2d::Conv2d(const Conv2dParams& p, const Tensor& weight, const Tensor* bias,
-               const BatchNorm* bn, Backend backend)
+Conv2d::Conv2d(const Conv2dParams& p, const Tensor& weight, const Tensor* bias, const BatchNorm* bn,
+               Backend backend)
     : p_(p), backend_(backend) {
   if (p.in_channels <= 0 || p.out_channels <= 0 || p.kernel_h <= 0 || p.kernel_w <= 0 ||
       p.pad_h < 0 || p.pad_w < 0) {
-    fail("Conv2d: invalid parameters in=", p.in_channels, " out=", p.out_channels, " k=",
-         p.kernel_h, "x", p.kernel_w, " pad=", p.pad_h, "x", p.pad_w);
+    fail("Conv2d: invalid parameters in=", p.in_channels, " out=", p.out_channels,
+         " k=", p.kernel_h, "x", p.kernel_w, " pad=", p.pad_h, "x", p.pad_w);
   }
   const Shape ws{p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
   if (weight.shape() != ws) {
@@ -96,8 +96,7 @@ Conv2d::Conv2d(const Conv2dParams& p, const Tensor& weight, const Tensor* bias,
     }
     bias_ = *bias;
   }
-  detail::fold_bn(bn, p.out_channels, p.in_channels * p.kernel_h * p.kernel_w, 1, weight_,
-                  bias_);
+  detail::fold_bn(bn, p.out_channels, p.in_channels * p.kernel_h * p.kernel_w, 1, weight_, bias_);
   if (backend_ == Backend::kFast) {
     impl_ = std::make_unique<Impl>();
     impl_->bias = memory({{p.out_channels}, Dt::f32, Tag::a}, detail::cpu_engine());
@@ -106,8 +105,8 @@ Conv2d::Conv2d(const Conv2dParams& p, const Tensor& weight, const Tensor* bias,
 }
 
 std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
-                                                         const Tensor& weight, int64_t h,
-                                                         int64_t w, bool accumulate) {
+                                                         const Tensor& weight, int64_t h, int64_t w,
+                                                         bool accumulate) {
   const auto key = std::make_tuple(h, w, accumulate);
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(key);
@@ -123,8 +122,8 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
   dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
                                     dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
                                     dst_md, {1, 1}, {p.pad_h, p.pad_w}, {p.pad_h, p.pad_w});
-  dnnl::convolution_forward::primitive_desc pd(
-      d, detail::make_attr_2d(accumulate, p.post, p.alpha), eng);
+  dnnl::convolution_forward::primitive_desc pd(d, detail::make_attr_2d(accumulate, p.post, p.alpha),
+                                               eng);
   auto e = std::make_shared<Entry>();
   e->prim = dnnl::convolution_forward(pd);
   e->src_md = src_md;
@@ -205,8 +204,7 @@ void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool accumu
   s.wait();
 }
 
-void avg_pool2d(const float* x, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw,
-                float* y) {
+void avg_pool2d(const float* x, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, float* y) {
   if (kh <= 0 || kw <= 0) fail("avg_pool2d: kernel ", kh, "x", kw, " must be positive");
   const int64_t oh = h / kh, ow = w / kw;
   for (int64_t r = 0; r < oh; ++r) {

@@ -36,10 +36,9 @@ ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dParams& p, const Tensor& w
                                  const Tensor* bias, const BatchNorm* bn, Backend backend)
     : p_(p), backend_(backend) {
   if (p.in_channels <= 0 || p.out_channels <= 0 || p.kernel_h <= 0 || p.kernel_w <= 0 ||
-      p.stride_h <= 0 || p.stride_w <= 0 || p.pad_h < 0 || p.pad_w < 0 ||
-      p.pad_h >= p.kernel_h || p.pad_w >= p.kernel_w || p.output_padding_h < 0 ||
-      p.output_padding_w < 0 || p.output_padding_h >= p.stride_h ||
-      p.output_padding_w >= p.stride_w) {
+      p.stride_h <= 0 || p.stride_w <= 0 || p.pad_h < 0 || p.pad_w < 0 || p.pad_h >= p.kernel_h ||
+      p.pad_w >= p.kernel_w || p.output_padding_h < 0 || p.output_padding_w < 0 ||
+      p.output_padding_h >= p.stride_h || p.output_padding_w >= p.stride_w) {
     fail("ConvTranspose2d: invalid parameters in=", p.in_channels, " out=", p.out_channels,
          " k=", p.kernel_h, "x", p.kernel_w, " stride=", p.stride_h, "x", p.stride_w,
          " pad=", p.pad_h, "x", p.pad_w, " output_padding=", p.output_padding_h, "x",
@@ -47,15 +46,14 @@ ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dParams& p, const Tensor& w
   }
   const Shape ws{p.in_channels, p.out_channels, p.kernel_h, p.kernel_w};
   if (weight.shape() != ws) {
-    fail("ConvTranspose2d: weight shape ", shape_str(weight.shape()), ", expected ",
-         shape_str(ws));
+    fail("ConvTranspose2d: weight shape ", shape_str(weight.shape()), ", expected ", shape_str(ws));
   }
   weight_ = weight;
   bias_ = Tensor({p.out_channels});
   if (bias) {
     if (bias->shape() != Shape{p.out_channels}) {
-      fail("ConvTranspose2d: bias shape ", shape_str(bias->shape()), ", expected [",
-           p.out_channels, "]");
+      fail("ConvTranspose2d: bias shape ", shape_str(bias->shape()), ", expected [", p.out_channels,
+           "]");
     }
     bias_ = *bias;
   }
@@ -96,8 +94,8 @@ void ConvTranspose2d::prepare(int64_t h, int64_t w) const {
       dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_md, w_any,
       b_md, dst_md, {p_.stride_h, p_.stride_w}, {p_.pad_h, p_.pad_w},
       {p_.pad_h - p_.output_padding_h, p_.pad_w - p_.output_padding_w});
-  dnnl::deconvolution_forward::primitive_desc pd(
-      d, detail::make_attr_2d(false, p_.post, p_.alpha), eng);
+  dnnl::deconvolution_forward::primitive_desc pd(d, detail::make_attr_2d(false, p_.post, p_.alpha),
+                                                 eng);
   auto e = std::make_shared<Impl::Entry>();
   e->prim = dnnl::deconvolution_forward(pd);
   e->src_md = src_md;

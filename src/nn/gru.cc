@@ -27,9 +27,10 @@ inline float sigmoidf(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
 // acc[0..n) += sum_k wt[k][0..n) * h[k]: the hidden-hidden product with W_hh transposed, so
 // the inner loop runs along the 3H outputs without horizontal reductions.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void gemv_t(
-    const float* __restrict wt, const float* __restrict h, int64_t k_count, int64_t n,
-    float* __restrict acc) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void gemv_t(const float* __restrict wt,
+                                                                         const float* __restrict h,
+                                                                         int64_t k_count, int64_t n,
+                                                                         float* __restrict acc) {
   for (int64_t k = 0; k < k_count; ++k) {
     const float hk = h[k];
     const float* row = wt + k * n;

@@ -108,7 +108,6 @@ class ConvTranspose2d {
 
 // torch.nn.AvgPool2d(kernel=(kh, kw)) (stride = kernel, no padding, floor sizes) on [h][w][c]:
 // y is [h/kh][w/kw][c]. Single implementation (memory bound). x and y must not overlap.
-void avg_pool2d(const float* x, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw,
-                float* y);
+void avg_pool2d(const float* x, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, float* y);
 
 }  // namespace rvc::nn

@@ -57,11 +57,11 @@ TEST(Conv2dTest, FastMatchesReferenceOnRandomShapes) {
     const bool accumulate = iter % 4 >= 2;
     const bool with_bn = iter % 5 != 0;
     const int64_t h = 1 + pick(rng) % 12, w = 1 + pick(rng) % 12;
-    SCOPED_TRACE(testing::Message() << "iter " << iter << " in " << p.in_channels << " out "
-                                    << p.out_channels << " k " << p.kernel_h << " " << h << "x"
-                                    << w << " acc " << accumulate);
-    const Tensor wt = random_tensor({p.out_channels, p.in_channels, p.kernel_h, p.kernel_w}, rng,
-                                    0.3f);
+    SCOPED_TRACE(testing::Message()
+                 << "iter " << iter << " in " << p.in_channels << " out " << p.out_channels << " k "
+                 << p.kernel_h << " " << h << "x" << w << " acc " << accumulate);
+    const Tensor wt =
+        random_tensor({p.out_channels, p.in_channels, p.kernel_h, p.kernel_w}, rng, 0.3f);
     const Tensor bias = random_tensor({p.out_channels}, rng, 0.1f);
     const BatchNorm bn = random_bn(p.out_channels, rng);
     const Conv2d ref(p, wt, &bias, with_bn ? &bn : nullptr, Backend::kReference);

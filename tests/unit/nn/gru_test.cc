@@ -42,9 +42,9 @@ TEST(GruTest, OneStepMatchesFormula) {
   w["bias_ih_l0"] = Tensor({3});
   w["bias_hh_l0"] = Tensor({3});
   float* wi = w["weight_ih_l0"].data();
-  wi[0] = 0.5f;   // r
-  wi[1] = -1.f;   // z
-  wi[2] = 2.f;    // n
+  wi[0] = 0.5f;                // r
+  wi[1] = -1.f;                // z
+  wi[2] = 2.f;                 // n
   w["bias_hh_l0"][2] = 0.25f;  // b_hn, multiplied by r
   const float x = 0.3f;
   const double r = 1 / (1 + std::exp(-0.5 * x)), z = 1 / (1 + std::exp(1.0 * x));
@@ -64,8 +64,8 @@ TEST(GruTest, FastMatchesReferenceOnRandomShapes) {
     const int64_t in = 1 + pick(rng) % 40, hidden = 1 + pick(rng) % 40;
     const int64_t layers = 1 + iter % 2, t = 1 + pick(rng) % 60;
     const bool bidir = iter % 3 != 2;
-    SCOPED_TRACE(testing::Message() << "in " << in << " hidden " << hidden << " layers "
-                                    << layers << " t " << t << " bidir " << bidir);
+    SCOPED_TRACE(testing::Message() << "in " << in << " hidden " << hidden << " layers " << layers
+                                    << " t " << t << " bidir " << bidir);
     const TensorMap w = make_gru(in, hidden, layers, bidir, rng);
     const Gru ref(w, "g.", layers, bidir, Backend::kReference);
     const Gru fast(w, "g.", layers, bidir, Backend::kFast);
