@@ -11,8 +11,8 @@ Sola::Sola(int64_t block_frames, int64_t buffer_frames, int64_t search_frames)
     : block_(block_frames), buffer_(buffer_frames), search_(search_frames) {
   if (block_ < 1 || buffer_ < 0 || search_ < 0 || block_ > (int64_t{1} << 28) ||
       buffer_ > (int64_t{1} << 24) || search_ > (int64_t{1} << 24)) {
-    fail("Sola: expected block >= 1, buffer >= 0, search >= 0 frames, got ", block_, ", ",
-         buffer_, ", ", search_);
+    fail("Sola: expected block >= 1, buffer >= 0, search >= 0 frames, got ", block_, ", ", buffer_,
+         ", ", search_);
   }
   tail_.assign(static_cast<size_t>(buffer_), 0.0f);
   fade_in_.resize(static_cast<size_t>(buffer_));

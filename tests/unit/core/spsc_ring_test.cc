@@ -53,12 +53,15 @@ TEST(SpscRing, TwoThreadsDeliverEverySampleInOrder) {
     int64_t next = 0;
     while (next < kTotal) {
       const int64_t n = std::min<int64_t>(static_cast<int64_t>(chunk.size()), kTotal - next);
-      for (int64_t i = 0; i < n; ++i) chunk[static_cast<size_t>(i)] = static_cast<float>((next + i) % 1000003);
+      for (int64_t i = 0; i < n; ++i)
+        chunk[static_cast<size_t>(i)] = static_cast<float>((next + i) % 1000003);
       int64_t done = 0;
       while (done < n) {
         const int64_t k = std::min(n - done, r.free_space());
-        if (k > 0) done += r.push(chunk.data() + done, k);
-        else std::this_thread::yield();
+        if (k > 0)
+          done += r.push(chunk.data() + done, k);
+        else
+          std::this_thread::yield();
       }
       next += n;
     }
