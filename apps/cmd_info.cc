@@ -95,8 +95,7 @@ json describe_checkpoint(const std::string& path) {
       break;
     }
     case fmt::ModelKind::kUnknown:
-      fail("a PyTorch checkpoint, but not an RVC voice, HuBERT or RMVPE model (", kind.reason,
-           ")");
+      fail("a PyTorch checkpoint, but not an RVC voice, HuBERT or RMVPE model (", kind.reason, ")");
   }
   j["tensors"] = fmt::count_tensors(ck.root());
   return j;
@@ -137,8 +136,9 @@ json describe(const std::string& path) {
   try {
     return describe_audio(path);
   } catch (const Error&) {
-    fail("not a file rvc-rt knows (expected an RVC .pth, hubert_base.pt, rmvpe.pt, a faiss "
-         ".index or an audio file)");
+    fail(
+        "not a file rvc-rt knows (expected an RVC .pth, hubert_base.pt, rmvpe.pt, a faiss "
+        ".index or an audio file)");
   }
 }
 
@@ -185,8 +185,7 @@ int run_info(const std::vector<std::string>& args) {
   return failed ? 2 : 0;
 }
 
-const RegisterCommand kRegister("info", "describe model, index and audio files (--json)",
-                                run_info);
+const RegisterCommand kRegister("info", "describe model, index and audio files (--json)", run_info);
 
 }  // namespace
 }  // namespace rvc::app

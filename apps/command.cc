@@ -47,22 +47,22 @@ ArgParser::ArgParser(std::string command, std::string positional_usage)
 void ArgParser::flag(const std::string& name, const std::string& help, bool* out) {
   specs_.push_back({name, "", help, [out](const std::string&) { *out = true; }});
 }
-void ArgParser::option(const std::string& name, const std::string& metavar,
-                       const std::string& help, std::string* out) {
+void ArgParser::option(const std::string& name, const std::string& metavar, const std::string& help,
+                       std::string* out) {
   specs_.push_back({name, metavar, help, [out](const std::string& v) { *out = v; }});
 }
-void ArgParser::option(const std::string& name, const std::string& metavar,
-                       const std::string& help, int* out) {
+void ArgParser::option(const std::string& name, const std::string& metavar, const std::string& help,
+                       int* out) {
   specs_.push_back(
       {name, metavar, help, [out, name](const std::string& v) { *out = parse_int(name, v); }});
 }
-void ArgParser::option(const std::string& name, const std::string& metavar,
-                       const std::string& help, double* out) {
+void ArgParser::option(const std::string& name, const std::string& metavar, const std::string& help,
+                       double* out) {
   specs_.push_back(
       {name, metavar, help, [out, name](const std::string& v) { *out = parse_double(name, v); }});
 }
-void ArgParser::multi(const std::string& name, const std::string& metavar,
-                      const std::string& help, std::vector<std::string>* out) {
+void ArgParser::multi(const std::string& name, const std::string& metavar, const std::string& help,
+                      std::vector<std::string>* out) {
   specs_.push_back({name, metavar, help, [out](const std::string& v) { out->push_back(v); }});
 }
 
@@ -104,7 +104,8 @@ bool ArgParser::parse(const std::vector<std::string>& args) {
       has_value = true;
     }
     const Spec* s = find(name);
-    if (!s) fail("unknown option '", name, "' for '", command_, "' (see rvc-rt ", command_, " --help)");
+    if (!s)
+      fail("unknown option '", name, "' for '", command_, "' (see rvc-rt ", command_, " --help)");
     if (s->metavar.empty()) {
       if (has_value) fail(name, ": takes no value");
     } else if (!has_value) {
@@ -122,8 +123,10 @@ std::string ArgParser::usage() const {
   os << "usage: rvc-rt " << command_ << " [options] " << positional_usage_ << "\n\noptions:\n";
   for (const auto& s : specs_) {
     std::string left = "  " + s.name + (s.metavar.empty() ? "" : " " + s.metavar);
-    if (left.size() < 28) left.resize(28, ' ');
-    else left += "\n" + std::string(28, ' ');
+    if (left.size() < 28)
+      left.resize(28, ' ');
+    else
+      left += "\n" + std::string(28, ' ');
     os << left << s.help << "\n";
   }
   return os.str();

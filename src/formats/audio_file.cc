@@ -42,7 +42,8 @@ std::string format_name(int format) {
   major.format = format & SF_FORMAT_TYPEMASK;
   sub.format = format & SF_FORMAT_SUBMASK;
   std::string s = sf_command(nullptr, SFC_GET_FORMAT_INFO, &major, sizeof(major)) == 0 && major.name
-                      ? major.name : "unknown";
+                      ? major.name
+                      : "unknown";
   if (sf_command(nullptr, SFC_GET_FORMAT_INFO, &sub, sizeof(sub)) == 0 && sub.name) {
     s += std::string(" / ") + sub.name;
   }
@@ -90,14 +91,14 @@ Audio read_audio_mono(const std::string& path) {
     }
   }
   if (sf_error(f.get()) != SF_ERR_NO_ERROR) {
-    fail(path, ": decode error after ", out.samples.size(), " frames (libsndfile: ",
-         sf_strerror(f.get()), ")");
+    fail(path, ": decode error after ", out.samples.size(),
+         " frames (libsndfile: ", sf_strerror(f.get()), ")");
   }
   return out;
 }
 
-void write_audio(const std::string& path, const float* samples, int64_t n_samples,
-                 int sample_rate, SampleFormat format) {
+void write_audio(const std::string& path, const float* samples, int64_t n_samples, int sample_rate,
+                 SampleFormat format) {
   if (sample_rate <= 0) fail(path, ": cannot write audio with sample rate ", sample_rate);
   if (n_samples < 0 || (n_samples > 0 && !samples)) fail(path, ": invalid sample buffer");
   const std::string ext = lower_extension(path);
@@ -105,8 +106,8 @@ void write_audio(const std::string& path, const float* samples, int64_t n_sample
   sfi.samplerate = sample_rate;
   sfi.channels = 1;
   if (ext == ".wav") {
-    sfi.format = SF_FORMAT_WAV | (format == SampleFormat::kFloat32 ? SF_FORMAT_FLOAT
-                                                                   : SF_FORMAT_PCM_16);
+    sfi.format =
+        SF_FORMAT_WAV | (format == SampleFormat::kFloat32 ? SF_FORMAT_FLOAT : SF_FORMAT_PCM_16);
   } else if (ext == ".flac") {
     if (format == SampleFormat::kFloat32) fail(path, ": FLAC cannot store float32 samples");
     sfi.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;

@@ -17,26 +17,46 @@ using A = PyValueAccess;
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::kFloat16: return "float16";
-    case DType::kBFloat16: return "bfloat16";
-    case DType::kFloat32: return "float32";
-    case DType::kFloat64: return "float64";
-    case DType::kInt64: return "int64";
-    case DType::kInt32: return "int32";
-    case DType::kInt16: return "int16";
-    case DType::kInt8: return "int8";
-    case DType::kUInt8: return "uint8";
-    case DType::kBool: return "bool";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kBFloat16:
+      return "bfloat16";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kInt64:
+      return "int64";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt16:
+      return "int16";
+    case DType::kInt8:
+      return "int8";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kBool:
+      return "bool";
   }
   return "?";
 }
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::kFloat16: case DType::kBFloat16: case DType::kInt16: return 2;
-    case DType::kFloat32: case DType::kInt32: return 4;
-    case DType::kFloat64: case DType::kInt64: return 8;
-    case DType::kInt8: case DType::kUInt8: case DType::kBool: return 1;
+    case DType::kFloat16:
+    case DType::kBFloat16:
+    case DType::kInt16:
+      return 2;
+    case DType::kFloat32:
+    case DType::kInt32:
+      return 4;
+    case DType::kFloat64:
+    case DType::kInt64:
+      return 8;
+    case DType::kInt8:
+    case DType::kUInt8:
+    case DType::kBool:
+      return 1;
   }
   return 1;
 }
@@ -45,11 +65,11 @@ namespace {
 
 bool storage_dtype(const std::string& name, DType* out) {
   static const std::map<std::string, DType> kTypes = {
-      {"HalfStorage", DType::kFloat16},    {"BFloat16Storage", DType::kBFloat16},
-      {"FloatStorage", DType::kFloat32},   {"DoubleStorage", DType::kFloat64},
-      {"LongStorage", DType::kInt64},      {"IntStorage", DType::kInt32},
-      {"ShortStorage", DType::kInt16},     {"CharStorage", DType::kInt8},
-      {"ByteStorage", DType::kUInt8},      {"BoolStorage", DType::kBool},
+      {"HalfStorage", DType::kFloat16},  {"BFloat16Storage", DType::kBFloat16},
+      {"FloatStorage", DType::kFloat32}, {"DoubleStorage", DType::kFloat64},
+      {"LongStorage", DType::kInt64},    {"IntStorage", DType::kInt32},
+      {"ShortStorage", DType::kInt16},   {"CharStorage", DType::kInt8},
+      {"ByteStorage", DType::kUInt8},    {"BoolStorage", DType::kBool},
       {"UntypedStorage", DType::kUInt8}};
   auto it = kTypes.find(name);
   if (it == kTypes.end()) return false;
@@ -64,8 +84,8 @@ struct TorchLoader {
   std::map<std::string, std::shared_ptr<TorchStorage>> storages;
 
   PyValue* persistent_load(PyArena& arena, PyRef pid) {
-    if (!pid->is(PyKind::kTuple) || pid->items().size() < 5 ||
-        !pid->items()[0]->is(PyKind::kStr) || pid->items()[0]->as_str() != "storage") {
+    if (!pid->is(PyKind::kTuple) || pid->items().size() < 5 || !pid->items()[0]->is(PyKind::kStr) ||
+        pid->items()[0]->as_str() != "storage") {
       fail("unsupported persistent id ", pid->repr(80));
     }
     PyRef type = pid->items()[1];
@@ -83,9 +103,10 @@ struct TorchLoader {
       if (!e) fail("storage '", key, "': no entry '", entry_name, "' in the archive");
       const uint64_t esize = dtype_size(dtype);
       if (static_cast<uint64_t>(numel) > e->uncompressed_size / esize) {
-        fail("storage '", key, "': ", numel, " ", dtype_name(dtype), " elements need ",
-             static_cast<unsigned __int128>(numel) * esize > UINT64_MAX ? UINT64_MAX : numel * esize,
-             " bytes but the entry holds ", e->uncompressed_size);
+        fail(
+            "storage '", key, "': ", numel, " ", dtype_name(dtype), " elements need ",
+            static_cast<unsigned __int128>(numel) * esize > UINT64_MAX ? UINT64_MAX : numel * esize,
+            " bytes but the entry holds ", e->uncompressed_size);
       }
       auto st = std::make_shared<TorchStorage>();
       st->key = key;
@@ -133,8 +154,8 @@ struct TorchLoader {
       unsigned __int128 last = static_cast<uint64_t>(t->storage_offset);
       for (size_t i = 0; i < t->shape.size(); ++i) {
         if (t->strides[i] < 0) fail("tensor with negative stride ", t->strides[i]);
-        last += static_cast<unsigned __int128>(t->shape[i] - 1) *
-                static_cast<uint64_t>(t->strides[i]);
+        last +=
+            static_cast<unsigned __int128>(t->shape[i] - 1) * static_cast<uint64_t>(t->strides[i]);
       }
       if (last >= static_cast<uint64_t>(t->storage->numel)) {
         fail("tensor of size ", shape_str(t->shape), ", stride ", shape_str(t->strides),
@@ -167,7 +188,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   return load_checkpoint_from(open_file_source(path));
 }
 
-Checkpoint load_checkpoint_from(std::shared_ptr<ByteSource> src) {
+Checkpoint load_checkpoint_from(const std::shared_ptr<ByteSource>& src) {
   const std::string path = src->name();
   uint8_t magic[4] = {0, 0, 0, 0};
   if (src->size() == 0) fail(path, ": empty file, expected a PyTorch checkpoint");
@@ -237,7 +258,8 @@ void collect(PyRef dict, const std::string& prefix, int depth, TensorMap* out, s
     if (v->is(PyKind::kTensor)) {
       if (out) {
         PyRef tv = v;
-        (*out)[key] = with_context("tensor '" + key + "'", [&] { return to_float32(tv->tensor()); });
+        (*out)[key] =
+            with_context("tensor '" + key + "'", [&] { return to_float32(tv->tensor()); });
       }
       if (count) ++*count;
     } else if (v->is_dict()) {

@@ -61,8 +61,8 @@ class Walker {
   // A vector of `item`-byte elements: uint64 count, then the elements. Returns the count.
   uint64_t vector(size_t item, const char* what) {
     const uint64_t n = get<uint64_t>(what);
-    if (n > left() / item) bad(what, ": count ", n, " x ", item, " bytes exceeds the ", left(),
-                               " bytes remaining");
+    if (n > left() / item)
+      bad(what, ": count ", n, " x ", item, " bytes exceeds the ", left(), " bytes remaining");
     return n;
   }
   const uint8_t* base() const { return data_; }

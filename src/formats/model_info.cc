@@ -35,17 +35,24 @@ bool has_prefix(PyRef dict, const std::string& prefix) {
 nlohmann::json to_json(PyRef v, int depth = 0) {
   if (depth > 32) fail("config value nested too deeply");
   switch (v->kind()) {
-    case PyKind::kNone: return nullptr;
-    case PyKind::kBool: return v->as_bool();
-    case PyKind::kInt: return v->as_int();
-    case PyKind::kFloat: return v->as_float();
-    case PyKind::kStr: return v->as_str();
-    case PyKind::kList: case PyKind::kTuple: {
+    case PyKind::kNone:
+      return nullptr;
+    case PyKind::kBool:
+      return v->as_bool();
+    case PyKind::kInt:
+      return v->as_int();
+    case PyKind::kFloat:
+      return v->as_float();
+    case PyKind::kStr:
+      return v->as_str();
+    case PyKind::kList:
+    case PyKind::kTuple: {
       nlohmann::json a = nlohmann::json::array();
       for (PyRef x : v->items()) a.push_back(to_json(x, depth + 1));
       return a;
     }
-    default: fail("unexpected ", kind_name(v->kind()), " in config");
+    default:
+      fail("unexpected ", kind_name(v->kind()), " in config");
   }
 }
 
@@ -175,7 +182,9 @@ VoiceModelInfo read_voice_model(const Checkpoint& ck, bool with_weights) {
 
 std::vector<ConvLayerSpec> parse_conv_feature_layers(const std::string& expr) {
   size_t p = 0;
-  auto ws = [&] { while (p < expr.size() && std::isspace(static_cast<unsigned char>(expr[p]))) ++p; };
+  auto ws = [&] {
+    while (p < expr.size() && std::isspace(static_cast<unsigned char>(expr[p]))) ++p;
+  };
   auto expect = [&](char ch) {
     ws();
     if (p >= expr.size() || expr[p] != ch) {
@@ -186,7 +195,8 @@ std::vector<ConvLayerSpec> parse_conv_feature_layers(const std::string& expr) {
   auto number = [&] {
     ws();
     const size_t start = p;
-    while (p < expr.size() && std::isdigit(static_cast<unsigned char>(expr[p])) && p - start < 9) ++p;
+    while (p < expr.size() && std::isdigit(static_cast<unsigned char>(expr[p])) && p - start < 9)
+      ++p;
     if (p == start) fail("conv_feature_layers '", expr, "': expected a number at position ", p);
     return std::stoll(expr.substr(start, p - start));
   };

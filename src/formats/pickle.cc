@@ -25,8 +25,9 @@ class PickleVm {
   }
   size_t left() const { return n_ - pos_; }
   const uint8_t* take(size_t k) {
-    if (k > left()) error("truncated data (need " + std::to_string(k) + " bytes, " +
-                          std::to_string(left()) + " left)");
+    if (k > left())
+      error("truncated data (need " + std::to_string(k) + " bytes, " + std::to_string(left()) +
+            " left)");
     const uint8_t* q = p_ + pos_;
     pos_ += k;
     return q;
@@ -254,20 +255,37 @@ PyRef PickleVm::run() {
         if (!marks_.empty()) error("STOP with an open MARK");
         return v;
       }
-      case '(': marks_.push_back(stack_.size()); break;
-      case '0': pop(); break;
-      case '1': pop_mark(); break;
-      case '2': push(top()); break;
-      case 'N': push(make(PyKind::kNone)); break;
-      case 0x88: case 0x89: {  // NEWTRUE / NEWFALSE
+      case '(':
+        marks_.push_back(stack_.size());
+        break;
+      case '0':
+        pop();
+        break;
+      case '1':
+        pop_mark();
+        break;
+      case '2':
+        push(top());
+        break;
+      case 'N':
+        push(make(PyKind::kNone));
+        break;
+      case 0x88:
+      case 0x89: {  // NEWTRUE / NEWFALSE
         PyValue* b = make(PyKind::kBool);
         A::b(*b) = op == 0x88;
         push(b);
         break;
       }
-      case 'J': push(make_int(static_cast<int32_t>(read_le(4)))); break;
-      case 'K': push(make_int(static_cast<int64_t>(read_le(1)))); break;
-      case 'M': push(make_int(static_cast<int64_t>(read_le(2)))); break;
+      case 'J':
+        push(make_int(static_cast<int32_t>(read_le(4))));
+        break;
+      case 'K':
+        push(make_int(static_cast<int64_t>(read_le(1))));
+        break;
+      case 'M':
+        push(make_int(static_cast<int64_t>(read_le(2))));
+        break;
       case 'I': {
         const std::string s = read_line();
         if (s == "00" || s == "01") {
@@ -279,7 +297,9 @@ PyRef PickleVm::run() {
         }
         break;
       }
-      case 'L': push(make_int(parse_decimal(read_line()))); break;
+      case 'L':
+        push(make_int(parse_decimal(read_line())));
+        break;
       case 0x8a: {  // LONG1
         const size_t k = static_cast<size_t>(read_le(1));
         push(make_long(take(k), k));
@@ -311,12 +331,24 @@ PyRef PickleVm::run() {
         push(f);
         break;
       }
-      case 'X': push(make_str(PyKind::kStr, read_counted(read_le(4)))); break;
-      case 0x8c: push(make_str(PyKind::kStr, read_counted(read_le(1)))); break;
-      case 0x8d: push(make_str(PyKind::kStr, read_counted(read_le(8)))); break;
-      case 'V': push(make_str(PyKind::kStr, read_line())); break;
-      case 'T': push(make_str(PyKind::kStr, read_counted(read_le(4)))); break;
-      case 'U': push(make_str(PyKind::kStr, read_counted(read_le(1)))); break;
+      case 'X':
+        push(make_str(PyKind::kStr, read_counted(read_le(4))));
+        break;
+      case 0x8c:
+        push(make_str(PyKind::kStr, read_counted(read_le(1))));
+        break;
+      case 0x8d:
+        push(make_str(PyKind::kStr, read_counted(read_le(8))));
+        break;
+      case 'V':
+        push(make_str(PyKind::kStr, read_line()));
+        break;
+      case 'T':
+        push(make_str(PyKind::kStr, read_counted(read_le(4))));
+        break;
+      case 'U':
+        push(make_str(PyKind::kStr, read_counted(read_le(1))));
+        break;
       case 'S': {  // STRING: a quoted repr; escapes other than \\ and \' are kept verbatim
         std::string s = read_line();
         if (s.size() < 2 || (s[0] != '\'' && s[0] != '"') || s.back() != s[0]) {
@@ -330,25 +362,51 @@ PyRef PickleVm::run() {
         push(make_str(PyKind::kStr, std::move(out)));
         break;
       }
-      case 'B': push(make_str(PyKind::kBytes, read_counted(read_le(4)))); break;
-      case 'C': push(make_str(PyKind::kBytes, read_counted(read_le(1)))); break;
-      case 0x8e: case 0x96: push(make_str(PyKind::kBytes, read_counted(read_le(8)))); break;
-      case 0x97: error("out-of-band buffers (NEXT_BUFFER) are not supported");
-      case 0x98: top(); break;  // READONLY_BUFFER
-      case '}': push(make(PyKind::kDict)); break;
-      case ']': push(make(PyKind::kList)); break;
-      case ')': push(make(PyKind::kTuple)); break;
-      case 0x8f: push(make(PyKind::kSet)); break;
-      case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
+      case 'B':
+        push(make_str(PyKind::kBytes, read_counted(read_le(4))));
+        break;
+      case 'C':
+        push(make_str(PyKind::kBytes, read_counted(read_le(1))));
+        break;
+      case 0x8e:
+      case 0x96:
+        push(make_str(PyKind::kBytes, read_counted(read_le(8))));
+        break;
+      case 0x97:
+        error("out-of-band buffers (NEXT_BUFFER) are not supported");
+      case 0x98:
+        top();
+        break;  // READONLY_BUFFER
+      case '}':
+        push(make(PyKind::kDict));
+        break;
+      case ']':
+        push(make(PyKind::kList));
+        break;
+      case ')':
+        push(make(PyKind::kTuple));
+        break;
+      case 0x8f:
+        push(make(PyKind::kSet));
+        break;
+      case 0x85:
+      case 0x86:
+      case 0x87: {  // TUPLE1..3
         const size_t k = op - 0x84u;
         std::vector<PyValue*> xs(k);
         for (size_t i = k; i-- > 0;) xs[i] = pop();
         push(make_seq(PyKind::kTuple, xs));
         break;
       }
-      case 't': push(make_seq(PyKind::kTuple, pop_mark())); break;
-      case 'l': push(make_seq(PyKind::kList, pop_mark())); break;
-      case 0x91: push(make_seq(PyKind::kFrozenSet, pop_mark())); break;
+      case 't':
+        push(make_seq(PyKind::kTuple, pop_mark()));
+        break;
+      case 'l':
+        push(make_seq(PyKind::kList, pop_mark()));
+        break;
+      case 0x91:
+        push(make_seq(PyKind::kFrozenSet, pop_mark()));
+        break;
       case 'd': {
         PyValue* d = make(PyKind::kDict);
         set_items(d, pop_mark());
@@ -444,7 +502,8 @@ PyRef PickleVm::run() {
         }
         break;
       }
-      case 'Q': case 'P': {  // BINPERSID / PERSID
+      case 'Q':
+      case 'P': {  // BINPERSID / PERSID
         PyValue* pid = op == 'Q' ? pop() : make_str(PyKind::kStr, read_line());
         PyValue* v = nullptr;
         if (hooks_.persistent_load) {
@@ -459,14 +518,31 @@ PyRef PickleVm::run() {
         push(v);
         break;
       }
-      case 'h': push(memo_get(read_le(1))); break;
-      case 'j': push(memo_get(read_le(4))); break;
-      case 'g': push(memo_get(static_cast<uint64_t>(parse_decimal(read_line())))); break;
-      case 'q': memo_put(read_le(1)); break;
-      case 'r': memo_put(read_le(4)); break;
-      case 'p': memo_put(static_cast<uint64_t>(parse_decimal(read_line()))); break;
-      case 0x94: memo_put(memo_.size()); break;
-      case 0x82: case 0x83: case 0x84: error("extension registry opcodes (EXT*) are not supported");
+      case 'h':
+        push(memo_get(read_le(1)));
+        break;
+      case 'j':
+        push(memo_get(read_le(4)));
+        break;
+      case 'g':
+        push(memo_get(static_cast<uint64_t>(parse_decimal(read_line()))));
+        break;
+      case 'q':
+        memo_put(read_le(1));
+        break;
+      case 'r':
+        memo_put(read_le(4));
+        break;
+      case 'p':
+        memo_put(static_cast<uint64_t>(parse_decimal(read_line())));
+        break;
+      case 0x94:
+        memo_put(memo_.size());
+        break;
+      case 0x82:
+      case 0x83:
+      case 0x84:
+        error("extension registry opcodes (EXT*) are not supported");
       default: {
         char buf[8];
         std::snprintf(buf, sizeof buf, "0x%02x", op);

@@ -10,22 +10,38 @@ namespace rvc::formats {
 
 const char* kind_name(PyKind kind) {
   switch (kind) {
-    case PyKind::kNone: return "None";
-    case PyKind::kBool: return "bool";
-    case PyKind::kInt: return "int";
-    case PyKind::kBigInt: return "int (big)";
-    case PyKind::kFloat: return "float";
-    case PyKind::kStr: return "str";
-    case PyKind::kBytes: return "bytes";
-    case PyKind::kList: return "list";
-    case PyKind::kTuple: return "tuple";
-    case PyKind::kDict: return "dict";
-    case PyKind::kSet: return "set";
-    case PyKind::kFrozenSet: return "frozenset";
-    case PyKind::kGlobal: return "global";
-    case PyKind::kObject: return "object";
-    case PyKind::kStorage: return "storage";
-    case PyKind::kTensor: return "tensor";
+    case PyKind::kNone:
+      return "None";
+    case PyKind::kBool:
+      return "bool";
+    case PyKind::kInt:
+      return "int";
+    case PyKind::kBigInt:
+      return "int (big)";
+    case PyKind::kFloat:
+      return "float";
+    case PyKind::kStr:
+      return "str";
+    case PyKind::kBytes:
+      return "bytes";
+    case PyKind::kList:
+      return "list";
+    case PyKind::kTuple:
+      return "tuple";
+    case PyKind::kDict:
+      return "dict";
+    case PyKind::kSet:
+      return "set";
+    case PyKind::kFrozenSet:
+      return "frozenset";
+    case PyKind::kGlobal:
+      return "global";
+    case PyKind::kObject:
+      return "object";
+    case PyKind::kStorage:
+      return "storage";
+    case PyKind::kTensor:
+      return "tensor";
   }
   return "?";
 }
@@ -67,7 +83,10 @@ const std::string& PyValue::as_bytes() const {
 
 const std::vector<PyRef>& PyValue::items() const {
   switch (kind_) {
-    case PyKind::kList: case PyKind::kTuple: case PyKind::kSet: case PyKind::kFrozenSet:
+    case PyKind::kList:
+    case PyKind::kTuple:
+    case PyKind::kSet:
+    case PyKind::kFrozenSet:
     case PyKind::kObject:
       return items_;
     default:
@@ -90,9 +109,7 @@ const std::shared_ptr<TorchStorage>& PyValue::storage() const {
   return storage_;
 }
 
-size_t PyValue::size() const {
-  return kind_ == PyKind::kDict ? entries_.size() : items_.size();
-}
+size_t PyValue::size() const { return kind_ == PyKind::kDict ? entries_.size() : items_.size(); }
 
 PyRef PyValue::find(const std::string& key) const {
   if (kind_ == PyKind::kDict) {
@@ -141,9 +158,15 @@ void PyValueAccess::add_child_depth(PyValue& v, PyRef child) {
 bool encode_dict_key(PyRef v, std::string& out, int depth) {
   if (depth > kMaxPickleDepth || out.size() > (1u << 16)) fail("dictionary key too complex");
   switch (v->kind()) {
-    case PyKind::kNone: out += "N"; return true;
-    case PyKind::kBool: out += v->as_bool() ? "i1;" : "i0;"; return true;
-    case PyKind::kInt: out += "i" + std::to_string(v->as_int()) + ";"; return true;
+    case PyKind::kNone:
+      out += "N";
+      return true;
+    case PyKind::kBool:
+      out += v->as_bool() ? "i1;" : "i0;";
+      return true;
+    case PyKind::kInt:
+      out += "i" + std::to_string(v->as_int()) + ";";
+      return true;
     case PyKind::kFloat: {
       const double d = v->as_float();
       if (std::nearbyint(d) == d && std::fabs(d) < 9.0e18) {
@@ -158,7 +181,8 @@ bool encode_dict_key(PyRef v, std::string& out, int depth) {
     case PyKind::kStr:
       out += "s" + std::to_string(v->as_str().size()) + ":" + v->as_str();
       return true;
-    case PyKind::kBytes: case PyKind::kBigInt:
+    case PyKind::kBytes:
+    case PyKind::kBigInt:
       out += (v->is(PyKind::kBytes) ? "y" : "I") + std::to_string(v->as_bytes().size()) + ":" +
              v->as_bytes();
       return true;
@@ -172,7 +196,9 @@ bool encode_dict_key(PyRef v, std::string& out, int depth) {
     case PyKind::kGlobal:
       out += "g" + v->module() + "\n" + v->name() + ";";
       return true;
-    case PyKind::kList: case PyKind::kDict: case PyKind::kSet:
+    case PyKind::kList:
+    case PyKind::kDict:
+    case PyKind::kSet:
       return false;
     default: {
       std::ostringstream os;
@@ -185,7 +211,8 @@ bool encode_dict_key(PyRef v, std::string& out, int depth) {
 
 void PyValueAccess::dict_set(PyValue& dict, PyRef key, PyRef value) {
   std::string code;
-  if (!encode_dict_key(key, code)) fail("unhashable dictionary key of type ", kind_name(key->kind()));
+  if (!encode_dict_key(key, code))
+    fail("unhashable dictionary key of type ", kind_name(key->kind()));
   auto [it, inserted] = dict.index_.emplace(std::move(code), dict.entries_.size());
   if (inserted) {
     dict.entries_.emplace_back(key, value);
@@ -218,22 +245,42 @@ void repr_into(PyRef v, std::string& out, size_t max_chars, int depth) {
     out += close;
   };
   switch (v->kind()) {
-    case PyKind::kNone: out += "None"; break;
-    case PyKind::kBool: out += v->as_bool() ? "True" : "False"; break;
-    case PyKind::kInt: out += std::to_string(v->as_int()); break;
-    case PyKind::kBigInt: out += "<int of " + std::to_string(v->as_bytes().size()) + " bytes>"; break;
+    case PyKind::kNone:
+      out += "None";
+      break;
+    case PyKind::kBool:
+      out += v->as_bool() ? "True" : "False";
+      break;
+    case PyKind::kInt:
+      out += std::to_string(v->as_int());
+      break;
+    case PyKind::kBigInt:
+      out += "<int of " + std::to_string(v->as_bytes().size()) + " bytes>";
+      break;
     case PyKind::kFloat: {
       std::ostringstream os;
       os << v->as_float();
       out += os.str();
       break;
     }
-    case PyKind::kStr: out += "'" + v->as_str().substr(0, max_chars) + "'"; break;
-    case PyKind::kBytes: out += "b<" + std::to_string(v->as_bytes().size()) + " bytes>"; break;
-    case PyKind::kList: seq("[", "]", v->items()); break;
-    case PyKind::kTuple: seq("(", v->items().size() == 1 ? ",)" : ")", v->items()); break;
-    case PyKind::kSet: seq("{", "}", v->items()); break;
-    case PyKind::kFrozenSet: seq("frozenset({", "})", v->items()); break;
+    case PyKind::kStr:
+      out += "'" + v->as_str().substr(0, max_chars) + "'";
+      break;
+    case PyKind::kBytes:
+      out += "b<" + std::to_string(v->as_bytes().size()) + " bytes>";
+      break;
+    case PyKind::kList:
+      seq("[", "]", v->items());
+      break;
+    case PyKind::kTuple:
+      seq("(", v->items().size() == 1 ? ",)" : ")", v->items());
+      break;
+    case PyKind::kSet:
+      seq("{", "}", v->items());
+      break;
+    case PyKind::kFrozenSet:
+      seq("frozenset({", "})", v->items());
+      break;
     case PyKind::kDict: {
       out += "{";
       const auto& es = v->entries();
@@ -246,10 +293,18 @@ void repr_into(PyRef v, std::string& out, size_t max_chars, int depth) {
       out += "}";
       break;
     }
-    case PyKind::kGlobal: out += v->module() + "." + v->name(); break;
-    case PyKind::kObject: out += "<" + v->module() + "." + v->name() + " object>"; break;
-    case PyKind::kStorage: out += "<storage>"; break;
-    case PyKind::kTensor: out += "<tensor>"; break;
+    case PyKind::kGlobal:
+      out += v->module() + "." + v->name();
+      break;
+    case PyKind::kObject:
+      out += "<" + v->module() + "." + v->name() + " object>";
+      break;
+    case PyKind::kStorage:
+      out += "<storage>";
+      break;
+    case PyKind::kTensor:
+      out += "<tensor>";
+      break;
   }
 }
 

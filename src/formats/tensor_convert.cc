@@ -15,7 +15,7 @@ float half_to_float(uint16_t h) {
   if (exp == 0) {
     if (mant == 0) {
       bits = sign;
-    } else {  // subnormal: normalise
+    } else {             // subnormal: normalise
       uint32_t e = 113;  // 127 - 15 + 1
       while (!(mant & 0x400)) {
         mant <<= 1;
@@ -85,16 +85,36 @@ Tensor to_float32(const TorchTensor& t) {
   Tensor out(t.shape);
   float* dst = out.data();
   switch (t.dtype) {
-    case DType::kFloat16: convert<uint16_t>(t, dst, half_to_float); break;
-    case DType::kBFloat16: convert<uint16_t>(t, dst, bf16_to_float); break;
-    case DType::kFloat32: convert<float>(t, dst, [](float v) { return v; }); break;
-    case DType::kFloat64: convert<double>(t, dst, [](double v) { return static_cast<float>(v); }); break;
-    case DType::kInt64: convert<int64_t>(t, dst, [](int64_t v) { return static_cast<float>(v); }); break;
-    case DType::kInt32: convert<int32_t>(t, dst, [](int32_t v) { return static_cast<float>(v); }); break;
-    case DType::kInt16: convert<int16_t>(t, dst, [](int16_t v) { return static_cast<float>(v); }); break;
-    case DType::kInt8: convert<int8_t>(t, dst, [](int8_t v) { return static_cast<float>(v); }); break;
-    case DType::kUInt8: convert<uint8_t>(t, dst, [](uint8_t v) { return static_cast<float>(v); }); break;
-    case DType::kBool: convert<uint8_t>(t, dst, [](uint8_t v) { return v ? 1.0f : 0.0f; }); break;
+    case DType::kFloat16:
+      convert<uint16_t>(t, dst, half_to_float);
+      break;
+    case DType::kBFloat16:
+      convert<uint16_t>(t, dst, bf16_to_float);
+      break;
+    case DType::kFloat32:
+      convert<float>(t, dst, [](float v) { return v; });
+      break;
+    case DType::kFloat64:
+      convert<double>(t, dst, [](double v) { return static_cast<float>(v); });
+      break;
+    case DType::kInt64:
+      convert<int64_t>(t, dst, [](int64_t v) { return static_cast<float>(v); });
+      break;
+    case DType::kInt32:
+      convert<int32_t>(t, dst, [](int32_t v) { return static_cast<float>(v); });
+      break;
+    case DType::kInt16:
+      convert<int16_t>(t, dst, [](int16_t v) { return static_cast<float>(v); });
+      break;
+    case DType::kInt8:
+      convert<int8_t>(t, dst, [](int8_t v) { return static_cast<float>(v); });
+      break;
+    case DType::kUInt8:
+      convert<uint8_t>(t, dst, [](uint8_t v) { return static_cast<float>(v); });
+      break;
+    case DType::kBool:
+      convert<uint8_t>(t, dst, [](uint8_t v) { return v ? 1.0f : 0.0f; });
+      break;
   }
   return out;
 }

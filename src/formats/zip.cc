@@ -16,7 +16,8 @@ namespace {
 
 class FileSource final : public ByteSource {
  public:
-  FileSource(int fd, uint64_t size, std::string path) : fd_(fd), size_(size), path_(std::move(path)) {}
+  FileSource(int fd, uint64_t size, std::string path)
+      : fd_(fd), size_(size), path_(std::move(path)) {}
   ~FileSource() override { ::close(fd_); }
   FileSource(const FileSource&) = delete;
   FileSource& operator=(const FileSource&) = delete;
@@ -54,8 +55,8 @@ class MemorySource final : public ByteSource {
   const std::string& name() const override { return name_; }
   void read_at(uint64_t offset, void* dst, size_t n) const override {
     if (offset > bytes_.size() || n > bytes_.size() - offset) {
-      fail(name_, ": read of ", n, " bytes at offset ", offset, " is past the end (",
-           bytes_.size(), " bytes)");
+      fail(name_, ": read of ", n, " bytes at offset ", offset, " is past the end (", bytes_.size(),
+           " bytes)");
     }
     if (n > 0) std::memcpy(dst, bytes_.data() + offset, n);
   }
@@ -151,8 +152,7 @@ void ZipArchive::parse() {
   int64_t found = -1;
   for (int64_t i = static_cast<int64_t>(tail_n - kEocdSize); i >= 0; --i) {
     const uint8_t* p = tail.data() + i;
-    if (le32(p) == kEocdSig &&
-        static_cast<uint64_t>(i) + kEocdSize + le16(p + 20) <= tail_n) {
+    if (le32(p) == kEocdSig && static_cast<uint64_t>(i) + kEocdSize + le16(p + 20) <= tail_n) {
       found = i;
       break;
     }

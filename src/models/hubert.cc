@@ -128,8 +128,9 @@ Hubert::Hubert(formats::HubertInfo info, nn::Backend backend) {
     cp.stride = l.stride;
     const Tensor* bias = w.find(p + ".0.bias");  // conv_bias=True checkpoints
     if (bias) bias = &w.get(p + ".0.bias", {l.channels});
-    ConvLayer cl{nn::Conv1d(cp, w.get(p + ".0.weight", {l.channels, in, l.kernel}), bias, backend),
-                 Norm{}};
+    const Tensor& weight = w.get(p + ".0.weight", {l.channels, in, l.kernel});
+    ConvLayer cl{nn::Conv1d(cp, weight, bias, backend), Norm{}, hubert::conv_taps(weight),
+                 bias ? *bias : Tensor()};
     if (n.group_norm && i == 0) {
       cl.norm = w.norm(p + ".2", l.channels);
     } else if (!n.group_norm) {

@@ -9,6 +9,7 @@
 #include "rvc/core/error.h"
 #include "rvc/nn/backend.h"
 #include "rvc/nn/gelu_fast.h"
+#include "rvc/nn/linear.h"
 #include "rvc/nn/ops.h"
 
 namespace rvc::models::hubert {
@@ -27,6 +28,31 @@ void scale_shift_gelu(float* x, int64_t rows, int64_t channels, const float* mul
   gelu(x, static_cast<size_t>(rows * channels), backend);
 }
 
+// y [rows][out] = conv(x) for the fast backend (see ConvLayer).
+void conv_gemm(const ConvLayer& l, const float* x, int64_t t_in, float* y) {
+  const auto& p = l.conv.params();
+  const int64_t rows = l.conv.out_length(t_in), in = p.in_channels, out = p.out_channels;
+  const int64_t k = p.kernel, s = p.stride;
+  if (in == 1) {
+    thread_local std::vector<float> col;
+    col.resize(static_cast<size_t>(rows * k));
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(&col[static_cast<size_t>(r * k)], x + r * s, sizeof(float) * k);
+    nn::gemm(false, false, rows, out, k, 1.f, col.data(), k, l.taps.data(), out, 0.f, y, out,
+             nn::Backend::kFast);
+  } else {
+    for (int64_t j = 0; j < k; ++j) {
+      nn::gemm(false, false, rows, out, in, 1.f, x + j * in, s * in, l.taps.data() + j * in * out,
+               out, j == 0 ? 0.f : 1.f, y, out, nn::Backend::kFast);
+    }
+  }
+  if (!l.bias.empty()) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t o = 0; o < out; ++o) y[r * out + o] += l.bias[o];
+    }
+  }
+}
+
 // Input samples needed for `frames` output frames of the stack (no padding anywhere).
 int64_t span_of(const std::vector<ConvLayer>& convs, int64_t frames) {
   int64_t t = frames;
@@ -38,6 +64,25 @@ int64_t span_of(const std::vector<ConvLayer>& convs, int64_t frames) {
 }
 
 }  // namespace
+
+Tensor conv_taps(const Tensor& weight) {
+  const int64_t out = weight.dim(0), in = weight.dim(1), k = weight.dim(2);
+  Tensor t({k, in, out});
+  for (int64_t o = 0; o < out; ++o) {
+    for (int64_t c = 0; c < in; ++c) {
+      for (int64_t j = 0; j < k; ++j) t[(j * in + c) * out + o] = weight[(o * in + c) * k + j];
+    }
+  }
+  return t;
+}
+
+void ConvStack::run_conv(size_t i, const float* x, int64_t t_in, float* y) const {
+  if (backend_ == nn::Backend::kFast) {
+    conv_gemm(convs_[i], x, t_in, y);
+  } else {
+    convs_[i].conv.forward(x, t_in, y);
+  }
+}
 
 ConvStack::ConvStack(const std::vector<ConvLayer>& convs, bool group_norm, nn::Backend backend)
     : convs_(convs),
@@ -82,7 +127,7 @@ void ConvStack::layer0_stats(const float* wav, int64_t n, std::vector<float>& mu
 #pragma omp for schedule(dynamic)
     for (int64_t ch = 0; ch < n_chunks; ++ch) {
       const int64_t r0 = ch * max_rows_, nr = std::min(max_rows_, rows - r0);
-      conv.forward(wav + r0 * s, (nr - 1) * s + k, buf.get());
+      run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf.get());
       for (int64_t t = 0; t < nr; ++t) {
         const float* r = buf.get() + t * c;
         for (int64_t i = 0; i < c; ++i) {
@@ -137,7 +182,7 @@ Tensor ConvStack::forward(const float* wav, int64_t n) const {
         const int64_t rows = conv.out_length(t_in), c = conv.params().out_channels;
         const bool last = i + 1 == convs_.size();
         float* dst = last ? out.data() + j0 * c_out : next;
-        conv.forward(in, t_in, dst);
+        run_conv(i, in, t_in, dst);
         const Norm& norm = convs_[i].norm;
         if (i == 0 && group_norm_) {
           scale_shift_gelu(dst, rows, c, mul0.data(), add0.data(), backend_);

@@ -18,10 +18,18 @@ struct Norm {
   bool empty() const { return gamma.empty(); }
 };
 
+// One conv block. The fast path does not use `conv`: a bias-free, unpadded, ungrouped strided
+// conv on [T][C] rows is k GEMMs, y += X_j W_j, where X_j is the input seen from row j with a
+// row stride of stride*C (no im2col copy; for C == 1 a small im2col instead, since oneDNN's
+// direct conv is slow with one input channel).
 struct ConvLayer {
-  nn::Conv1d conv;
+  nn::Conv1d conv;  // reference path, and the layer's parameters
   Norm norm;
+  Tensor taps;  // [k][in][out]: taps[j][c][o] = weight[o][c][j]
+  Tensor bias;  // [out], empty when the checkpoint has none
 };
+// Builds the taps from a PyTorch [out][in][k] weight.
+Tensor conv_taps(const Tensor& weight);
 
 struct EncoderLayer {
   nn::MultiHeadAttention attn;
@@ -46,6 +54,8 @@ class ConvStack {
   Tensor forward(const float* wav, int64_t n) const;
 
  private:
+  // y = conv i (x) with the stack's backend.
+  void run_conv(size_t i, const float* x, int64_t t_in, float* y) const;
   // Layer-0 GroupNorm folded to per-channel y = x * mul + add from the statistics of all frames.
   void layer0_stats(const float* wav, int64_t n, std::vector<float>& mul,
                     std::vector<float>& add) const;

@@ -41,8 +41,8 @@ void expect_close(const std::string& what, const float* got, const Tensor& want,
     }
   }
   EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << want.numel()
-                    << " elements out of tolerance, first at " << first_bad
-                    << ", max abs diff " << worst;
+                    << " elements out of tolerance, first at " << first_bad << ", max abs diff "
+                    << worst;
 }
 
 Tensor load_output(const test::Case& c, const std::string& key) {

@@ -1,5 +1,6 @@
 // rvc-rt convert with the built-in DSP voice, run as a user would: the real binary on files.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -135,12 +136,39 @@ TEST_F(ConvertBuiltin, RefusesToOverwriteInput) {
   EXPECT_EQ(slurp(in), before);
 }
 
-TEST_F(ConvertBuiltin, ModelIsNotSupportedYet) {
+TEST_F(ConvertBuiltin, MissingModelExitsTwoNamingIt) {
   std::string log;
-  EXPECT_EQ(convert(q(sample_) + " -o " + q(dir_ / "o.wav") + " --model voice.pth", &log), 2);
-  EXPECT_NE(log.find("RVC voice models are not supported by convert yet"), std::string::npos)
-      << log;
+  EXPECT_EQ(convert(q(sample_) + " -o " + q(dir_ / "o.wav") + " --models-dir " + q(dir_) +
+                        " --model nobody",
+                    &log),
+            2);
+  EXPECT_NE(log.find("nobody.pth"), std::string::npos) << log;
+  EXPECT_EQ(log.find("internal"), std::string::npos) << log;
   EXPECT_FALSE(fs::exists(dir_ / "o.wav"));
+}
+
+// Ten minutes of input: finishes, keeps its length, and memory stays proportional to the audio
+// (the whole file is held a few times over, never per-sample state beyond that).
+TEST_F(ConvertBuiltin, TenMinutesKeepLengthInBoundedMemory) {
+  const int sr = 16000;
+  const int64_t n = int64_t{600} * sr;
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const double t = static_cast<double>(i) / sr;
+    x[static_cast<size_t>(i)] = static_cast<float>(0.3 * std::sin(2 * M_PI * 140 * t) *
+                                                   (0.6 + 0.4 * std::sin(2 * M_PI * 0.5 * t)));
+  }
+  const fs::path in = dir_ / "long.wav", out = dir_ / "long_out.wav";
+  formats::write_audio(in.string(), x.data(), n, sr);
+  std::string log;
+  ASSERT_EQ(convert(q(in) + " -o " + q(out) + " --pitch 3 --quiet", &log), 0) << log;
+  const auto info = formats::probe_audio(out.string());
+  EXPECT_EQ(info.sample_rate, sr);
+  EXPECT_EQ(info.frames, n);
+  struct rusage ru {};
+  ASSERT_EQ(getrusage(RUSAGE_CHILDREN, &ru), 0);
+  // 600 s of 16 kHz float is 38 MB; a few copies plus the program is far below 1 GiB.
+  EXPECT_LT(ru.ru_maxrss, 1024 * 1024) << "peak RSS of a child in KiB";
 }
 
 TEST_F(ConvertBuiltin, MissingInputAndBadFlags) {

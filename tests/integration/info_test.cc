@@ -67,8 +67,8 @@ void check_hubert(const json& got, const json& p) {
 void check_rmvpe(const json& got, const json& p) {
   const json* a = param(p, {"E2E_args"});
   ASSERT_NE(a, nullptr) << "manifest names an rmvpe but has no E2E_args";
-  for (const char* k : {"n_blocks", "n_gru", "en_de_layers", "inter_layers", "in_channels",
-                        "en_out_channels"}) {
+  for (const char* k :
+       {"n_blocks", "n_gru", "en_de_layers", "inter_layers", "in_channels", "en_out_channels"}) {
     EXPECT_EQ(got[k], (*a)[k]) << k;
   }
 }

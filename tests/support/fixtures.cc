@@ -1,12 +1,12 @@
 #include "support/fixtures.h"
 
+#include <sys/wait.h>
 #include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
-#include <sys/wait.h>
 
 namespace rvc::test {
 namespace fs = std::filesystem;
@@ -34,7 +34,8 @@ std::vector<Case> all_cases() {
     c.kind = c.manifest.value("kind", "");
     cases.push_back(std::move(c));
   }
-  std::sort(cases.begin(), cases.end(), [](const Case& a, const Case& b) { return a.name < b.name; });
+  std::sort(cases.begin(), cases.end(),
+            [](const Case& a, const Case& b) { return a.name < b.name; });
   return cases;
 }
 

@@ -14,8 +14,8 @@ namespace rvc::test {
 
 struct Case {
   std::filesystem::path dir;
-  std::string name;      // directory name, for messages only
-  std::string kind;      // manifest "kind"
+  std::string name;  // directory name, for messages only
+  std::string kind;  // manifest "kind"
   nlohmann::json manifest;
   // Resolves a file named in the manifest ("model.pth", "../other/added.index").
   std::filesystem::path file(const std::string& rel) const { return dir / rel; }

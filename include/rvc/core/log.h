@@ -21,9 +21,21 @@ void log(LogLevel level, Parts&&... parts) {
   (os << ... << std::forward<Parts>(parts));
   log_line(level, os.str());
 }
-template <typename... P> void log_debug(P&&... p) { log(LogLevel::kDebug, std::forward<P>(p)...); }
-template <typename... P> void log_info(P&&... p) { log(LogLevel::kInfo, std::forward<P>(p)...); }
-template <typename... P> void log_warn(P&&... p) { log(LogLevel::kWarn, std::forward<P>(p)...); }
-template <typename... P> void log_error(P&&... p) { log(LogLevel::kError, std::forward<P>(p)...); }
+template <typename... P>
+void log_debug(P&&... p) {
+  log(LogLevel::kDebug, std::forward<P>(p)...);
+}
+template <typename... P>
+void log_info(P&&... p) {
+  log(LogLevel::kInfo, std::forward<P>(p)...);
+}
+template <typename... P>
+void log_warn(P&&... p) {
+  log(LogLevel::kWarn, std::forward<P>(p)...);
+}
+template <typename... P>
+void log_error(P&&... p) {
+  log(LogLevel::kError, std::forward<P>(p)...);
+}
 
 }  // namespace rvc

@@ -31,7 +31,7 @@ AudioInfo probe_audio(const std::string& path);
 // Whole file, mixed down to mono.
 Audio read_audio_mono(const std::string& path);
 // Container from the extension (.wav, .flac); kFloat32 is refused for .flac.
-void write_audio(const std::string& path, const float* samples, int64_t n_samples,
-                 int sample_rate, SampleFormat format = SampleFormat::kPcm16);
+void write_audio(const std::string& path, const float* samples, int64_t n_samples, int sample_rate,
+                 SampleFormat format = SampleFormat::kPcm16);
 
 }  // namespace rvc::formats

@@ -22,8 +22,18 @@
 
 namespace rvc::formats {
 
-enum class DType { kFloat16, kBFloat16, kFloat32, kFloat64, kInt64, kInt32, kInt16, kInt8,
-                   kUInt8, kBool };
+enum class DType {
+  kFloat16,
+  kBFloat16,
+  kFloat32,
+  kFloat64,
+  kInt64,
+  kInt32,
+  kInt16,
+  kInt8,
+  kUInt8,
+  kBool
+};
 
 const char* dtype_name(DType t);
 size_t dtype_size(DType t);
@@ -60,7 +70,7 @@ class Checkpoint {
   size_t num_storages() const { return num_storages_; }
 
  private:
-  friend Checkpoint load_checkpoint_from(std::shared_ptr<ByteSource> src);
+  friend Checkpoint load_checkpoint_from(const std::shared_ptr<ByteSource>& src);
   std::shared_ptr<PyArena> arena_;
   PyRef root_ = nullptr;
   std::string path_, folder_;
@@ -69,7 +79,7 @@ class Checkpoint {
 
 Checkpoint load_checkpoint(const std::string& path);
 // Same from an arbitrary source (memory buffers for fuzzing and tests).
-Checkpoint load_checkpoint_from(std::shared_ptr<ByteSource> src);
+Checkpoint load_checkpoint_from(const std::shared_ptr<ByteSource>& src);
 
 // Collects every tensor of a (possibly nested) state dict, keys joined with '.', converted to
 // float32. Non-tensor leaves are skipped. Throws for a value that is not a dict.

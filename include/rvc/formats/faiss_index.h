@@ -29,12 +29,12 @@ namespace rvc::formats {
 enum class IndexMetric { kInnerProduct = 0, kL2 = 1 };
 
 struct IndexInfo {
-  std::string type;     // "IndexIVFFlat", "IndexFlatL2", "IndexFlatIP", "IndexFlat"
-  std::string fourcc;   // "IwFl", "IxF2", ...
+  std::string type;    // "IndexIVFFlat", "IndexFlatL2", "IndexFlatIP", "IndexFlat"
+  std::string fourcc;  // "IwFl", "IxF2", ...
   int dim = 0;
   int64_t ntotal = 0;
-  int64_t nlist = 0;    // 0 for flat indexes
-  int64_t nprobe = 0;   // as stored in the file; 0 for flat indexes
+  int64_t nlist = 0;   // 0 for flat indexes
+  int64_t nprobe = 0;  // as stored in the file; 0 for flat indexes
   IndexMetric metric = IndexMetric::kL2;
 };
 
@@ -83,11 +83,11 @@ class FeatureIndex {
 
 // The upstream retrieval blend, with each intermediate kept for tests.
 struct IndexBlend {
-  std::vector<float> score;    // [n, k] search distances
-  std::vector<int64_t> ix;     // [n, k] labels
-  Tensor weight;               // [n, k]
-  Tensor retrieved;            // [n, dim]
-  Tensor blended;              // [n, dim]
+  std::vector<float> score;  // [n, k] search distances
+  std::vector<int64_t> ix;   // [n, k] labels
+  Tensor weight;             // [n, k]
+  Tensor retrieved;          // [n, dim]
+  Tensor blended;            // [n, dim]
 };
 
 // ref: infer/modules/vc/pipeline.py, Pipeline.vc (index branch):

@@ -41,16 +41,16 @@ struct SynthConfig {
 };
 
 struct VoiceModelInfo {
-  std::string version;        // "v1" | "v2"
+  std::string version;  // "v1" | "v2"
   bool has_f0 = false;
   int64_t sample_rate_hz = 0;  // config[-1]
-  std::string sr;             // the "sr" string ("40k"), may be empty
-  int64_t speakers = 0;       // rows of emb_g.weight (overrides config[-3], as upstream)
-  int64_t embedding_dim = 0;  // enc_p.emb_phone.weight shape[1]: 256 (v1) or 768 (v2)
-  std::string info;           // the "info" string, may be empty
-  SynthConfig config;         // with spk_embed_dim = speakers
-  nlohmann::json config_json; // the raw 18-value list as stored
-  TensorMap weights;          // float32
+  std::string sr;              // the "sr" string ("40k"), may be empty
+  int64_t speakers = 0;        // rows of emb_g.weight (overrides config[-3], as upstream)
+  int64_t embedding_dim = 0;   // enc_p.emb_phone.weight shape[1]: 256 (v1) or 768 (v2)
+  std::string info;            // the "info" string, may be empty
+  SynthConfig config;          // with spk_embed_dim = speakers
+  nlohmann::json config_json;  // the raw 18-value list as stored
+  TensorMap weights;           // float32
 };
 // ref: infer/modules/vc/modules.py VC.get_vc
 VoiceModelInfo read_voice_model(const Checkpoint& ck, bool with_weights = true);
@@ -70,7 +70,7 @@ struct HubertInfo {
   std::string extractor_mode = "default";
   bool layer_norm_first = false;
   int64_t conv_pos = 128, conv_pos_groups = 16;
-  bool normalize = false;  // task.normalize
+  bool normalize = false;     // task.normalize
   std::string config_source;  // "cfg.model" or "args"
   TensorMap weights;
 };

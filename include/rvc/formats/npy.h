@@ -19,12 +19,12 @@
 namespace rvc::formats {
 
 struct NpyArray {
-  std::string dtype;           // as written in the header, e.g. "<f4", "|u1"
-  Shape shape;                 // empty for a 0-d array (one element)
-  std::vector<uint8_t> data;   // raw little-endian bytes, C order, numel * item_size bytes
+  std::string dtype;          // as written in the header, e.g. "<f4", "|u1"
+  Shape shape;                // empty for a 0-d array (one element)
+  std::vector<uint8_t> data;  // raw little-endian bytes, C order, numel * item_size bytes
 
   int64_t numel() const;
-  size_t item_size() const;    // bytes per element of dtype
+  size_t item_size() const;  // bytes per element of dtype
   // Converts any numeric dtype to float32 (bool -> 0/1); the shape is kept.
   Tensor to_tensor() const;
   // Integer and bool dtypes to int64; float dtypes are refused (no silent truncation).

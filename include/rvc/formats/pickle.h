@@ -33,7 +33,18 @@ class PyValue;
 using PyRef = const PyValue*;
 
 enum class PyKind {
-  kNone, kBool, kInt, kBigInt, kFloat, kStr, kBytes, kList, kTuple, kDict, kSet, kFrozenSet,
+  kNone,
+  kBool,
+  kInt,
+  kBigInt,
+  kFloat,
+  kStr,
+  kBytes,
+  kList,
+  kTuple,
+  kDict,
+  kSet,
+  kFrozenSet,
   kGlobal,   // a class/function reference: module + name
   kObject,   // an instance of any other class: module/name, args, state, items, entries
   kStorage,  // a torch storage from a persistent id
@@ -54,11 +65,11 @@ class PyValue {
   bool is_sequence() const { return kind_ == PyKind::kList || kind_ == PyKind::kTuple; }
 
   // Typed accessors: throw rvc::Error ("expected int, got str") on the wrong kind.
-  bool as_bool() const;           // bool, or int 0/1
-  int64_t as_int() const;         // int or bool
-  double as_float() const;        // float or int
+  bool as_bool() const;     // bool, or int 0/1
+  int64_t as_int() const;   // int or bool
+  double as_float() const;  // float or int
   const std::string& as_str() const;
-  const std::string& as_bytes() const;  // bytes/bytearray; for kBigInt the little-endian bytes
+  const std::string& as_bytes() const;      // bytes/bytearray; for kBigInt the little-endian bytes
   const std::vector<PyRef>& items() const;  // list, tuple, set, frozenset; Object list items
   const std::vector<std::pair<PyRef, PyRef>>& entries() const;  // dict; Object dict items
   const TorchTensor& tensor() const;

@@ -36,11 +36,11 @@ std::shared_ptr<ByteSource> memory_source(const void* data, size_t n,
 
 struct ZipEntry {
   std::string name;
-  uint16_t method = 0;            // 0 stored, 8 deflated
+  uint16_t method = 0;  // 0 stored, 8 deflated
   uint64_t compressed_size = 0;
   uint64_t uncompressed_size = 0;
   uint64_t local_header_offset = 0;
-  uint64_t data_offset = 0;       // start of the entry's bytes, resolved from the local header
+  uint64_t data_offset = 0;  // start of the entry's bytes, resolved from the local header
   uint32_t crc32 = 0;
 };
 

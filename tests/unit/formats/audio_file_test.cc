@@ -138,7 +138,7 @@ std::vector<uint8_t> wav_header(uint16_t channels, uint32_t data_bytes) {
 }
 
 TEST_F(AudioFileTest, HugeClaimedLengthReadsOnlyWhatIsThere) {
-  auto h = wav_header(1, 0xFFFFFFF0u);  // claims ~2^31 frames
+  auto h = wav_header(1, 0xFFFFFFF0u);                              // claims ~2^31 frames
   const std::vector<uint8_t> pcm = {0x00, 0x40, 0x00, 0xC0, 0, 0};  // 0.5, -0.5, 0
   std::ofstream out(path("huge.wav"), std::ios::binary);
   out.write(reinterpret_cast<const char*>(h.data()), static_cast<std::streamsize>(h.size()));

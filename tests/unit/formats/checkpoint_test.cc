@@ -58,8 +58,8 @@ TEST(Checkpoint, SharedStorageStridesAndOffsets) {
   ASSERT_EQ(m.size(), 2u);
   EXPECT_EQ(m.at("a")[5], 5.0f);
   // An offset view of the same storage.
-  const Checkpoint ck2 = load_mem(make_checkpoint(two_views("FloatStorage", 7, {2}, {2}, 3),
-                                                  {{"0", raw_bytes(v)}}));
+  const Checkpoint ck2 =
+      load_mem(make_checkpoint(two_views("FloatStorage", 7, {2}, {2}, 3), {{"0", raw_bytes(v)}}));
   const Tensor ot = to_float32(ck2.root()->at("b")->tensor());
   EXPECT_EQ(ot[0], 3.0f);
   EXPECT_EQ(ot[1], 5.0f);
@@ -72,22 +72,31 @@ TEST(Checkpoint, EveryDtypeConvertsExactly) {
   };
   const std::vector<Case> cases = {
       // fp16: 1, -2, 65504 (max), 2^-24 (smallest subnormal), -0, inf
-      {"HalfStorage", raw_bytes(std::vector<uint16_t>{0x3C00, 0xC000, 0x7BFF, 0x0001, 0x8000, 0x7C00}),
+      {"HalfStorage",
+       raw_bytes(std::vector<uint16_t>{0x3C00, 0xC000, 0x7BFF, 0x0001, 0x8000, 0x7C00}),
        {1.0f, -2.0f, 65504.0f, std::ldexp(1.0f, -24), -0.0f, INFINITY}},
-      {"BFloat16Storage", raw_bytes(std::vector<uint16_t>{0x3F80, 0xC040, 0x4049, 0, 0x0001, 0xFF80}),
+      {"BFloat16Storage",
+       raw_bytes(std::vector<uint16_t>{0x3F80, 0xC040, 0x4049, 0, 0x0001, 0xFF80}),
        {1.0f, -3.0f, 3.140625f, 0.0f, std::ldexp(1.0f, -133), -INFINITY}},
       {"FloatStorage", raw_bytes(std::vector<float>{1.5f, -2, 3, 4, 5, 6}), {1.5f, -2, 3, 4, 5, 6}},
-      {"DoubleStorage", raw_bytes(std::vector<double>{0.25, -1, 2, 3, 4, 1e10}),
+      {"DoubleStorage",
+       raw_bytes(std::vector<double>{0.25, -1, 2, 3, 4, 1e10}),
        {0.25f, -1, 2, 3, 4, 1e10f}},
-      {"LongStorage", raw_bytes(std::vector<int64_t>{-5, 0, 7, 1 << 20, 9, -1}),
+      {"LongStorage",
+       raw_bytes(std::vector<int64_t>{-5, 0, 7, 1 << 20, 9, -1}),
        {-5, 0, 7, 1 << 20, 9, -1}},
-      {"IntStorage", raw_bytes(std::vector<int32_t>{-5, 0, 7, 100000, 9, -1}),
+      {"IntStorage",
+       raw_bytes(std::vector<int32_t>{-5, 0, 7, 100000, 9, -1}),
        {-5, 0, 7, 100000, 9, -1}},
-      {"ShortStorage", raw_bytes(std::vector<int16_t>{-5, 0, 7, 30000, 9, -1}),
+      {"ShortStorage",
+       raw_bytes(std::vector<int16_t>{-5, 0, 7, 30000, 9, -1}),
        {-5, 0, 7, 30000, 9, -1}},
-      {"CharStorage", raw_bytes(std::vector<int8_t>{-5, 0, 7, 127, -128, -1}),
+      {"CharStorage",
+       raw_bytes(std::vector<int8_t>{-5, 0, 7, 127, -128, -1}),
        {-5, 0, 7, 127, -128, -1}},
-      {"ByteStorage", raw_bytes(std::vector<uint8_t>{5, 0, 7, 255, 128, 1}), {5, 0, 7, 255, 128, 1}},
+      {"ByteStorage",
+       raw_bytes(std::vector<uint8_t>{5, 0, 7, 255, 128, 1}),
+       {5, 0, 7, 255, 128, 1}},
       {"BoolStorage", raw_bytes(std::vector<uint8_t>{1, 0, 1, 1, 0, 0}), {1, 0, 1, 1, 0, 0}},
   };
   for (const Case& c : cases) {
@@ -107,9 +116,13 @@ TEST(Checkpoint, EveryDtypeConvertsExactly) {
 TEST(Checkpoint, ParameterWrapperAndScalarTensor) {
   PickleWriter w;
   w.proto().empty_dict().str("p").global("torch._utils", "_rebuild_parameter");
-  w.mark().tensor("FloatStorage", "0", 1, {}, {}).boolean(true).global("collections", "OrderedDict");
+  w.mark()
+      .tensor("FloatStorage", "0", 1, {}, {})
+      .boolean(true)
+      .global("collections", "OrderedDict");
   w.empty_tuple().reduce().tuple().reduce().op('s').stop();
-  const Checkpoint ck = load_mem(make_checkpoint(w.bytes(), {{"0", raw_bytes(std::vector<float>{7})}}));
+  const Checkpoint ck =
+      load_mem(make_checkpoint(w.bytes(), {{"0", raw_bytes(std::vector<float>{7})}}));
   const Tensor t = to_float32(ck.root()->at("p")->tensor());
   EXPECT_EQ(t.ndim(), 0);
   EXPECT_EQ(t[0], 7.0f);
@@ -118,26 +131,32 @@ TEST(Checkpoint, ParameterWrapperAndScalarTensor) {
 TEST(Checkpoint, StorageTooSmallForTheTensor) {
   const std::vector<float> v{0, 1, 2, 3, 4, 5};
   // stride reaches index 3*2 + ... past 6 elements
-  EXPECT_NE(error_of(make_checkpoint(two_views("FloatStorage", 6, {3, 2}, {2, 3}),
-                                     {{"0", raw_bytes(v)}})).find("past its storage"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(make_checkpoint(two_views("FloatStorage", 6, {3, 2}, {2, 3}), {{"0", raw_bytes(v)}}))
+          .find("past its storage"),
+      std::string::npos);
   // offset past the end
-  EXPECT_NE(error_of(make_checkpoint(two_views("FloatStorage", 6, {2}, {1}, 5),
-                                     {{"0", raw_bytes(v)}})).find("past its storage"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(make_checkpoint(two_views("FloatStorage", 6, {2}, {1}, 5), {{"0", raw_bytes(v)}}))
+          .find("past its storage"),
+      std::string::npos);
   // the pid claims more elements than the entry holds
-  EXPECT_NE(error_of(make_checkpoint(two_views("FloatStorage", 600, {2}, {1}),
-                                     {{"0", raw_bytes(v)}})).find("entry holds"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(make_checkpoint(two_views("FloatStorage", 600, {2}, {1}), {{"0", raw_bytes(v)}}))
+          .find("entry holds"),
+      std::string::npos);
   // huge sizes overflow-checked, not allocated
-  EXPECT_FALSE(error_of(make_checkpoint(two_views("FloatStorage", 6, {int64_t{1} << 40, 1 << 30},
-                                                  {1, 1}), {{"0", raw_bytes(v)}})).empty());
+  EXPECT_FALSE(
+      error_of(make_checkpoint(two_views("FloatStorage", 6, {int64_t{1} << 40, 1 << 30}, {1, 1}),
+                               {{"0", raw_bytes(v)}}))
+          .empty());
   // missing storage entry
   EXPECT_NE(error_of(make_checkpoint(two_views("FloatStorage", 6, {2}, {1}), {})).find("data/0"),
             std::string::npos);
   // unsupported storage class
   EXPECT_NE(error_of(make_checkpoint(two_views("ComplexFloatStorage", 6, {2}, {1}),
-                                     {{"0", raw_bytes(v)}})).find("storage type"),
+                                     {{"0", raw_bytes(v)}}))
+                .find("storage type"),
             std::string::npos);
 }
 

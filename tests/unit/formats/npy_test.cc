@@ -58,8 +58,7 @@ TEST(Npy, ReadsOtherDtypesAndVersions) {
     const Tensor t = a.to_tensor();
     EXPECT_EQ(t[1], -1.0f);
   }
-  const auto b = with_header("{'descr': '|b1', 'fortran_order': False, 'shape': (2, 1), }",
-                             {1, 0});
+  const auto b = with_header("{'descr': '|b1', 'fortran_order': False, 'shape': (2, 1), }", {1, 0});
   const NpyArray a = parse_npy(b.data(), b.size());
   EXPECT_EQ(a.shape, (Shape{2, 1}));
   EXPECT_EQ(a.to_tensor()[0], 1.0f);
@@ -90,12 +89,14 @@ TEST(Npy, RefusesBadInput) {
                "unsupported dtype");
   // Shape claims far more than the file holds: refused before any allocation.
   expect_error(with_header("{'descr': '<f4', 'fortran_order': False, "
-                           "'shape': (100000000000, 1000), }", f4),
+                           "'shape': (100000000000, 1000), }",
+                           f4),
                "only 8 data bytes");
   expect_error(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", f4),
                "only 8 data bytes");
   expect_error(with_header("{'descr': '<f4', 'fortran_order': False, "
-                           "'shape': (4611686018427387904, 4), }", f4),
+                           "'shape': (4611686018427387904, 4), }",
+                           f4),
                "x.npy");
   auto b = with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", f4);
   b[8] = 0xff;  // header length past the end

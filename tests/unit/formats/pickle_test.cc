@@ -58,14 +58,14 @@ TEST(Pickle, ScalarsAndContainers) {
 
 TEST(Pickle, Protocol4OpcodesMemoAndBigInts) {
   std::string b = "\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00"s;  // PROTO 4, FRAME
-  b += "\x8c\x03key\x94";                            // SHORT_BINUNICODE + MEMOIZE (0)
-  b += "\x8f\x94(K\x01K\x02\x90";                    // EMPTY_SET, MEMOIZE, MARK 1 2 ADDITEMS
-  b += "(h\x00h\x00\x91"s;                            // frozenset of memo 0 twice
+  b += "\x8c\x03key\x94";                                // SHORT_BINUNICODE + MEMOIZE (0)
+  b += "\x8f\x94(K\x01K\x02\x90";                        // EMPTY_SET, MEMOIZE, MARK 1 2 ADDITEMS
+  b += "(h\x00h\x00\x91"s;                               // frozenset of memo 0 twice
   b += "\x8a\x09\x01\x00\x00\x00\x00\x00\x00\x00\x80"s;  // LONG1 9 bytes: big
-  b += "\x8a\x02\xff\xff";                           // LONG1 -1
-  b += "C\x02\x00\x01"s;                              // SHORT_BINBYTES
-  b += "\x87";                                       // TUPLE3 (frozenset, big, -1) ...
-  b += "\x87.";                                      // TUPLE3 (set, t, bytes)? see below
+  b += "\x8a\x02\xff\xff";                               // LONG1 -1
+  b += "C\x02\x00\x01"s;                                 // SHORT_BINBYTES
+  b += "\x87";                                           // TUPLE3 (frozenset, big, -1) ...
+  b += "\x87.";                                          // TUPLE3 (set, t, bytes)? see below
   PyArena arena;
   // Stack before the first TUPLE3: str, set, frozenset, big, -1, bytes -> (big, -1, bytes)
   // then TUPLE3 -> (set, frozenset, (big,-1,bytes)); STOP leaves str below: allowed by pickle.
@@ -113,15 +113,19 @@ TEST(Pickle, UnknownClassesAreInertObjects) {
 }
 
 TEST(Pickle, NothingNamedIsEverExecuted) {
-  const auto marker = std::filesystem::temp_directory_path() /
-                      ("rvc_pickle_pwned_" + std::to_string(::getpid()));
+  const auto marker =
+      std::filesystem::temp_directory_path() / ("rvc_pickle_pwned_" + std::to_string(::getpid()));
   std::filesystem::remove(marker);
   const std::string cmd = "touch " + marker.string();
   PickleWriter w;
   w.proto().mark();
   w.global("os", "system").mark().str(cmd).tuple().reduce();
   w.global("posix", "system").mark().str(cmd).tuple().reduce();
-  w.global("builtins", "eval").mark().str("__import__('os').system('" + cmd + "')").tuple().reduce();
+  w.global("builtins", "eval")
+      .mark()
+      .str("__import__('os').system('" + cmd + "')")
+      .tuple()
+      .reduce();
   w.global("subprocess", "Popen").mark().mark().str("sh").str("-c").str(cmd).op('l').tuple();
   w.reduce();
   w.global("builtins", "exec").empty_tuple().op(0x81);
@@ -169,12 +173,17 @@ TEST(Pickle, TruncatedAndHugeLengths) {
   EXPECT_NE(error_of("\x80\x02N").find("truncated"), std::string::npos);
   EXPECT_NE(error_of("\x80\x02J\x01\x02").find("truncated"), std::string::npos);
   // BINUNICODE / BINBYTES8 / LONG4 claiming gigabytes in a tiny input fail before allocating.
-  EXPECT_NE(error_of("\x80\x02X\xff\xff\xff\xff" "abc.").find("past the end"), std::string::npos);
-  EXPECT_NE(error_of(std::string("\x80\x04\x8e\xff\xff\xff\xff\xff\xff\xff\x7f", 11)).find("past the end"),
+  EXPECT_NE(error_of("\x80\x02X\xff\xff\xff\xff"
+                     "abc.")
+                .find("past the end"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string("\x80\x04\x8e\xff\xff\xff\xff\xff\xff\xff\x7f", 11))
+                .find("past the end"),
             std::string::npos);
   EXPECT_NE(error_of("\x80\x02\x8b\xff\xff\xff\x7f.").find("past the end"), std::string::npos);
-  EXPECT_NE(error_of(std::string("\x80\x04\x95\xff\xff\xff\xff\x00\x00\x00\x00N.", 13))
-                .find("frame"), std::string::npos);
+  EXPECT_NE(
+      error_of(std::string("\x80\x04\x95\xff\xff\xff\xff\x00\x00\x00\x00N.", 13)).find("frame"),
+      std::string::npos);
   EXPECT_NE(error_of("cos\nsys").find("truncated"), std::string::npos);
 }
 
@@ -209,7 +218,9 @@ TEST(Pickle, SelfReferenceIsHandled) {
   b += ".";
   EXPECT_NE(error_of(b).find("nesting"), std::string::npos);
   PyArena arena;
-  PyRef r = load(arena, std::string("\x80\x02]q\x00h\x00" "a.", 9));
+  PyRef r = load(arena, std::string("\x80\x02]q\x00h\x00"
+                                    "a.",
+                                    9));
   EXPECT_EQ(r->items()[0], r);
   EXPECT_FALSE(r->repr(50).empty());
 }

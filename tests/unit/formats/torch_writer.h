@@ -87,9 +87,18 @@ inline std::string make_zip(const std::vector<ZipFile>& files) {
 class PickleWriter {
  public:
   PickleWriter& proto(int v = 2) { return op(0x80).byte(v); }
-  PickleWriter& op(int c) { s_ += static_cast<char>(c); return *this; }
-  PickleWriter& byte(int c) { s_ += static_cast<char>(c); return *this; }
-  PickleWriter& raw(const std::string& b) { s_ += b; return *this; }
+  PickleWriter& op(int c) {
+    s_ += static_cast<char>(c);
+    return *this;
+  }
+  PickleWriter& byte(int c) {
+    s_ += static_cast<char>(c);
+    return *this;
+  }
+  PickleWriter& raw(const std::string& b) {
+    s_ += b;
+    return *this;
+  }
   PickleWriter& mark() { return op('('); }
   PickleWriter& none() { return op('N'); }
   PickleWriter& boolean(bool b) { return op(b ? 0x88 : 0x89); }
