@@ -1,0 +1,83 @@
+// rvc/audio/stream_runner.h: runs a pipeline::Stream behind a device (DESIGN idea 6).
+//
+// The device's audio thread calls audio(): it only pushes input into one SPSC ring, pops output
+// from another and wakes the worker. The worker thread pops whole blocks, runs Stream::process
+// and pushes the result. Nothing is hidden:
+//  - device_xruns: periods the driver flagged (overflow / underflow);
+//  - input_overrun_frames: input the audio thread could not queue (input ring full);
+//  - output_underrun_frames: output the audio thread needed but the worker had not produced yet
+//    (played as silence);
+//  - dropped_input_frames: stale input the worker skipped because it fell behind by more than
+//    one block + one period, so the input-to-output delay stays bounded.
+//
+// Timing: the output ring starts with prime_frames() = block + period - gcd(block, period) of
+// silence, the least that lets an instant worker never underrun whatever the period. The delay
+// from device input to device output is then latency_frames() = prime_frames() +
+// stream.latency_frames() - block (equal to the Stream's algorithmic latency when period ==
+// block), plus the driver's own buffering.
+//
+// Thread-safety: start()/stop()/stats() from a control thread; audio() and wait_ready() from the
+// device thread; the Stream is used only by the worker while running.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "rvc/audio/device.h"
+#include "rvc/core/spsc_ring.h"
+#include "rvc/pipeline/stream.h"
+
+namespace rvc::audio {
+
+struct RunnerStats {
+  uint64_t device_xruns = 0;
+  uint64_t input_overrun_frames = 0;
+  uint64_t output_underrun_frames = 0;
+  uint64_t dropped_input_frames = 0;
+  uint64_t blocks = 0;
+  // Stream::process compute time per block, milliseconds.
+  double compute_p50_ms = 0.0, compute_p99_ms = 0.0, compute_max_ms = 0.0;
+};
+
+class StreamRunner final : public AudioCallback {
+ public:
+  // device_frames: the device's period. The stream must outlive the runner. Throws rvc::Error.
+  StreamRunner(pipeline::Stream& stream, int64_t device_frames);
+  ~StreamRunner() override;
+  StreamRunner(const StreamRunner&) = delete;
+  StreamRunner& operator=(const StreamRunner&) = delete;
+
+  // Primes the output ring and starts the worker. Call before the device starts.
+  void start();
+  // Stops and joins the worker (call after the device stopped). Safe to call twice.
+  void stop();
+
+  void audio(const float* in, float* out, int64_t frames, CallbackStatus status) override;
+  bool wait_ready(int64_t frames) override;
+
+  int64_t prime_frames() const { return prime_; }
+  int64_t latency_frames() const;
+  RunnerStats stats() const;
+
+ private:
+  static constexpr int kBuckets = 4000;  // 0.25 ms each: up to 1 s
+  static constexpr double kBucketMs = 0.25;
+  void worker();
+  void record(double ms);
+
+  pipeline::Stream& stream_;
+  int64_t block_ = 0, period_ = 0, prime_ = 0;
+  SpscRing in_ring_, out_ring_;
+  std::vector<float> in_block_, out_block_;
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+  std::atomic<uint32_t> wake_{0}, produced_{0};
+  std::atomic<uint64_t> xruns_{0}, dropped_{0}, blocks_{0};
+  std::array<std::atomic<uint32_t>, kBuckets + 1> hist_{};
+  std::atomic<double> max_ms_{0.0};
+};
+
+}  // namespace rvc::audio
