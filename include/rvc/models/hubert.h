@@ -26,6 +26,10 @@
 //
 // Thread-safety: a constructed Hubert is immutable; forward() is const and may run from several
 // threads at once. forward() allocates its activations (worker-thread use, not an audio callback).
+// Memory per call: O(T * C) activations (the conv stack runs in bounded chunks) plus the
+// attention's T x T score matrix, T = n / hop_samples() (10 s -> 499 frames -> 1 MB; callers
+// feeding minutes of audio should window it, as upstream RVC's pipeline does).
+// Threads: nn::num_threads() (conv chunks run one per thread; GEMMs use all of them).
 #pragma once
 
 #include <cstdint>
