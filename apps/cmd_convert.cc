@@ -1,17 +1,18 @@
 // rvc-rt convert: files in, files out.
 //
-//   rvc-rt convert IN... -o OUT [--pitch N] [--formant N] [--format wav|flac] [--model M]
+//   rvc-rt convert IN... -o OUT [--model NAME|FILE] [--pitch N] [--format wav|flac] [...]
 //
 // IN may be files or directories (walked recursively; relative paths are kept under OUT). With
 // one input file OUT may be a file path, otherwise it is a directory (created as needed). An
 // output never overwrites an input. A failing file prints "rvc-rt: error: <path>: <reason>" and
-// the batch goes on; exit status 0 = all converted, 1 = some failed, 2 = nothing converted.
+// the batch goes on; exit status 0 = all converted, 1 = some failed, 2 = nothing converted (or a
+// setting / model error before any file).
 //
-// The conversion itself sits behind the Converter interface: today the built-in DSP voice
-// (rvc/dsp/voice_changer.h); the RVC model pipeline plugs in as a second implementation chosen in
-// make_converter(). All flags are parsed in parse_convert_options(); the RVC flags (--index,
-// --hubert, --rmvpe, --f0-method, --index-rate, --protect, --rms-mix, --filter-radius,
-// --resample-sr, --speaker) go there and into ConvertOptions.
+// Settings come from flags, RVC_* variables and a config file through rvc::Settings (the voice
+// keys shared with stream/serve are in apps/settings.h); --print-config prints the effective
+// settings and exits. Without --model the built-in DSP voice (rvc/dsp/voice_changer.h) converts;
+// with one, the RVC pipeline (rvc/pipeline/pipeline.h) with models loaded once for the batch.
+// --formant belongs to the built-in voice only: upstream's offline RVC has no formant control.
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,8 +30,11 @@
 
 #include "command.h"
 #include "rvc/core/error.h"
+#include "rvc/core/settings.h"
 #include "rvc/dsp/voice_changer.h"
 #include "rvc/formats/audio_file.h"
+#include "rvc/pipeline/pipeline.h"
+#include "settings.h"
 
 namespace rvc::app {
 namespace {
@@ -41,39 +45,40 @@ using Clock = std::chrono::steady_clock;
 struct ConvertOptions {
   std::vector<std::string> inputs;
   std::string output;
-  std::string format;  // "wav" | "flac"; empty = from -o's extension, else wav
-  double pitch = 0.0;
+  std::string format = "wav";  // "wav" | "flac"; "" (not given) = from -o's extension, else wav
   double formant = 0.0;
-  std::string model;  // RVC .pth; empty = built-in voice
   bool quiet = false;
+  bool print_config = false;
+  VoiceOptions voice;
 };
 
-// Returns false when --help was printed.
+// Returns false when --help was printed or --print-config printed the settings.
 bool parse_convert_options(const std::vector<std::string>& args, ConvertOptions* o) {
-  ArgParser p("convert", "IN... -o OUT");
-  p.option("-o", "OUT", "output file (one input file) or directory", &o->output);
-  p.option("--output", "OUT", "same as -o", &o->output);
-  p.option("--pitch", "N", "pitch shift in semitones, -24..24 (default 0)", &o->pitch);
-  p.option("--formant", "N", "formant shift in semitones, -12..12 (built-in voice; default 0)",
-           &o->formant);
-  p.option("--format", "FMT", "output format for generated names: wav (default) or flac",
-           &o->format);
-  p.option("--model", "FILE", "RVC voice model (.pth); without it the built-in DSP voice is used",
-           &o->model);
-  p.flag("--quiet", "no progress bar and no per-file summary lines", &o->quiet);
-  if (!p.parse(args)) return false;
-  o->inputs = p.positional();
+  Settings s("convert", "IN... -o OUT");
+  s.add("output", "OUT", "output file (one input file) or directory", &o->output)
+      .alias("-o")
+      .cli_only();
+  s.add("format", "FMT", "output format for generated names: wav (default) or flac", &o->format)
+      .choices({"wav", "flac"});
+  add_voice_settings(s, &o->voice);
+  s.add("formant", "N", "formant shift in semitones, -12..12 (built-in voice only; default 0)",
+        &o->formant)
+      .range(-12, 12);
+  s.add_flag("quiet", "no progress bar and no per-file summary lines", &o->quiet);
+  s.add_flag("print-config", "print the effective settings and exit", &o->print_config)
+      .cli_only();
+  if (!s.load(args)) {
+    std::fputs(s.usage().c_str(), stdout);
+    return false;
+  }
+  if (!s.given("format")) o->format.clear();
+  if (o->print_config) {
+    std::fputs(s.effective_config().c_str(), stdout);
+    return false;
+  }
+  o->inputs = s.positional();
   if (o->inputs.empty()) fail("convert: expected at least one input (see rvc-rt convert --help)");
   if (o->output.empty()) fail("convert: -o OUT is required");
-  if (!o->format.empty() && o->format != "wav" && o->format != "flac") {
-    fail("--format: expected wav or flac, got '", o->format, "'");
-  }
-  if (!std::isfinite(o->pitch) || std::abs(o->pitch) > 24) {
-    fail("--pitch: expected -24..24 semitones, got ", o->pitch);
-  }
-  if (!std::isfinite(o->formant) || std::abs(o->formant) > 12) {
-    fail("--formant: expected -12..12 semitones, got ", o->formant);
-  }
   return true;
 }
 
@@ -127,9 +132,52 @@ class BuiltinVoiceConverter : public Converter {
   dsp::VoiceParams params_;
 };
 
+// The RVC pipeline on one shared, immutable set of models.
+class RvcConverter : public Converter {
+ public:
+  RvcConverter(std::shared_ptr<const pipeline::VoiceModels> models,
+               pipeline::ConvertParams params)
+      : pipeline_(std::move(models)), params_(std::move(params)) {}
+  std::string describe() const override {
+    return "using " + pipeline_.models().describe() + "; " + params_.to_string();
+  }
+  formats::Audio convert(const formats::Audio& in,
+                         const std::function<void(double)>& progress) override {
+    const std::vector<float> x16 = pipeline::to_16k(in.samples, in.sample_rate);
+    pipeline::ConvertHooks hooks;
+    hooks.progress = progress;
+    const pipeline::ConvertResult r = pipeline_.convert(x16, params_, hooks);
+    // Upstream's int16 result (peak-limited to 0.99), as the file will hold it.
+    formats::Audio out;
+    out.sample_rate = r.sample_rate_hz;
+    out.samples.resize(r.pcm16.size());
+    for (size_t i = 0; i < r.pcm16.size(); ++i) out.samples[i] = r.pcm16[i] / 32768.0f;
+    return out;
+  }
+
+ private:
+  pipeline::Pipeline pipeline_;
+  pipeline::ConvertParams params_;
+};
+
 std::unique_ptr<Converter> make_converter(const ConvertOptions& o) {
-  if (!o.model.empty()) fail(o.model, ": RVC voice models are not supported by convert yet");
-  return std::make_unique<BuiltinVoiceConverter>(dsp::VoiceParams{o.pitch, o.formant});
+  if (o.voice.model.empty()) {
+    if (std::abs(o.voice.pitch) > 24) {
+      fail("--pitch: the built-in voice takes -24..24 semitones, got ", o.voice.pitch);
+    }
+    return std::make_unique<BuiltinVoiceConverter>(dsp::VoiceParams{o.voice.pitch, o.formant});
+  }
+  if (o.formant != 0.0) {
+    fail("--formant: only the built-in voice has a formant shift; upstream RVC's offline "
+         "conversion has none (drop --formant or --model)");
+  }
+  pipeline::ConvertParams params = voice_params(o.voice);
+  auto models = load_voice(o.voice);
+  if (params.sid >= models->synthesizer().speakers()) {
+    fail("--speaker: ", params.sid, " is out of range: ", models->paths().voice, " has ",
+         models->synthesizer().speakers(), " speaker(s)");
+  }
+  return std::make_unique<RvcConverter>(std::move(models), std::move(params));
 }
 
 struct Job {
