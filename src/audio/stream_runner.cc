@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <numeric>
 
 #include "rvc/core/error.h"
@@ -101,7 +102,9 @@ void StreamRunner::worker() {
 }
 
 void StreamRunner::record(double ms) {
-  const int b = std::clamp(static_cast<int>(ms / kBucketMs), 0, kBuckets);
+  const double us = ms * 1000.0;
+  const int b =
+      us < 1.0 ? 0 : std::min(kBuckets, 1 + static_cast<int>(std::log(us) / std::log(1.02)));
   hist_[static_cast<size_t>(b)].fetch_add(1, std::memory_order_relaxed);
   if (ms > max_ms_.load(std::memory_order_relaxed)) max_ms_.store(ms, std::memory_order_relaxed);
 }
@@ -126,7 +129,9 @@ RunnerStats StreamRunner::stats() const {
     uint64_t acc = 0;
     for (size_t i = 0; i < h.size(); ++i) {
       acc += h[i];
-      if (acc >= want) return std::min((static_cast<double>(i) + 1) * kBucketMs, s.compute_max_ms);
+      if (acc >= want) {
+        return std::min(0.001 * std::pow(1.02, static_cast<double>(i)), s.compute_max_ms);
+      }
     }
     return s.compute_max_ms;
   };

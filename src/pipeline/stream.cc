@@ -86,7 +86,7 @@ Stream::Stream(const StreamConfig& config, std::unique_ptr<VoiceBackend> backend
     fail("crossfade_ms: ", config_.crossfade_ms, " ms is longer than the block (",
          static_cast<double>(geometry_.block) * 1000.0 / config_.sample_rate, " ms)");
   }
-  backend_->prepare(geometry_);
+  backend_->prepare(geometry_, cur_);
   window_frames_ = backend_->window_frames(geometry_);
   if (window_frames_ < geometry_.block) {
     fail("Stream: backend '", backend_->describe(), "' asked for a window of ", window_frames_,

@@ -16,13 +16,15 @@ class BuiltinBackend final : public VoiceBackend {
   std::string describe() const override { return "built-in DSP voice (no model)"; }
   bool continuous() const override { return true; }
 
-  void prepare(const StreamGeometry& g) override {
+  void prepare(const StreamGeometry& g, const StreamParams& initial) override {
     g_ = g;
     dsp::VoiceChangerConfig c;
     c.sample_rate = g.sample_rate;
+    c.params = {initial.pitch_semitones, initial.formant_semitones};
     vc_ = std::make_unique<dsp::VoiceChanger>(c);
     hist_.assign(static_cast<size_t>(g.infer_frames()), 0.0f);
-    pitch_ = formant_ = 0.0;
+    pitch_ = initial.pitch_semitones;
+    formant_ = initial.formant_semitones;
   }
   int64_t window_frames(const StreamGeometry& g) const override { return g.block; }
   int64_t latency_frames() const override { return vc_ ? vc_->latency() : 0; }

@@ -63,8 +63,9 @@ class StreamRunner final : public AudioCallback {
   RunnerStats stats() const;
 
  private:
-  static constexpr int kBuckets = 4000;  // 0.25 ms each: up to 1 s
-  static constexpr double kBucketMs = 0.25;
+  // Log-spaced compute-time buckets: bucket i >= 1 holds [1 us * 1.02^(i-1), 1 us * 1.02^i),
+  // so percentiles are within 2 % from 1 us to about 1000 s.
+  static constexpr int kBuckets = 1050;
   void worker();
   void record(double ms);
 

@@ -89,8 +89,9 @@ class VoiceBackend {
   // True when consecutive infer() outputs already join seamlessly (a streaming voice): the
   // Stream then skips the SOLA search and crossfade windows.
   virtual bool continuous() const = 0;
-  // Called once before the first infer(): size scratch and state. May throw rvc::Error.
-  virtual void prepare(const StreamGeometry& g) = 0;
+  // Called once before the first infer(): size scratch and state for the geometry, starting
+  // from the initial parameters (so no glide from defaults). May throw rvc::Error.
+  virtual void prepare(const StreamGeometry& g, const StreamParams& initial) = 0;
   // Input history the backend wants, newest block included (>= g.block).
   virtual int64_t window_frames(const StreamGeometry& g) const = 0;
   // The backend's own delay in device samples (look-ahead, resampler delay).

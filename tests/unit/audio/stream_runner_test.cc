@@ -88,7 +88,9 @@ class GateBackend final : public pipeline::VoiceBackend {
   explicit GateBackend(std::atomic<bool>* open) : open_(open) {}
   std::string describe() const override { return "gate"; }
   bool continuous() const override { return true; }
-  void prepare(const pipeline::StreamGeometry& g) override { g_ = g; }
+  void prepare(const pipeline::StreamGeometry& g, const pipeline::StreamParams&) override {
+    g_ = g;
+  }
   int64_t window_frames(const pipeline::StreamGeometry& g) const override { return g.block; }
   int64_t latency_frames() const override { return 0; }
   void infer(const float* w, float* out, const pipeline::StreamParams&) override {

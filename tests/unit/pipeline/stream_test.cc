@@ -104,7 +104,7 @@ class JitterBackend final : public VoiceBackend {
  public:
   std::string describe() const override { return "jitter test backend"; }
   bool continuous() const override { return false; }
-  void prepare(const StreamGeometry& g) override { g_ = g; }
+  void prepare(const StreamGeometry& g, const StreamParams&) override { g_ = g; }
   int64_t window_frames(const StreamGeometry& g) const override {
     return g.infer_frames() + g.search;
   }

@@ -1,0 +1,198 @@
+// rvc-rt stream through the file device, run as a user would: the real binary on
+// assets/sample.wav with the built-in voice. Checks the length (input + reported latency), the
+// pitch shift, the absence of clicks at block joins, agreement with rvc-rt convert after
+// alignment, --realtime pacing, option errors and rvc-rt devices without sound hardware.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "rvc/dsp/f0.h"
+#include "rvc/formats/audio_file.h"
+#include "support/fixtures.h"
+
+namespace rvc {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+class StreamCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("rvc_stream_cli_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    sample_ = fs::path(RVC_SOURCE_DIR) / "assets" / "sample.wav";
+    ASSERT_TRUE(fs::exists(sample_));
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  int rvc(const std::string& args, std::string* out) {
+    return test::run_command(q(test::rvc_rt_bin()) + " " + args, out, true);
+  }
+
+  fs::path dir_, sample_;
+};
+
+// "algorithmic latency: 226.6 ms (3626 samples)" -> 3626; -1 if absent.
+int64_t reported_latency(const std::string& log) {
+  const std::string key = "algorithmic latency: ";
+  const size_t a = log.find(key);
+  if (a == std::string::npos) return -1;
+  const size_t b = log.find('(', a);
+  if (b == std::string::npos) return -1;
+  return std::stoll(log.substr(b + 1));
+}
+
+// Median f0 ratio y/x over frames voiced in both (y already aligned to x).
+double median_ratio(const std::vector<float>& x, const std::vector<float>& y, int sr) {
+  dsp::F0Config cfg;
+  cfg.sample_rate = sr;
+  const auto fx = dsp::estimate_f0(x, cfg), fy = dsp::estimate_f0(y, cfg);
+  std::vector<double> r;
+  for (size_t i = 0; i < std::min(fx.size(), fy.size()); ++i) {
+    if (fx[i] > 0 && fy[i] > 0) r.push_back(fy[i] / fx[i]);
+  }
+  if (r.size() < 20) return 0.0;
+  std::nth_element(r.begin(), r.begin() + static_cast<int64_t>(r.size() / 2), r.end());
+  return r[r.size() / 2];
+}
+
+// Second difference at t normalised by the RMS of the surrounding 10 ms (a click is a large
+// second difference relative to the local level).
+double roughness(const std::vector<float>& y, int64_t t, int sr) {
+  const int64_t h = sr / 200;
+  double e = 0.0;
+  for (int64_t i = t - h; i < t + h; ++i) e += double(y[size_t(i)]) * y[size_t(i)];
+  const double rms = std::sqrt(e / double(2 * h));
+  if (rms < 0.02) return -1.0;  // too quiet to judge
+  const double d2 = std::abs(double(y[size_t(t + 1)]) - 2.0 * y[size_t(t)] + y[size_t(t - 1)]);
+  return d2 / rms;
+}
+
+TEST_F(StreamCli, BuiltinVoiceThroughTheFileDevice) {
+  const fs::path out = dir_ / "out.wav", conv = dir_ / "conv.wav";
+  std::string log;
+  ASSERT_EQ(rvc("stream --input-file " + q(sample_) + " --output-file " + q(out) +
+                    " --pitch 5 --block-ms 30",
+                &log),
+            0)
+      << log;
+  EXPECT_NE(log.find("built-in"), std::string::npos) << log;
+  EXPECT_NE(log.find("block_ms = 30"), std::string::npos) << "effective config printed\n" << log;
+  EXPECT_NE(log.find("measured"), std::string::npos) << log;
+  EXPECT_NE(log.find("xruns 0"), std::string::npos) << log;
+  EXPECT_EQ(log.find('\r'), std::string::npos) << "no live line off a terminal";
+  const int64_t lat = reported_latency(log);
+  ASSERT_GT(lat, 0) << log;
+
+  const auto in = formats::read_audio_mono(sample_.string());
+  const auto got = formats::read_audio_mono(out.string());
+  const int sr = in.sample_rate;
+  ASSERT_EQ(got.sample_rate, sr);
+  // The whole input comes out, after the latency.
+  ASSERT_EQ(static_cast<int64_t>(got.samples.size()),
+            static_cast<int64_t>(in.samples.size()) + lat);
+  const std::vector<float> aligned(got.samples.begin() + lat, got.samples.end());
+
+  const double want = std::pow(2.0, 5.0 / 12.0);
+  EXPECT_NEAR(median_ratio(in.samples, aligned, sr), want, 0.02 * want);
+
+  // Block joins in device time: prime (one 30 ms block with 10 ms periods) + k * block.
+  const int64_t block = sr * 30 / 1000;
+  double join_sum = 0.0, all_sum = 0.0;
+  int join_n = 0, all_n = 0;
+  for (int64_t t = sr / 100; t + sr / 100 < static_cast<int64_t>(got.samples.size()); ++t) {
+    const double r = roughness(got.samples, t, sr);
+    if (r < 0) continue;
+    const bool join = (t % block == 0) || (t % block == 1);
+    (join ? join_sum : all_sum) += r;
+    ++(join ? join_n : all_n);
+  }
+  ASSERT_GT(join_n, 20);
+  EXPECT_LT(join_sum / join_n, 2.0 * all_sum / all_n)
+      << "block joins are rougher than the rest: clicks";
+
+  // Same settings through rvc-rt convert (latency removed there): equal after alignment.
+  ASSERT_EQ(rvc("convert " + q(sample_) + " -o " + q(conv) + " --pitch 5 --quiet", &log), 0) << log;
+  const auto ref = formats::read_audio_mono(conv.string());
+  ASSERT_EQ(ref.samples.size(), in.samples.size());
+  double best = -1.0;
+  int64_t best_lag = 0;
+  for (int64_t lag = lat - 400; lag <= lat + 400; ++lag) {
+    double xy = 0, xx = 0, yy = 0;
+    for (size_t i = 0; i < ref.samples.size(); ++i) {
+      const int64_t j = static_cast<int64_t>(i) + lag;
+      if (j < 0 || j >= static_cast<int64_t>(got.samples.size())) continue;
+      xy += double(ref.samples[i]) * got.samples[size_t(j)];
+      xx += double(ref.samples[i]) * ref.samples[i];
+      yy += double(got.samples[size_t(j)]) * got.samples[size_t(j)];
+    }
+    const double r = xy / std::sqrt(xx * yy + 1e-20);
+    if (r > best) {
+      best = r;
+      best_lag = lag;
+    }
+  }
+  EXPECT_EQ(best_lag, lat) << "stream output = convert output delayed by the reported latency";
+  EXPECT_GT(best, 0.99);
+}
+
+TEST_F(StreamCli, RealtimePacingKeepsLengthAndFormantShiftRuns) {
+  // One second of the sample, played at wall-clock pace.
+  const auto in = formats::read_audio_mono(sample_.string());
+  const fs::path clip = dir_ / "clip.wav", out = dir_ / "out.flac";
+  formats::write_audio(clip.string(), in.samples.data(), in.sample_rate, in.sample_rate);
+  std::string log;
+  ASSERT_EQ(rvc("stream --input-file " + q(clip) + " --output-file " + q(out) +
+                    " --realtime --formant 3 --threshold-db -45 --block-ms 50",
+                &log),
+            0)
+      << log;
+  EXPECT_NE(log.find("paced in real time"), std::string::npos) << log;
+  const auto got = formats::read_audio_mono(out.string());
+  EXPECT_EQ(static_cast<int64_t>(got.samples.size()), in.sample_rate + reported_latency(log));
+}
+
+TEST_F(StreamCli, BadOptionsFailWithOneLine) {
+  std::string log;
+  EXPECT_EQ(rvc("stream --input-file " + q(sample_), &log), 2);
+  EXPECT_NE(log.find("--output-file"), std::string::npos) << log;
+  EXPECT_EQ(rvc("stream --input-file " + q(sample_) + " --output-file " + q(dir_ / "o.wav") +
+                    " --pitch 40",
+                &log),
+            2);
+  EXPECT_NE(log.find("pitch"), std::string::npos) << log;
+  EXPECT_EQ(
+      rvc("stream --input-file " + q(dir_ / "missing.wav") + " --output-file " + q(dir_ / "o.wav"),
+          &log),
+      2);
+  EXPECT_NE(log.find("missing.wav"), std::string::npos) << log;
+  EXPECT_EQ(rvc("stream --realtime", &log), 2);
+  EXPECT_EQ(
+      rvc("stream --block-ms 2 --input-file " + q(sample_) + " --output-file " + q(dir_ / "o.wav"),
+          &log),
+      2);
+  EXPECT_NE(log.find("block_ms"), std::string::npos) << log;
+}
+
+TEST_F(StreamCli, DevicesWorksWithOrWithoutSoundHardware) {
+  std::string log;
+  ASSERT_EQ(rvc("devices", &log), 0) << log;
+  EXPECT_NE(log.find("PortAudio"), std::string::npos) << log;
+  EXPECT_TRUE(log.find("index") != std::string::npos ||
+              log.find("no audio devices found") != std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("ALSA lib"), std::string::npos) << "driver probing noise is silenced";
+}
+
+}  // namespace
+}  // namespace rvc
