@@ -65,8 +65,7 @@ bool parse_convert_options(const std::vector<std::string>& args, ConvertOptions*
         &o->formant)
       .range(-12, 12);
   s.add_flag("quiet", "no progress bar and no per-file summary lines", &o->quiet);
-  s.add_flag("print-config", "print the effective settings and exit", &o->print_config)
-      .cli_only();
+  s.add_flag("print-config", "print the effective settings and exit", &o->print_config).cli_only();
   if (!s.load(args)) {
     std::fputs(s.usage().c_str(), stdout);
     return false;
@@ -135,8 +134,7 @@ class BuiltinVoiceConverter : public Converter {
 // The RVC pipeline on one shared, immutable set of models.
 class RvcConverter : public Converter {
  public:
-  RvcConverter(std::shared_ptr<const pipeline::VoiceModels> models,
-               pipeline::ConvertParams params)
+  RvcConverter(std::shared_ptr<const pipeline::VoiceModels> models, pipeline::ConvertParams params)
       : pipeline_(std::move(models)), params_(std::move(params)) {}
   std::string describe() const override {
     return "using " + pipeline_.models().describe() + "; " + params_.to_string();
@@ -168,8 +166,9 @@ std::unique_ptr<Converter> make_converter(const ConvertOptions& o) {
     return std::make_unique<BuiltinVoiceConverter>(dsp::VoiceParams{o.voice.pitch, o.formant});
   }
   if (o.formant != 0.0) {
-    fail("--formant: only the built-in voice has a formant shift; upstream RVC's offline "
-         "conversion has none (drop --formant or --model)");
+    fail(
+        "--formant: only the built-in voice has a formant shift; upstream RVC's offline "
+        "conversion has none (drop --formant or --model)");
   }
   pipeline::ConvertParams params = voice_params(o.voice);
   auto models = load_voice(o.voice);

@@ -80,8 +80,10 @@ int run_models(const std::vector<std::string>& args) {
     }
     auto asset = [](const AssetStatus& a) {
       json e = {{"found", a.found}};
-      if (a.found) e["path"] = a.path;
-      else e["error"] = a.error;
+      if (a.found)
+        e["path"] = a.path;
+      else
+        e["error"] = a.error;
       return e;
     };
     j["assets"] = {{"hubert", asset(hs)}, {"rmvpe", asset(rs)}};
@@ -102,8 +104,10 @@ int run_models(const std::vector<std::string>& args) {
                 v.has_index() ? v.index.string().c_str() : "none");
   }
   std::printf("assets:\n");
-  std::printf("  hubert_base.pt  %s\n", hs.found ? hs.path.c_str() : ("missing: " + hs.error).c_str());
-  std::printf("  rmvpe.pt        %s\n", rs.found ? rs.path.c_str() : ("missing: " + rs.error).c_str());
+  std::printf("  hubert_base.pt  %s\n",
+              hs.found ? hs.path.c_str() : ("missing: " + hs.error).c_str());
+  std::printf("  rmvpe.pt        %s\n",
+              rs.found ? rs.path.c_str() : ("missing: " + rs.error).c_str());
   return 0;
 }
 

@@ -23,8 +23,7 @@ void add_voice_settings(Settings& s, VoiceOptions* o) {
   s.add("f0-method", "M", "pitch estimator: rmvpe (default) or yin", &o->f0_method)
       .choices({"rmvpe", "yin"});
   s.add("f0-file", "FILE", "upstream f0 file: 'seconds,Hz' rows replacing the pitch", &o->f0_file);
-  s.add("index-rate", "R", "index feature blend, 0..1 (default 0.75; 0 = no index)",
-        &o->index_rate)
+  s.add("index-rate", "R", "index feature blend, 0..1 (default 0.75; 0 = no index)", &o->index_rate)
       .range(0, 1);
   s.add("protect", "P", "protect voiceless consonants, 0..0.5 (default 0.33; 0.5 = off)",
         &o->protect)
@@ -32,8 +31,7 @@ void add_voice_settings(Settings& s, VoiceOptions* o) {
   s.add("rms-mix", "R", "output loudness envelope mix, 0..1 (default 0.25; 1 = converted)",
         &o->rms_mix)
       .range(0, 1);
-  s.add("filter-radius", "N", "median filter of yin pitch when >= 3 (default 3)",
-        &o->filter_radius)
+  s.add("filter-radius", "N", "median filter of yin pitch when >= 3 (default 3)", &o->filter_radius)
       .range(0, 64);
   s.add("resample-sr", "HZ", "output rate (default 0 = the model's rate)", &o->resample_sr)
       .range(0, 384000);

@@ -38,8 +38,8 @@ class ConvertRvc : public ::testing::Test {
     const auto& files = c.manifest.at("files");
     const auto rmvpe_cases = test::cases_of_kind("rmvpe");
     ASSERT_FALSE(rmvpe_cases.empty()) << "no fixture case of kind rmvpe";
-    rmvpe_ = fs::absolute(rmvpe_cases.front().file(
-        rmvpe_cases.front().manifest.at("files").at("rmvpe").at("file")));
+    rmvpe_ = fs::absolute(
+        rmvpe_cases.front().file(rmvpe_cases.front().manifest.at("files").at("rmvpe").at("file")));
     index_ = fs::absolute(c.file(files.at("index").at("file")));
     input_ = fs::absolute(c.file(files.at("input_wav").at("file")));
     model_sr_ = c.manifest.at("parameters").at("tgt_sr").get<int>();
@@ -180,14 +180,14 @@ TEST_F(ConvertRvc, UnreadableSilentAndShortInputs) {
   const std::vector<float> silence(16000, 0.0f);
   std::vector<float> short_tone(1600);
   for (size_t i = 0; i < short_tone.size(); ++i) {
-    short_tone[i] = static_cast<float>(0.3 * std::sin(2 * M_PI * 200 * static_cast<double>(i) / 16000));
+    short_tone[i] =
+        static_cast<float>(0.3 * std::sin(2 * M_PI * 200 * static_cast<double>(i) / 16000));
   }
   write_wav("in/silence.wav", silence);
   write_wav("in/short.wav", short_tone);
   std::string log;
   EXPECT_EQ(convert(q(dir_ / "in") + " -o " + q(dir_ / "out"), &log), 1) << log;
-  EXPECT_NE(log.find("rvc-rt: error: " + (dir_ / "in" / "broken.wav").string()),
-            std::string::npos)
+  EXPECT_NE(log.find("rvc-rt: error: " + (dir_ / "in" / "broken.wav").string()), std::string::npos)
       << log;
   expect_length(dir_ / "out" / "silence.wav", 16000);
   expect_length(dir_ / "out" / "short.wav", 1600);
@@ -225,8 +225,7 @@ TEST_F(ConvertRvc, SettingsPrecedenceThroughPrintConfig) {
   EXPECT_NE(out.find("pitch = 2 "), std::string::npos) << out;
   EXPECT_NE(out.find("RVC_PITCH"), std::string::npos) << out;
   EXPECT_NE(out.find("index-rate = 0.5"), std::string::npos) << out;
-  ASSERT_EQ(test::run_command("RVC_PITCH=2 " + bin + " --config " + q(cfg) + " --pitch 3", &out),
-            0)
+  ASSERT_EQ(test::run_command("RVC_PITCH=2 " + bin + " --config " + q(cfg) + " --pitch 3", &out), 0)
       << out;
   EXPECT_NE(out.find("pitch = 3 "), std::string::npos) << out;
   // Errors: unknown key in the file (file:line: key), malformed known variable.

@@ -45,9 +45,8 @@ class ModelsCli : public ::testing::Test {
 
 TEST_F(ModelsCli, JsonListsVoicesIndexesAndAssets) {
   std::string out;
-  ASSERT_EQ(test::run_command(q(test::rvc_rt_bin()) + " models --json --models-dir " +
-                                  q(dir_ / "models"),
-                              &out),
+  ASSERT_EQ(test::run_command(
+                q(test::rvc_rt_bin()) + " models --json --models-dir " + q(dir_ / "models"), &out),
             0)
       << out;
   const auto j = nlohmann::json::parse(out);
@@ -73,19 +72,19 @@ TEST_F(ModelsCli, JsonListsVoicesIndexesAndAssets) {
 
 TEST_F(ModelsCli, TextFromEnvironment) {
   std::string out;
-  ASSERT_EQ(test::run_command("RVC_MODELS_DIR=" + q(dir_ / "models") + " " +
-                                  q(test::rvc_rt_bin()) + " models",
-                              &out),
-            0)
+  ASSERT_EQ(
+      test::run_command(
+          "RVC_MODELS_DIR=" + q(dir_ / "models") + " " + q(test::rvc_rt_bin()) + " models", &out),
+      0)
       << out;
   EXPECT_NE(out.find("alice"), std::string::npos) << out;
   EXPECT_NE(out.find("index: none"), std::string::npos) << out;  // bob
   EXPECT_NE(out.find("unreadable"), std::string::npos) << out;   // broken
   EXPECT_NE(out.find("rmvpe.pt        missing"), std::string::npos) << out;
   // An empty or missing models directory is not an error.
-  ASSERT_EQ(test::run_command(q(test::rvc_rt_bin()) + " models --models-dir " + q(dir_ / "none"),
-                              &out),
-            0);
+  ASSERT_EQ(
+      test::run_command(q(test::rvc_rt_bin()) + " models --models-dir " + q(dir_ / "none"), &out),
+      0);
   EXPECT_NE(out.find("(none"), std::string::npos) << out;
   EXPECT_EQ(test::run_command(q(test::rvc_rt_bin()) + " models extra 2>&1", &out), 2);
 }

@@ -45,13 +45,13 @@ TEST(ConvertRvcLong, TenMinutesKeepLengthInBoundedMemory) {
     formats::write_audio((dir / "long.wav").string(), x.data(), n, 16000);
   }
   std::string log;
-  const int rc = test::run_command(
-      q(test::rvc_rt_bin()) + " convert --quiet --no-noise --model " +
-          q(fs::absolute(c.file(files.at("model").at("file")))) + " --hubert " +
-          q(fs::absolute(c.file(files.at("hubert").at("file")))) + " --index " +
-          q(fs::absolute(c.file(files.at("index").at("file")))) + " --rmvpe " + q(rmvpe) + " " +
-          q(dir / "long.wav") + " -o " + q(dir / "long_out.wav"),
-      &log, true);
+  const int rc =
+      test::run_command(q(test::rvc_rt_bin()) + " convert --quiet --no-noise --model " +
+                            q(fs::absolute(c.file(files.at("model").at("file")))) + " --hubert " +
+                            q(fs::absolute(c.file(files.at("hubert").at("file")))) + " --index " +
+                            q(fs::absolute(c.file(files.at("index").at("file")))) + " --rmvpe " +
+                            q(rmvpe) + " " + q(dir / "long.wav") + " -o " + q(dir / "long_out.wav"),
+                        &log, true);
   ASSERT_EQ(rc, 0) << log;
   const auto info = formats::probe_audio((dir / "long_out.wav").string());
   EXPECT_EQ(info.sample_rate, sr);
