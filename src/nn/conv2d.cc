@@ -1,5 +1,6 @@
 #include "rvc/nn/conv2d.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -80,9 +81,12 @@ Conv2d::Conv2d(const Conv2dParams& p, const Tensor& weight, const Tensor* bias, 
                Backend backend)
     : p_(p), backend_(backend) {
   if (p.in_channels <= 0 || p.out_channels <= 0 || p.kernel_h <= 0 || p.kernel_w <= 0 ||
-      p.pad_h < 0 || p.pad_w < 0) {
+      p.pad_h < 0 || p.pad_w < 0 || p.pad_h_end < -1 || p.pad_w_end < -1 ||
+      std::max(p.pad_h, p.pad_bottom()) >= p.kernel_h ||
+      std::max(p.pad_w, p.pad_right()) >= p.kernel_w) {
     fail("Conv2d: invalid parameters in=", p.in_channels, " out=", p.out_channels,
-         " k=", p.kernel_h, "x", p.kernel_w, " pad=", p.pad_h, "x", p.pad_w);
+         " k=", p.kernel_h, "x", p.kernel_w, " pad=", p.pad_h, "x", p.pad_w,
+         " (padding must be smaller than the kernel)");
   }
   const Shape ws{p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
   if (weight.shape() != ws) {
@@ -113,15 +117,16 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
   if (it != cache.end()) return it->second;
   if (cache.size() >= kMaxCached) cache.clear();  // live callers hold their own shared_ptr
   const auto& eng = detail::cpu_engine();
-  const int64_t oh = h + 2 * p.pad_h - p.kernel_h + 1, ow = w + 2 * p.pad_w - p.kernel_w + 1;
+  const int64_t oh = h + p.pad_h + p.pad_bottom() - p.kernel_h + 1;
+  const int64_t ow = w + p.pad_w + p.pad_right() - p.kernel_w + 1;
   memory::desc src_md({1, p.in_channels, h, w}, Dt::f32, Tag::nhwc);
   memory::desc dst_md({1, p.out_channels, oh, ow}, Dt::f32, Tag::nhwc);
   const memory::dims wdims{p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
   memory::desc w_any(wdims, Dt::f32, Tag::any);
   memory::desc b_md({p.out_channels}, Dt::f32, Tag::a);
-  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
-                                    dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
-                                    dst_md, {1, 1}, {p.pad_h, p.pad_w}, {p.pad_h, p.pad_w});
+  dnnl::convolution_forward::desc d(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
+      dst_md, {1, 1}, {p.pad_h, p.pad_w}, {p.pad_bottom(), p.pad_right()});
   dnnl::convolution_forward::primitive_desc pd(d, detail::make_attr_2d(accumulate, p.post, p.alpha),
                                                eng);
   auto e = std::make_shared<Entry>();

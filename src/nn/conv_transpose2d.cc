@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -64,11 +65,96 @@ ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dParams& p, const Tensor& w
       (p.output_padding_h > p.pad_h || p.output_padding_w > p.pad_w)) {
     backend_ = Backend::kReference;
   }
-  if (backend_ == Backend::kFast) {
+  if (backend_ == Backend::kFast) setup_polyphase();
+  if (backend_ == Backend::kFast && !polyphase_) {
     impl_ = std::make_unique<Impl>();
     impl_->bias = memory({{p.out_channels}, Dt::f32, Tag::a}, detail::cpu_engine());
     std::memcpy(impl_->bias.get_data_handle(), bias_.data(), sizeof(float) * p.out_channels);
   }
+}
+
+namespace {
+
+// Taps of one dimension: phase r of the output (o = s * m + r) reads input m + d through kernel
+// tap a whenever r + pad - a == s * d.
+struct PhaseTaps {
+  int64_t dmin = 0, dmax = 0;
+  bool ok = false;
+};
+
+PhaseTaps phase_taps(int64_t k, int64_t s, int64_t pad) {
+  PhaseTaps t;
+  bool first = true;
+  for (int64_t r = 0; r < s; ++r) {
+    for (int64_t a = 0; a < k; ++a) {
+      const int64_t num = r + pad - a;
+      if (((num % s) + s) % s != 0) continue;
+      const int64_t d = num / s;
+      t.dmin = first ? d : std::min(t.dmin, d);
+      t.dmax = first ? d : std::max(t.dmax, d);
+      first = false;
+    }
+  }
+  t.ok = !first;
+  return t;
+}
+
+}  // namespace
+
+// Output o = s * m + r for m < M in every phase needs (k - 2 pad + op) divisible by s; the conv
+// then reads input rows m + dmin .. m + dmax, i.e. kernel dmax - dmin + 1 with top padding
+// -dmin and bottom padding M - h - top + kernel - 1 (both must be >= 0).
+void ConvTranspose2d::setup_polyphase() {
+  const ConvTranspose2dParams& p = p_;
+  const int64_t ext_h = p.kernel_h - 2 * p.pad_h + p.output_padding_h;
+  const int64_t ext_w = p.kernel_w - 2 * p.pad_w + p.output_padding_w;
+  if (ext_h % p.stride_h != 0 || ext_w % p.stride_w != 0) return;
+  const PhaseTaps th = phase_taps(p.kernel_h, p.stride_h, p.pad_h);
+  const PhaseTaps tw = phase_taps(p.kernel_w, p.stride_w, p.pad_w);
+  if (!th.ok || !tw.ok || th.dmin > 0 || tw.dmin > 0) return;
+  const int64_t kh = th.dmax - th.dmin + 1, kw = tw.dmax - tw.dmin + 1;
+  // M - h = ext / s - 1; bottom padding = (M - h) - top + k' - 1.
+  const int64_t pb_h = ext_h / p.stride_h - 1 + th.dmin + kh - 1;
+  const int64_t pb_w = ext_w / p.stride_w - 1 + tw.dmin + kw - 1;
+  if (pb_h < 0 || pb_w < 0) return;
+  const int64_t phases = p.stride_h * p.stride_w, co = p.out_channels, ci = p.in_channels;
+  Tensor w({phases * co, ci, kh, kw});
+  Tensor b({phases * co});
+  for (int64_t rh = 0; rh < p.stride_h; ++rh) {
+    for (int64_t rw = 0; rw < p.stride_w; ++rw) {
+      const int64_t ph = rh * p.stride_w + rw;
+      for (int64_t o = 0; o < co; ++o) b[ph * co + o] = bias_[o];
+      for (int64_t ah = 0; ah < p.kernel_h; ++ah) {
+        const int64_t nh = rh + p.pad_h - ah;
+        if (((nh % p.stride_h) + p.stride_h) % p.stride_h != 0) continue;
+        const int64_t th_i = nh / p.stride_h - th.dmin;
+        for (int64_t aw = 0; aw < p.kernel_w; ++aw) {
+          const int64_t nw = rw + p.pad_w - aw;
+          if (((nw % p.stride_w) + p.stride_w) % p.stride_w != 0) continue;
+          const int64_t tw_i = nw / p.stride_w - tw.dmin;
+          for (int64_t o = 0; o < co; ++o) {
+            for (int64_t c = 0; c < ci; ++c) {
+              w[(((ph * co + o) * ci + c) * kh + th_i) * kw + tw_i] =
+                  weight_[((c * co + o) * p.kernel_h + ah) * p.kernel_w + aw];
+            }
+          }
+        }
+      }
+    }
+  }
+  Conv2dParams cp;
+  cp.in_channels = ci;
+  cp.out_channels = phases * co;
+  cp.kernel_h = kh;
+  cp.kernel_w = kw;
+  cp.pad_h = -th.dmin;
+  cp.pad_w = -tw.dmin;
+  cp.pad_h_end = pb_h;
+  cp.pad_w_end = pb_w;
+  cp.post = p.post;
+  cp.alpha = p.alpha;
+  poly_ = Conv2d(cp, w, &b, nullptr, Backend::kFast);
+  polyphase_ = true;
 }
 
 int64_t ConvTranspose2d::out_h(int64_t h) const {
@@ -80,6 +166,10 @@ int64_t ConvTranspose2d::out_w(int64_t w) const {
 
 void ConvTranspose2d::prepare(int64_t h, int64_t w) const {
   if (backend_ != Backend::kFast || h <= 0 || w <= 0) return;
+  if (polyphase_) {
+    poly_.prepare(h, w);
+    return;
+  }
   const auto key = std::make_pair(h, w);
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->cache.count(key)) return;
@@ -148,6 +238,23 @@ void ConvTranspose2d::forward(const float* x, int64_t h, int64_t w, float* y) co
     }
     for (size_t q = 0; q < acc.size(); ++q) y[q] = static_cast<float>(acc[q]);
     detail::apply_post(y, acc.size(), p_.post, p_.alpha);
+    return;
+  }
+  if (polyphase_) {
+    const int64_t sh = p_.stride_h, sw = p_.stride_w, phases = sh * sw;
+    const int64_t mh = poly_.out_h(h), mw = poly_.out_w(w);  // == oh / sh, ow / sw
+    float* buf =
+        detail::thread_scratch(detail::kScratchConvT, static_cast<size_t>(mh * mw * phases * co));
+    poly_.forward(x, h, w, buf);
+    for (int64_t m = 0; m < mh; ++m) {
+      for (int64_t rh = 0; rh < sh; ++rh) {
+        float* row = y + (m * sh + rh) * ow * co;
+        for (int64_t n = 0; n < mw; ++n) {
+          const float* src = buf + ((m * mw + n) * phases + rh * sw) * co;
+          std::memcpy(row + n * sw * co, src, sizeof(float) * sw * co);
+        }
+      }
+    }
     return;
   }
   std::shared_ptr<Impl::Entry> e;

@@ -2,17 +2,20 @@
 // feature maps (batch 1, channels last; see backend.h).
 //
 // Conv2d matches torch.nn.Conv2d with stride 1, dilation 1, groups 1, zero padding (pad_h,
-// pad_w) on both sides and optional bias. An inference BatchNorm2d that follows the conv can be
-// folded into it at construction (w' = w * scale[o], b' = b * scale[o] + shift[o]), and the
-// epilogue is fused:
+// pad_w) on top/left and (pad_bottom(), pad_right()) on bottom/right, and optional bias. An
+// inference BatchNorm2d that follows the conv can be folded into it at construction (w' = w *
+// scale[o], b' = b * scale[o] + shift[o]), and the epilogue is fused:
 //   y = post(bn(conv(x) + bias))            (accumulate = false)
 //   y = post(bn(conv(x) + bias)) + y        (accumulate = true: a residual added *after* the
 //                                           activation, as in RMVPE's ConvBlockRes)
 // ConvTranspose2d matches torch.nn.ConvTranspose2d (groups 1, dilation 1) with any kernel,
 // stride, padding < kernel and output_padding < stride, per dimension, with the same optional
-// bias / folded BatchNorm / post-op.
+// bias / folded BatchNorm / post-op. Its fast path rewrites it as one polyphase Conv2d
+// (Cin -> stride_h*stride_w*Cout channels, ceil-ish(k/stride) taps, no redundant zeros in the
+// RMVPE case) plus an interleaving copy; shapes where the phases differ in length use oneDNN's
+// deconvolution (much slower on this CPU).
 //
-// Fast path: oneDNN convolution / deconvolution primitives on nhwc memory, weights pre-packed
+// Fast path: oneDNN convolution primitives on nhwc memory, weights pre-packed
 // once per layer; primitives are created on the first call for each (H, W) and cached (under a
 // mutex, at most kMaxCached per layer; call prepare(h, w) at setup to keep that off real-time
 // paths). Construction copies the weights; the layer is then immutable; forward() is const and
@@ -33,9 +36,14 @@ struct Conv2dParams {
   int64_t in_channels = 0;
   int64_t out_channels = 0;
   int64_t kernel_h = 1, kernel_w = 1;
-  int64_t pad_h = 0, pad_w = 0;
+  // Every padding must be smaller than the kernel along its dimension.
+  int64_t pad_h = 0, pad_w = 0;            // top / left (and bottom / right unless set below)
+  int64_t pad_h_end = -1, pad_w_end = -1;  // bottom / right; -1 = same as pad_h / pad_w
   PostOp post = PostOp::kNone;
   float alpha = 0.f;  // leaky ReLU slope
+
+  int64_t pad_bottom() const { return pad_h_end < 0 ? pad_h : pad_h_end; }
+  int64_t pad_right() const { return pad_w_end < 0 ? pad_w : pad_w_end; }
 };
 
 class Conv2d {
@@ -53,8 +61,8 @@ class Conv2d {
 
   const Conv2dParams& params() const { return p_; }
   Backend backend() const { return backend_; }
-  int64_t out_h(int64_t h) const { return h + 2 * p_.pad_h - p_.kernel_h + 1; }
-  int64_t out_w(int64_t w) const { return w + 2 * p_.pad_w - p_.kernel_w + 1; }
+  int64_t out_h(int64_t h) const { return h + p_.pad_h + p_.pad_bottom() - p_.kernel_h + 1; }
+  int64_t out_w(int64_t w) const { return w + p_.pad_w + p_.pad_right() - p_.kernel_w + 1; }
   void prepare(int64_t h, int64_t w, bool accumulate = false) const;
   // x: [h][w][in]; y: [out_h(h)][out_w(w)][out]. No-op when the output is empty.
   void forward(const float* x, int64_t h, int64_t w, float* y, bool accumulate = false) const;
@@ -99,11 +107,16 @@ class ConvTranspose2d {
 
  private:
   struct Impl;
+  void setup_polyphase();
   ConvTranspose2dParams p_;
   Backend backend_ = Backend::kReference;
-  Tensor weight_;  // [in][out][kh][kw], BatchNorm folded
-  Tensor bias_;    // [out]
-  std::unique_ptr<Impl> impl_;
+  Tensor weight_;               // [in][out][kh][kw], BatchNorm folded
+  Tensor bias_;                 // [out]
+  std::unique_ptr<Impl> impl_;  // fast path via oneDNN deconvolution
+  // Fast path via polyphase: one Conv2d producing stride_h*stride_w phases of out channels,
+  // interleaved into y (used when every phase has the same output size).
+  bool polyphase_ = false;
+  Conv2d poly_;
 };
 
 // torch.nn.AvgPool2d(kernel=(kh, kw)) (stride = kernel, no padding, floor sizes) on [h][w][c]:

@@ -53,6 +53,10 @@ TEST(Conv2dTest, FastMatchesReferenceOnRandomShapes) {
     const bool one = iter % 3 == 2;
     p.kernel_h = p.kernel_w = one ? 1 : 3;
     p.pad_h = p.pad_w = one ? 0 : 1;
+    if (iter % 6 == 5) {  // asymmetric bottom / right padding
+      p.pad_h_end = pick(rng) % p.kernel_h;
+      p.pad_w_end = pick(rng) % p.kernel_w;
+    }
     p.post = iter % 2 ? PostOp::kRelu : PostOp::kNone;
     const bool accumulate = iter % 4 >= 2;
     const bool with_bn = iter % 5 != 0;
@@ -97,6 +101,8 @@ TEST(Conv2dTest, RejectsBadShapes) {
   std::mt19937 rng(1);
   const BatchNorm bn = random_bn(4, rng);
   EXPECT_THROW(Conv2d(p, Tensor({3, 2, 3, 3}), nullptr, &bn), Error);
+  p.pad_h_end = 3;  // not smaller than the kernel
+  EXPECT_THROW(Conv2d(p, Tensor({3, 2, 3, 3}), nullptr), Error);
 }
 
 TEST(ConvTranspose2dTest, ReferenceMatchesHandComputed) {
@@ -128,11 +134,12 @@ TEST(ConvTranspose2dTest, FastMatchesReferenceOnRandomShapes) {
     p.in_channels = 1 + pick(rng) % 20;
     p.out_channels = 1 + pick(rng) % 20;
     p.kernel_h = p.kernel_w = 3;
-    // RMVPE's decoder: stride (2,2) output_padding (1,1), or (1,2) with (0,1); padding 1.
+    // RMVPE's decoder: stride (2,2) output_padding (1,1) (or (1,2) with (0,1)); padding 1.
     p.stride_h = iter % 2 ? 1 : 2;
     p.stride_w = 2;
     p.output_padding_h = p.stride_h - 1;
-    p.output_padding_w = 1;
+    // output_padding 0 makes the phases unequal: the oneDNN deconvolution fallback.
+    p.output_padding_w = iter % 4 == 3 ? 0 : 1;
     p.pad_h = p.pad_w = 1;
     p.post = iter % 3 ? PostOp::kRelu : PostOp::kNone;
     const int64_t h = 1 + pick(rng) % 9, w = 1 + pick(rng) % 9;
@@ -146,7 +153,7 @@ TEST(ConvTranspose2dTest, FastMatchesReferenceOnRandomShapes) {
     const ConvTranspose2d fast(p, wt, iter % 2 ? &bias : nullptr, with_bn ? &bn : nullptr,
                                Backend::kFast);
     ASSERT_EQ(ref.out_h(h), (h - 1) * p.stride_h + p.output_padding_h + 1);
-    ASSERT_EQ(ref.out_w(w), 2 * w);
+    ASSERT_EQ(ref.out_w(w), 2 * w - 1 + p.output_padding_w);
     const Tensor x = random_tensor({h, w, p.in_channels}, rng);
     Tensor yr({ref.out_h(h), ref.out_w(w), p.out_channels}), yf(yr.shape());
     ref.forward(x.data(), h, w, yr.data());
