@@ -1,5 +1,6 @@
 #include "rvc/nn/gru.h"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -26,16 +27,87 @@ const Tensor& need(const TensorMap& w, const std::string& key, const Shape& shap
 inline float sigmoidf(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
 // acc[0..n) += sum_k wt[k][0..n) * h[k]: the hidden-hidden product with W_hh transposed, so
-// the inner loop runs along the 3H outputs without horizontal reductions.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void gemv_t(const float* __restrict wt,
-                                                                         const float* __restrict h,
-                                                                         int64_t k_count, int64_t n,
-                                                                         float* __restrict acc) {
+// the inner loop runs along the 3H outputs without horizontal reductions. Blocks of outputs
+// stay in registers while k streams through the weights (AVX-512 / AVX2 / plain, picked at run
+// time; -O2 builds do not vectorise the plain loop).
+__attribute__((target("avx512f"))) void gemv_t_avx512(const float* wt, const float* h,
+                                                      int64_t k_count, int64_t n, float* acc) {
+  int64_t j = 0;
+  for (; j + 64 <= n; j += 64) {
+    __m512 a0 = _mm512_loadu_ps(acc + j), a1 = _mm512_loadu_ps(acc + j + 16);
+    __m512 a2 = _mm512_loadu_ps(acc + j + 32), a3 = _mm512_loadu_ps(acc + j + 48);
+    for (int64_t k = 0; k < k_count; ++k) {
+      const __m512 hk = _mm512_set1_ps(h[k]);
+      const float* r = wt + k * n + j;
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r), hk, a0);
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(r + 16), hk, a1);
+      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(r + 32), hk, a2);
+      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(r + 48), hk, a3);
+    }
+    _mm512_storeu_ps(acc + j, a0);
+    _mm512_storeu_ps(acc + j + 16, a1);
+    _mm512_storeu_ps(acc + j + 32, a2);
+    _mm512_storeu_ps(acc + j + 48, a3);
+  }
+  for (; j + 16 <= n; j += 16) {
+    __m512 a0 = _mm512_loadu_ps(acc + j);
+    for (int64_t k = 0; k < k_count; ++k) {
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(wt + k * n + j), _mm512_set1_ps(h[k]), a0);
+    }
+    _mm512_storeu_ps(acc + j, a0);
+  }
+  for (; j < n; ++j) {
+    float a = acc[j];
+    for (int64_t k = 0; k < k_count; ++k) a += wt[k * n + j] * h[k];
+    acc[j] = a;
+  }
+}
+
+__attribute__((target("avx2,fma"))) void gemv_t_avx2(const float* wt, const float* h,
+                                                     int64_t k_count, int64_t n, float* acc) {
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    __m256 a0 = _mm256_loadu_ps(acc + j), a1 = _mm256_loadu_ps(acc + j + 8);
+    __m256 a2 = _mm256_loadu_ps(acc + j + 16), a3 = _mm256_loadu_ps(acc + j + 24);
+    for (int64_t k = 0; k < k_count; ++k) {
+      const __m256 hk = _mm256_set1_ps(h[k]);
+      const float* r = wt + k * n + j;
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r), hk, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r + 8), hk, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r + 16), hk, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r + 24), hk, a3);
+    }
+    _mm256_storeu_ps(acc + j, a0);
+    _mm256_storeu_ps(acc + j + 8, a1);
+    _mm256_storeu_ps(acc + j + 16, a2);
+    _mm256_storeu_ps(acc + j + 24, a3);
+  }
+  for (; j < n; ++j) {
+    float a = acc[j];
+    for (int64_t k = 0; k < k_count; ++k) a += wt[k * n + j] * h[k];
+    acc[j] = a;
+  }
+}
+
+void gemv_t_plain(const float* wt, const float* h, int64_t k_count, int64_t n, float* acc) {
   for (int64_t k = 0; k < k_count; ++k) {
     const float hk = h[k];
     const float* row = wt + k * n;
     for (int64_t j = 0; j < n; ++j) acc[j] += row[j] * hk;
   }
+}
+
+using GemvFn = void (*)(const float*, const float*, int64_t, int64_t, float*);
+GemvFn pick_gemv() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return gemv_t_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemv_t_avx2;
+  return gemv_t_plain;
+}
+
+void gemv_t(const float* wt, const float* h, int64_t k_count, int64_t n, float* acc) {
+  static const GemvFn fn = pick_gemv();
+  fn(wt, h, k_count, n, acc);
 }
 
 }  // namespace
