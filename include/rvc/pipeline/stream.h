@@ -9,8 +9,8 @@
 //  - the built-in DSP voice (make_builtin_backend): a streaming pitch/formant shifter whose
 //    output is already continuous, so SOLA runs with no search and no crossfade window (they
 //    would only add delay);
-//  - the RVC model backend (HuBERT + F0 + index + synthesizer with skip_head/return_length) plugs
-//    in through the same interface; it is not written yet.
+//  - the RVC model backend (make_rvc_backend: HuBERT + F0 + index + synthesizer with
+//    skip_head/return_length), block-wise, joined by SOLA.
 //
 // Latency (samples at the device rate): algorithmic = block (collecting one block) + SOLA
 // crossfade + SOLA search (both 0 for continuous backends) + the backend's own delay. A sample
@@ -105,6 +105,17 @@ class VoiceBackend {
 
 // The built-in DSP voice (rvc/dsp/voice_changer.h) as a continuous backend.
 std::unique_ptr<VoiceBackend> make_builtin_backend();
+
+class VoiceModels;
+// An RVC voice (rvc/pipeline/voice_models.h) as a block-wise backend, the port of upstream's
+// rtrvc.py RVC.infer: HuBERT over the whole 16 kHz window (extra + crossfade + search + block),
+// index blend and F0 (pitch cache) on the new part, synthesizer with skip_head / return_length /
+// return_length2 (formant), model rate resampled to the device rate, optional rms mix. Needs a
+// device rate that is a multiple of 100 Hz and, for f0_method rmvpe with an f0 voice, an RMVPE
+// model. Not real-time safe yet: the models allocate per call, so Stream::process allocates with
+// this backend (it runs on the worker thread, never the audio thread).
+std::unique_ptr<VoiceBackend> make_rvc_backend(std::shared_ptr<const VoiceModels> models,
+                                               int64_t speaker = 0);
 
 // Breakdown of latency_frames().
 struct StreamLatency {
