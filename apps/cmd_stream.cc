@@ -10,6 +10,8 @@
 // config is printed at start, a live status line on a terminal, and a summary at the end:
 // compute time per block, algorithmic latency and, for files, the measured input-to-output
 // delay. Exit status 0 = ran, 2 = bad options or device/file errors (one line on stderr).
+// Without --model the built-in DSP voice runs; with --model NAME|FILE.pth the RVC backend
+// (HuBERT + F0 + index + synthesizer, joined by SOLA) does.
 #include <unistd.h>
 
 #include <atomic>
@@ -28,7 +30,9 @@
 #include "rvc/audio/portaudio_device.h"
 #include "rvc/audio/stream_runner.h"
 #include "rvc/core/error.h"
+#include "rvc/pipeline/model_store.h"
 #include "rvc/pipeline/stream.h"
+#include "rvc/pipeline/voice_models.h"
 
 namespace rvc::app {
 namespace {
@@ -37,7 +41,8 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
 
 struct StreamOptions {
-  std::string input_file, output_file, input_dev, output_dev, model;
+  std::string input_file, output_file, input_dev, output_dev, model, hubert, rmvpe, index;
+  int speaker = 0;
   bool realtime = false, quiet = false;
   int sample_rate = 0, buffer_frames = 0;
   double duration_s = 0.0;
@@ -74,8 +79,18 @@ bool parse_stream_options(const std::vector<std::string>& args, StreamOptions* o
            &p.threshold_db);
   a.option("--input-gain-db", "N", "input gain in dB (default 0)", &p.input_gain_db);
   a.option("--output-gain-db", "N", "output gain in dB (default 0)", &p.output_gain_db);
-  a.option("--model", "FILE", "RVC voice model (.pth); without it the built-in DSP voice is used",
-           &o->model);
+  a.option("--model", "M",
+           "RVC voice: NAME (in $RVC_MODELS_DIR) or a .pth; default: built-in voice", &o->model);
+  a.option("--hubert", "FILE", "hubert_base.pt (default: found under assets/ or the models dir)",
+           &o->hubert);
+  a.option("--rmvpe", "FILE", "rmvpe.pt for --f0-method rmvpe (default: found like --hubert)",
+           &o->rmvpe);
+  a.option("--index", "FILE", "retrieval index (default: the voice's own, if any)", &o->index);
+  a.option("--f0-method", "M", "RVC pitch tracker: rmvpe (default) or yin", &c.f0_method);
+  a.option("--index-rate", "X", "RVC index blend 0..1 (default 0)", &p.index_rate);
+  a.option("--rms-mix", "X", "RVC loudness: 0 = follow the input, 1 = the voice's (default 0)",
+           &p.rms_mix);
+  a.option("--speaker", "N", "RVC speaker id (default 0)", &o->speaker);
   a.flag("--quiet", "no live status line", &o->quiet);
   if (!a.parse(args)) return false;
   if (!a.positional().empty()) fail("stream: unexpected argument '", a.positional()[0], "'");
@@ -89,7 +104,10 @@ bool parse_stream_options(const std::vector<std::string>& args, StreamOptions* o
   if (!file && o->realtime) fail("--realtime: only for the file device");
   if (o->buffer_frames < 0) fail("--buffer-frames: expected a positive count");
   if (!std::isfinite(o->duration_s) || o->duration_s < 0) fail("--duration: expected >= 0 s");
-  if (!o->model.empty()) fail(o->model, ": RVC voice models are not supported by stream yet");
+  if (o->model.empty() && (!o->hubert.empty() || !o->rmvpe.empty() || !o->index.empty())) {
+    fail("stream: --hubert/--rmvpe/--index need --model");
+  }
+  if (o->speaker < 0) fail("--speaker: expected >= 0, got ", o->speaker);
   return true;
 }
 
@@ -132,7 +150,25 @@ int run_stream(const std::vector<std::string>& args) {
     device = std::make_unique<audio::PortAudioDevice>(pc);
   }
   o.config.sample_rate = device->sample_rate();
-  pipeline::Stream stream(o.config, pipeline::make_builtin_backend());
+  std::unique_ptr<pipeline::VoiceBackend> backend;
+  if (o.model.empty()) {
+    backend = pipeline::make_builtin_backend();
+  } else {
+    pipeline::ModelStore::Overrides ov;
+    ov.hubert = o.hubert;
+    ov.rmvpe = o.rmvpe;
+    ov.index = o.index;
+    ov.need_rmvpe = o.config.f0_method == "rmvpe";
+    const auto paths = pipeline::ModelStore::from_environment().paths_for(o.model, ov);
+    const auto models = pipeline::VoiceModels::load(paths);
+    if (o.speaker >= models->synthesizer().speakers()) {
+      fail("--speaker ", o.speaker, ": the voice has ", models->synthesizer().speakers(),
+           " speakers");
+    }
+    backend = pipeline::make_rvc_backend(models, o.speaker);
+  }
+  pipeline::Stream stream(o.config, std::move(backend));
+  stream.warm_up();
   audio::StreamRunner runner(stream, device->buffer_frames());
   const int sr = stream.sample_rate();
   const int64_t latency = runner.latency_frames();

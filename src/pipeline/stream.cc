@@ -166,6 +166,12 @@ void Stream::process(const float* in, float* out) {
   ++blocks_;
 }
 
+void Stream::warm_up(int blocks) {
+  std::vector<float> silence(static_cast<size_t>(geometry_.block), 0.0f), out(silence.size());
+  for (int i = 0; i < blocks; ++i) process(silence.data(), out.data());
+  reset();
+}
+
 void Stream::reset() {
   backend_->reset();
   sola_.reset();

@@ -1,7 +1,8 @@
 // rvc-rt stream through the file device, run as a user would: the real binary on
-// assets/sample.wav with the built-in voice. Checks the length (input + reported latency), the
-// pitch shift, the absence of clicks at block joins, agreement with rvc-rt convert after
-// alignment, --realtime pacing, option errors and rvc-rt devices without sound hardware.
+// assets/sample.wav with the built-in voice (and the fixture RVC voices). Checks the length (input
+// + reported latency), the pitch shift, the absence of clicks at block joins, agreement with rvc-rt
+// convert after alignment, --realtime pacing, option errors and rvc-rt devices without sound
+// hardware.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -118,6 +119,7 @@ TEST_F(StreamCli, BuiltinVoiceThroughTheFileDevice) {
     ++(join ? join_n : all_n);
   }
   ASSERT_GT(join_n, 20);
+  RecordProperty("join_roughness_ratio", std::to_string((join_sum / join_n) / (all_sum / all_n)));
   EXPECT_LT(join_sum / join_n, 2.0 * all_sum / all_n)
       << "block joins are rougher than the rest: clicks";
 
@@ -142,6 +144,7 @@ TEST_F(StreamCli, BuiltinVoiceThroughTheFileDevice) {
       best_lag = lag;
     }
   }
+  RecordProperty("convert_correlation", std::to_string(best));
   EXPECT_EQ(best_lag, lat) << "stream output = convert output delayed by the reported latency";
   EXPECT_GT(best, 0.99);
 }
@@ -160,6 +163,38 @@ TEST_F(StreamCli, RealtimePacingKeepsLengthAndFormantShiftRuns) {
   EXPECT_NE(log.find("paced in real time"), std::string::npos) << log;
   const auto got = formats::read_audio_mono(out.string());
   EXPECT_EQ(static_cast<int64_t>(got.samples.size()), in.sample_rate + reported_latency(log));
+}
+
+// An RVC voice (each fixture pipeline case's tiny models) through the same live path.
+TEST_F(StreamCli, RvcModelThroughTheFileDevice) {
+  const auto cases = test::cases_of_kind("pipeline");
+  ASSERT_FALSE(cases.empty());
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto& files = c.manifest.at("files");
+    if (!files.contains("input_wav")) continue;
+    const fs::path in_wav = c.file(files.at("input_wav").at("file"));
+    const fs::path out = dir_ / (c.name + ".wav");
+    std::string args = "stream --input-file " + q(in_wav) + " --output-file " + q(out) +
+                       " --model " + q(c.file(files.at("model").at("file"))) + " --hubert " +
+                       q(c.file(files.at("hubert").at("file"))) +
+                       " --f0-method yin --block-ms 100 --extra-ms 300 --pitch 2";
+    if (files.contains("index")) {
+      args += " --index " + q(c.file(files.at("index").at("file"))) + " --index-rate 0.5";
+    }
+    std::string log;
+    ASSERT_EQ(rvc(args, &log), 0) << log;
+    EXPECT_NE(log.find("voice: RVC"), std::string::npos) << log;
+    const int64_t lat = reported_latency(log);
+    ASSERT_GT(lat, 0) << log;
+    const auto in = formats::read_audio_mono(in_wav.string());
+    const auto got = formats::read_audio_mono(out.string());
+    EXPECT_EQ(static_cast<int64_t>(got.samples.size()),
+              static_cast<int64_t>(in.samples.size()) + lat);
+    double e = 0.0;
+    for (float v : got.samples) e += double(v) * v;
+    EXPECT_GT(e, 0.0) << "the voice is audible";
+  }
 }
 
 TEST_F(StreamCli, BadOptionsFailWithOneLine) {
@@ -182,6 +217,11 @@ TEST_F(StreamCli, BadOptionsFailWithOneLine) {
           &log),
       2);
   EXPECT_NE(log.find("block_ms"), std::string::npos) << log;
+  EXPECT_EQ(
+      rvc("stream --hubert x.pt --input-file " + q(sample_) + " --output-file " + q(dir_ / "o.wav"),
+          &log),
+      2);
+  EXPECT_NE(log.find("--model"), std::string::npos) << log;
 }
 
 TEST_F(StreamCli, DevicesWorksWithOrWithoutSoundHardware) {

@@ -153,6 +153,10 @@ class Stream {
   int64_t blocks() const { return blocks_; }
   // Back to silence with the current parameters. Not concurrently with process().
   void reset();
+  // Runs `blocks` silent blocks and resets: models do their one-time lazy set-up (kernel JIT,
+  // first allocations) here instead of in the first live block. Not real-time; call before the
+  // audio starts.
+  void warm_up(int blocks = 2);
 
  private:
   // Lock-free single-reader triple buffer; writers serialise on a mutex (never the reader).
