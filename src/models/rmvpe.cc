@@ -1,6 +1,8 @@
 #include "rvc/models/rmvpe.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <utility>
 
@@ -15,9 +17,92 @@ namespace rvc::models {
 
 namespace {
 
-struct Map {  // one [H][W][C] feature map (nn layout)
+// Feature-map buffers recycled per thread: each salience() call needs ~100 maps of up to tens of
+// MB, and fresh allocations of that size cost a page fault per 4 KiB on every call. The pool
+// keeps at most kPoolBytes; buffers are uninitialised.
+class BufferPool {
+ public:
+  static constexpr size_t kPoolBytes = size_t{512} << 20;
+  ~BufferPool() {
+    for (auto& b : free_) std::free(b.second);
+  }
+  float* get(size_t n, size_t* cap) {
+    size_t best = free_.size();
+    for (size_t i = 0; i < free_.size(); ++i) {
+      if (free_[i].first >= n && (best == free_.size() || free_[i].first < free_[best].first)) {
+        best = i;
+      }
+    }
+    if (best < free_.size()) {
+      float* p = free_[best].second;
+      *cap = free_[best].first;
+      pooled_ -= *cap * sizeof(float);
+      free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
+      return p;
+    }
+    *cap = std::max<size_t>(n, 16);
+    void* p = std::aligned_alloc(64, (*cap * sizeof(float) + 63) / 64 * 64);
+    if (!p) throw std::bad_alloc();
+    return static_cast<float*>(p);
+  }
+  void put(float* p, size_t cap) {
+    if (pooled_ + cap * sizeof(float) > kPoolBytes) {
+      std::free(p);
+      return;
+    }
+    pooled_ += cap * sizeof(float);
+    free_.emplace_back(cap, p);
+  }
+  static BufferPool& local() {
+    thread_local BufferPool pool;
+    return pool;
+  }
+
+ private:
+  std::vector<std::pair<size_t, float*>> free_;
+  size_t pooled_ = 0;
+};
+
+// A pooled float buffer with the bits of std::vector's interface the code below uses.
+class Buf {
+ public:
+  Buf() = default;
+  explicit Buf(size_t n) : n_(n) { p_ = BufferPool::local().get(n, &cap_); }
+  ~Buf() { release(); }
+  Buf(Buf&& o) noexcept : p_(o.p_), n_(o.n_), cap_(o.cap_) { o.p_ = nullptr; }
+  Buf& operator=(Buf&& o) noexcept {
+    if (this != &o) {
+      release();
+      p_ = o.p_;
+      n_ = o.n_;
+      cap_ = o.cap_;
+      o.p_ = nullptr;
+    }
+    return *this;
+  }
+  float* data() { return p_; }
+  const float* data() const { return p_; }
+  float* begin() { return p_; }
+  float* end() { return p_ + n_; }
+  const float* begin() const { return p_; }
+  const float* end() const { return p_ + n_; }
+  size_t size() const { return n_; }
+  float& operator[](size_t i) { return p_[i]; }
+  const float& operator[](size_t i) const { return p_[i]; }
+
+ private:
+  // Maps are created and destroyed on the thread that runs salience().
+  void release() {
+    if (p_) BufferPool::local().put(p_, cap_);
+    p_ = nullptr;
+  }
+  float* p_ = nullptr;
+  size_t n_ = 0, cap_ = 0;
+};
+
+struct Map {  // one [H][W][C] feature map (nn layout), contents uninitialised
   int64_t h = 0, w = 0, c = 0;
-  AlignedVector<float> data;
+  Buf data;
   Map() = default;
   Map(int64_t h_, int64_t w_, int64_t c_)
       : h(h_), w(w_), c(c_), data(static_cast<size_t>(h_ * w_ * c_)) {}
@@ -229,6 +314,7 @@ Tensor Rmvpe::salience(const Tensor& mel) const {
 
   // [1, 1, T, n_mels] NCHW == [T][n_mels][1] HWC; the padding frames are zeros.
   Map x(padded, hp_.n_mels, 1);
+  std::fill(x.data.begin(), x.data.end(), 0.0f);
   for (int64_t m = 0; m < hp_.n_mels; ++m) {
     for (int64_t t = 0; t < frames; ++t)
       x.data[static_cast<size_t>(t * hp_.n_mels + m)] = mel[m * frames + t];
