@@ -164,15 +164,17 @@ struct ConvBlockRes {
                             &need(w, p + ".shortcut.bias", {cout}));
     }
   }
-  Map forward(const Map& x) const {
+  // Consumes x: without a shortcut conv the residual is accumulated into x's own buffer.
+  Map forward(Map x) const {
     const int64_t cout = conv1.params().out_channels;
-    Map t(x.h, x.w, cout), y(x.h, x.w, cout);
+    Map t(x.h, x.w, cout);
     conv1.forward(x.data.data(), x.h, x.w, t.data.data());
-    if (has_shortcut) {
-      shortcut.forward(x.data.data(), x.h, x.w, y.data.data());
-    } else {
-      std::copy(x.data.begin(), x.data.end(), y.data.begin());
+    if (!has_shortcut) {
+      conv2.forward(t.data.data(), t.h, t.w, x.data.data(), /*accumulate=*/true);
+      return x;
     }
+    Map y(x.h, x.w, cout);
+    shortcut.forward(x.data.data(), x.h, x.w, y.data.data());
     conv2.forward(t.data.data(), t.h, t.w, y.data.data(), /*accumulate=*/true);
     return y;
   }
@@ -189,7 +191,7 @@ std::vector<ConvBlockRes> load_blocks(const TensorMap& w, const std::string& p, 
 }
 
 Map run_blocks(const std::vector<ConvBlockRes>& blocks, Map x) {
-  for (const auto& b : blocks) x = b.forward(x);
+  for (const auto& b : blocks) x = b.forward(std::move(x));
   return x;
 }
 
