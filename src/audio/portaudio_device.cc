@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <thread>
@@ -131,7 +132,7 @@ PortAudioDevice::PortAudioDevice(const PortAudioConfig& config) {
   const PaDeviceInfo* in_info = Pa_GetDeviceInfo(in_dev);
   const PaDeviceInfo* out_info = Pa_GetDeviceInfo(out_dev);
   sample_rate_ = config.sample_rate > 0 ? config.sample_rate
-                                        : static_cast<int>(in_info->defaultSampleRate + 0.5);
+                                        : static_cast<int>(std::lround(in_info->defaultSampleRate));
   if (sample_rate_ < 8000 || sample_rate_ > 192000) {
     fail("sample rate ", sample_rate_, " Hz is out of range (8000..192000)");
   }

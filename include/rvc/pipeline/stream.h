@@ -17,7 +17,10 @@
 // entering process() leaves it latency_frames() - block_frames() samples later.
 //
 // Real-time contract: the constructor allocates everything; process() never allocates, locks,
-// logs or throws (tests/unit/pipeline/stream_test.cc counts operator new to prove it).
+// logs or throws with a real-time-safe backend such as the built-in voice
+// (tests/unit/pipeline/stream_test.cc counts operator new to prove it). The RVC backend is not
+// yet: its models allocate per call, so it must run on a worker thread (audio/stream_runner.h),
+// never in an audio callback.
 // set_params() may be called from any thread at any time (it takes a lock only on the writer
 // side); process() picks the newest parameters up at its next block through a lock-free triple
 // buffer, and gains ramp over a block, pitch/formant glide, so changes do not click.
@@ -80,7 +83,8 @@ struct StreamGeometry {
   int64_t infer_frames() const { return block + crossfade + search; }
 };
 
-// Converts the input window into voice samples. prepare() allocates; infer() must not.
+// Converts the input window into voice samples. prepare() allocates; infer() of a real-time-safe
+// backend (the built-in voice) does not.
 class VoiceBackend {
  public:
   virtual ~VoiceBackend() = default;
