@@ -43,8 +43,10 @@ class SpscRing {
   int64_t capacity() const { return capacity_; }
   // Samples readable now: a lower bound on the consumer side, an upper bound on the producer side.
   int64_t size() const {
-    return static_cast<int64_t>(head_.load(std::memory_order_acquire) -
-                                tail_.load(std::memory_order_acquire));
+    // tail first: it never passes head, so a reader on a third thread never sees a negative size.
+    const uint64_t tail = tail_.load(std::memory_order_acquire);
+    const uint64_t head = head_.load(std::memory_order_acquire);
+    return static_cast<int64_t>(head - tail);
   }
   int64_t free_space() const { return capacity_ - size(); }
 

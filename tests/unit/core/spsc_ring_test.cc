@@ -47,7 +47,7 @@ TEST(SpscRing, WrapsAroundAndCountsOverrunAndUnderrun) {
 // sizes; with a small ring both sides hit full/empty often. Every value must arrive once, in order.
 TEST(SpscRing, TwoThreadsDeliverEverySampleInOrder) {
   SpscRing r(64);
-  constexpr int64_t kTotal = 2'000'000;
+  constexpr int64_t kTotal = 500'000;
   std::thread producer([&] {
     std::vector<float> chunk(37);
     int64_t next = 0;
