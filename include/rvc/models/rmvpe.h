@@ -10,9 +10,13 @@
 // sigmoid salience cropped to [T, n_classes] -> dsp::rmvpe_decode(thred) -> f0 [T] Hz (0 =
 // unvoiced), one value per 10 ms frame: T = n/160 + 1.
 //
+// Layers: nn::Conv2d (BatchNorm2d + ReLU folded, the ConvBlockRes residual fused into the second
+// conv), nn::ConvTranspose2d (polyphase conv), nn::avg_pool2d, nn::Gru, nn::Linear.
+//
 // Thread-safety: a constructed Rmvpe is immutable and shared; every method is const and may run
-// concurrently. Calls allocate their activations (use from a worker thread, not an audio
-// callback). Runs in float32 (upstream's is_half=False path).
+// concurrently. Feature maps come from a per-thread buffer pool that keeps up to 512 MB between
+// calls (fresh multi-MB buffers cost page faults on every call); call from a worker thread, not
+// an audio callback. Runs in float32 (upstream's is_half=False path).
 #pragma once
 
 #include <cstdint>
