@@ -4,11 +4,13 @@
 // Counters: s_per_audio_s (wall seconds per audio second; upstream PyTorch is 0.0485 at 2
 // threads, see ../shared/reference-perf.md), cpu_s_per_audio_s (CPU of the whole process, all
 // threads, per audio second) and loadavg (1-minute load average when the run ended, since the
-// machine may be shared).
+// machine may be shared); first_call_s is the warm-up call (primitive creation included for
+// the first benchmark instance only).
 #include <benchmark/benchmark.h>
 
 #include <time.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -136,7 +138,11 @@ void BM_Rmvpe(benchmark::State& st) {
   }
   const rvc::models::Rmvpe& m = model();
   const Tensor mel = m.mel(audio.data(), kSamples);
-  benchmark::DoNotOptimize(m.infer_f0(audio.data(), kSamples));  // warm-up: primitives
+  // Warm-up: creates the oneDNN primitives (first instance only; later ones hit the caches).
+  const auto w0 = std::chrono::steady_clock::now();
+  benchmark::DoNotOptimize(m.infer_f0(audio.data(), kSamples));
+  const double first_call_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
   const double cpu0 = process_cpu_s();
   int64_t iters = 0;
   for (auto _ : st) {
@@ -155,6 +161,7 @@ void BM_Rmvpe(benchmark::State& st) {
       audio_s, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   st.counters["cpu_s_per_audio_s"] = iters > 0 ? cpu / (static_cast<double>(iters) * audio_s) : 0;
   st.counters["loadavg"] = loadavg_1min();
+  st.counters["first_call_s"] = first_call_s;
 }
 BENCHMARK(BM_Rmvpe)
     ->ArgNames({"threads", "whole"})
