@@ -145,6 +145,8 @@ TEST_F(ConvertRvc, MissingFilesExitTwoNamingThem) {
   EXPECT_EQ(convert(io + " --hubert " + q(dir_ / "nope" / "hubert_base.pt"), &log), 2);
   EXPECT_NE(log.find("nope/hubert_base.pt"), std::string::npos) << log;
   EXPECT_NE(log.find("huggingface"), std::string::npos) << log;  // where to get it
+  EXPECT_EQ(convert(io + " --rmvpe " + q(dir_ / "nope" / "rmvpe.pt"), &log), 2);
+  EXPECT_NE(log.find("nope/rmvpe.pt"), std::string::npos) << log;
   EXPECT_EQ(convert(io + " --index " + q(dir_ / "gone.index"), &log), 2);
   EXPECT_NE(log.find("gone.index"), std::string::npos) << log;
   fs::remove(models_ / "hubert_base.pt");
