@@ -46,6 +46,7 @@ struct StreamOptions {
   bool realtime = false, quiet = false;
   int sample_rate = 0, buffer_frames = 0;
   double duration_s = 0.0;
+  double headroom_ms = -1.0;  // < 0 = auto from the warm-up
   pipeline::StreamConfig config;
 };
 
@@ -66,6 +67,9 @@ bool parse_stream_options(const std::vector<std::string>& args, StreamOptions* o
            &o->sample_rate);
   a.option("--buffer-frames", "N", "device period in frames (default: 10 ms)", &o->buffer_frames);
   a.option("--duration", "S", "live: stop after S seconds (default: until Ctrl-C)", &o->duration_s);
+  a.option("--headroom-ms", "N",
+           "output buffering for compute time (default: auto, 2x the warm-up block time)",
+           &o->headroom_ms);
   a.option("--block-ms", "N", "block length, whole 10 ms units (default 100)", &c.block_ms);
   a.option("--extra-ms", "N", "left context re-read each block (RVC models; default 2500)",
            &c.extra_ms);
@@ -107,6 +111,7 @@ bool parse_stream_options(const std::vector<std::string>& args, StreamOptions* o
   if (o->model.empty() && (!o->hubert.empty() || !o->rmvpe.empty() || !o->index.empty())) {
     fail("stream: --hubert/--rmvpe/--index need --model");
   }
+  if (!std::isfinite(o->headroom_ms)) fail("--headroom-ms: expected a number");
   if (o->speaker < 0) fail("--speaker: expected >= 0, got ", o->speaker);
   return true;
 }
@@ -168,9 +173,18 @@ int run_stream(const std::vector<std::string>& args) {
     backend = pipeline::make_rvc_backend(models, o.speaker);
   }
   pipeline::Stream stream(o.config, std::move(backend));
+  const auto w0 = std::chrono::steady_clock::now();
   stream.warm_up();
-  audio::StreamRunner runner(stream, device->buffer_frames());
+  const double warm_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - w0).count() /
+      2.0;
   const int sr = stream.sample_rate();
+  // Auto headroom: twice the warm-up's block compute time + 2 ms, at most one block.
+  const double headroom_ms = o.headroom_ms >= 0 ? o.headroom_ms : 2.0 * warm_ms + 2.0;
+  const int64_t headroom =
+      std::min<int64_t>(std::llround(headroom_ms * sr / 1000.0),
+                        o.headroom_ms >= 0 ? 8 * stream.block_frames() : stream.block_frames());
+  audio::StreamRunner runner(stream, device->buffer_frames(), headroom);
   const int64_t latency = runner.latency_frames();
   if (file_dev) file_dev->set_drain_frames(latency);
 
@@ -185,9 +199,13 @@ int run_stream(const std::vector<std::string>& args) {
   }
   std::printf(
       "algorithmic latency: %.1f ms (%lld samples) = block %.1f + crossfade %.1f + search %.1f"
-      " + voice %.1f + device buffering %.1f ms\n",
+      " + voice %.1f + buffering %.1f ms\n",
       ms(latency, sr), static_cast<long long>(latency), ms(L.block, sr), ms(L.crossfade, sr),
       ms(L.search, sr), ms(L.backend, sr), ms(runner.prime_frames() - L.block, sr));
+  std::printf(
+      "output buffering: %lld samples (one block + period alignment + %.1f ms compute "
+      "headroom)\n",
+      static_cast<long long>(runner.prime_frames()), ms(headroom, sr));
   std::fflush(stdout);
 
   const bool tty = !o.quiet && isatty(fileno(stderr));

@@ -11,7 +11,16 @@
 namespace rvc::audio {
 namespace {
 
-int64_t ring_size(int64_t block, int64_t period) { return 4 * (block + period); }
+int64_t ring_size(int64_t block, int64_t period, int64_t headroom) {
+  return 4 * (block + period) + headroom;
+}
+
+int64_t checked_headroom(int64_t headroom, int64_t block) {
+  if (headroom < 0 || headroom > 8 * block) {
+    fail("StreamRunner: headroom must be 0..8 blocks (", 8 * block, " frames), got ", headroom);
+  }
+  return headroom;
+}
 
 int64_t checked_period(int64_t period) {
   if (period < 1 || period > (int64_t{1} << 22)) {
@@ -22,13 +31,14 @@ int64_t checked_period(int64_t period) {
 
 }  // namespace
 
-StreamRunner::StreamRunner(pipeline::Stream& stream, int64_t device_frames)
+StreamRunner::StreamRunner(pipeline::Stream& stream, int64_t device_frames, int64_t headroom_frames)
     : stream_(stream),
       block_(stream.block_frames()),
       period_(checked_period(device_frames)),
-      prime_(block_ + period_ - std::gcd(block_, period_)),
-      in_ring_(ring_size(stream.block_frames(), device_frames)),
-      out_ring_(ring_size(stream.block_frames(), device_frames)),
+      prime_(block_ + period_ - std::gcd(block_, period_) +
+             checked_headroom(headroom_frames, block_)),
+      in_ring_(ring_size(stream.block_frames(), device_frames, 0)),
+      out_ring_(ring_size(stream.block_frames(), device_frames, headroom_frames)),
       in_block_(static_cast<size_t>(block_)),
       out_block_(static_cast<size_t>(block_)) {}
 

@@ -53,6 +53,13 @@ int64_t reported_latency(const std::string& log) {
   return std::stoll(log.substr(b + 1));
 }
 
+// "output buffering: 1634 samples" -> 1634; -1 if absent.
+int64_t reported_buffering(const std::string& log) {
+  const std::string key = "output buffering: ";
+  const size_t a = log.find(key);
+  return a == std::string::npos ? -1 : std::stoll(log.substr(a + key.size()));
+}
+
 // Median f0 ratio y/x over frames voiced in both (y already aligned to x).
 double median_ratio(const std::vector<float>& x, const std::vector<float>& y, int sr) {
   dsp::F0Config cfg;
@@ -92,8 +99,9 @@ TEST_F(StreamCli, BuiltinVoiceThroughTheFileDevice) {
   EXPECT_NE(log.find("measured"), std::string::npos) << log;
   EXPECT_NE(log.find("xruns 0"), std::string::npos) << log;
   EXPECT_EQ(log.find('\r'), std::string::npos) << "no live line off a terminal";
-  const int64_t lat = reported_latency(log);
+  const int64_t lat = reported_latency(log), prime = reported_buffering(log);
   ASSERT_GT(lat, 0) << log;
+  ASSERT_GT(prime, 0) << log;
 
   const auto in = formats::read_audio_mono(sample_.string());
   const auto got = formats::read_audio_mono(out.string());
@@ -107,14 +115,15 @@ TEST_F(StreamCli, BuiltinVoiceThroughTheFileDevice) {
   const double want = std::pow(2.0, 5.0 / 12.0);
   EXPECT_NEAR(median_ratio(in.samples, aligned, sr), want, 0.02 * want);
 
-  // Block joins in device time: prime (one 30 ms block with 10 ms periods) + k * block.
+  // Block joins in device time: prime (the output buffering) + k * block.
   const int64_t block = sr * 30 / 1000;
   double join_sum = 0.0, all_sum = 0.0;
   int join_n = 0, all_n = 0;
   for (int64_t t = sr / 100; t + sr / 100 < static_cast<int64_t>(got.samples.size()); ++t) {
     const double r = roughness(got.samples, t, sr);
     if (r < 0) continue;
-    const bool join = (t % block == 0) || (t % block == 1);
+    const int64_t phase = (t - prime % block + block) % block;
+    const bool join = phase == 0 || phase == 1;
     (join ? join_sum : all_sum) += r;
     ++(join ? join_n : all_n);
   }

@@ -10,8 +10,11 @@
 //  - dropped_input_frames: stale input the worker skipped because it fell behind by more than
 //    one block + one period, so the input-to-output delay stays bounded.
 //
-// Timing: the output ring starts with prime_frames() = block + period - gcd(block, period) of
-// silence, the least that lets an instant worker never underrun whatever the period. The delay
+// Timing: the output ring starts with prime_frames() = block + period - gcd(block, period) +
+// headroom of silence: the first part is the least that lets an instant worker never underrun
+// whatever the period; the headroom covers the worker's compute time on a live device (without
+// it every block would arrive late by its compute time and the first underruns would add that
+// much delay for good). The delay
 // from device input to device output is then latency_frames() = prime_frames() +
 // stream.latency_frames() - block (equal to the Stream's algorithmic latency when period ==
 // block), plus the driver's own buffering.
@@ -44,8 +47,9 @@ struct RunnerStats {
 
 class StreamRunner final : public AudioCallback {
  public:
-  // device_frames: the device's period. The stream must outlive the runner. Throws rvc::Error.
-  StreamRunner(pipeline::Stream& stream, int64_t device_frames);
+  // device_frames: the device's period; headroom_frames >= 0: extra output buffering for compute
+  // time. The stream must outlive the runner. Throws rvc::Error.
+  StreamRunner(pipeline::Stream& stream, int64_t device_frames, int64_t headroom_frames = 0);
   ~StreamRunner() override;
   StreamRunner(const StreamRunner&) = delete;
   StreamRunner& operator=(const StreamRunner&) = delete;
