@@ -11,10 +11,12 @@
 #include <cmath>
 #include <random>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "rvc/audio/delay.h"
 #include "rvc/audio/fake_device.h"
+#include "rvc/core/error.h"
 
 namespace rvc::audio {
 namespace {
@@ -48,10 +50,11 @@ TEST(StreamRunner, WaitedCallbackPathEqualsDirectStreamDelayedByPrime) {
   for (int64_t i = 0; i + b <= static_cast<int64_t>(x.size()); i += b) {
     ref.process(x.data() + i, want.data() + i);
   }
-  for (int64_t period : {int64_t{320}, int64_t{256}, int64_t{1000}}) {
+  const std::pair<int64_t, int64_t> setups[] = {{320, 0}, {256, 0}, {1000, 0}, {160, 37}};
+  for (const auto& [period, headroom] : setups) {
     pipeline::Stream s(config16k(20), pipeline::make_builtin_backend());
-    StreamRunner r(s, period);
-    EXPECT_EQ(r.prime_frames(), b + period - std::gcd(b, period));
+    StreamRunner r(s, period, headroom);
+    EXPECT_EQ(r.prime_frames(), b + period - std::gcd(b, period) + headroom);
     FakeDevice dev(16000, period);
     r.start();
     dev.start(&r);
@@ -131,6 +134,8 @@ TEST(StreamRunner, StuckWorkerIsCountedAndStaleInputDropped) {
   st = r.stats();
   EXPECT_GT(st.dropped_input_frames, 0u);
   r.stop();  // twice is fine
+  EXPECT_THROW(StreamRunner(s, 0), Error);
+  EXPECT_THROW(StreamRunner(s, 160, -1), Error);
 }
 
 TEST(Delay, FindsAKnownDelayOfAModulatedSignal) {
