@@ -17,6 +17,7 @@
 #include "rvc/models/hubert.h"
 #include "rvc/nn/backend.h"
 #include "support/fixtures.h"
+#include "support/golden.h"
 
 namespace rvc {
 namespace {
@@ -56,19 +57,13 @@ void expect_close(const std::string& what, const Tensor& got, const Tensor& want
   ASSERT_EQ(want.numel(), t * ch) << what << ": got " << shape_str(got.shape()) << ", want "
                                   << shape_str(want.shape());
   ASSERT_EQ(want.dim(-1), channel_major ? t : ch) << what;
-  double max_diff = 0;
-  int64_t bad = 0;
+  std::vector<float> ours(static_cast<size_t>(t * ch));  // got in want's element order
   for (int64_t i = 0; i < t; ++i) {
     for (int64_t j = 0; j < ch; ++j) {
-      const double w = channel_major ? want[j * t + i] : want[i * ch + j];
-      const double d = std::abs(static_cast<double>(got[i * ch + j]) - w);
-      max_diff = std::max(max_diff, d);
-      if (!(d <= atol + rtol * std::abs(w))) ++bad;
+      ours[static_cast<size_t>(channel_major ? j * t + i : i * ch + j)] = got[i * ch + j];
     }
   }
-  std::cout << what << ": max |diff| " << max_diff << "\n";
-  EXPECT_EQ(bad, 0) << what << ": " << bad << " values off, max |diff| " << max_diff << " (atol "
-                    << atol << ", rtol " << rtol << ")";
+  EXPECT_TRUE(test::all_close(what, ours.data(), want.data(), want.numel(), {atol, rtol}));
 }
 
 Tensor source_of(const Case& c) {

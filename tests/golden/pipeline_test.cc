@@ -21,6 +21,7 @@
 #include "rvc/formats/npy.h"
 #include "rvc/pipeline/pipeline.h"
 #include "support/fixtures.h"
+#include "support/golden.h"
 
 namespace rvc {
 namespace {
@@ -35,64 +36,12 @@ struct Captured {
   std::vector<double> v;
 };
 
-struct Tol {
-  double atol = 1e-4, rtol = 1e-4;
-};
-
-Tol tolerance_of(const nlohmann::json& manifest, const std::string& name, bool integer) {
-  Tol t;
-  if (integer) t = {0.0, 0.0};
-  if (manifest.contains("tolerances") && manifest["tolerances"].contains(name)) {
-    const auto& j = manifest["tolerances"][name];
-    t.atol = j.value("atol", 0.0);
-    t.rtol = j.value("rtol", 0.0);
-  }
-  return t;
-}
-
-formats::NpyArray load(const Case& c, const std::string& section, const std::string& key) {
-  return formats::read_npy(c.file(c.manifest.at(section).at(key).at("file")).string());
-}
-
-std::vector<double> as_doubles(const formats::NpyArray& a) {
-  std::vector<double> r;
-  if (a.dtype.find('f') != std::string::npos) {
-    const Tensor t = a.to_tensor();
-    r.assign(t.data(), t.data() + t.numel());
-  } else {
-    const std::vector<int64_t> v = a.to_int64();
-    r.assign(v.begin(), v.end());
-  }
-  return r;
-}
-
 void compare(const std::string& name, const Captured& got, const formats::NpyArray& want,
-             const Tol& tol) {
-  SCOPED_TRACE(name);
+             const test::Tolerance& tol) {
   ASSERT_EQ(shape_str(got.shape), shape_str(want.shape)) << name << ": shape";
-  const std::vector<double> w = as_doubles(want);
-  ASSERT_EQ(got.v.size(), w.size());
-  int64_t bad = 0, worst_i = -1;
-  double max_diff = 0.0, worst = 0.0;
-  for (size_t i = 0; i < w.size(); ++i) {
-    const double d = std::abs(got.v[i] - w[i]);
-    max_diff = std::max(max_diff, d);
-    const double lim = tol.atol + tol.rtol * std::abs(w[i]);
-    if (!(d <= lim)) {
-      ++bad;
-      if (worst_i < 0 || d - lim > worst) {
-        worst = d - lim;
-        worst_i = static_cast<int64_t>(i);
-      }
-    }
-  }
-  std::cout << "  " << name << " " << shape_str(got.shape) << ": max |diff| " << max_diff << "\n";
-  EXPECT_EQ(bad, 0) << name << ": " << bad << " of " << w.size() << " outside atol=" << tol.atol
-                    << " rtol=" << tol.rtol << "; max |diff| " << max_diff << "; worst at "
-                    << worst_i
-                    << (worst_i >= 0 ? " got " + std::to_string(got.v[worst_i]) + " want " +
-                                           std::to_string(w[worst_i])
-                                     : std::string());
+  const std::vector<double> w = test::as_doubles(want);
+  ASSERT_EQ(got.v.size(), w.size()) << name;
+  EXPECT_TRUE(test::all_close(name, got.v.data(), w.data(), static_cast<int64_t>(w.size()), tol));
 }
 
 ConvertParams params_of(const Case& c) {
@@ -120,7 +69,7 @@ ConvertParams params_of(const Case& c) {
   }
   if (c.manifest.at("inputs").contains("f0_estimator")) {
     // What the replaced estimator returned for the padded audio (float64 upstream).
-    const Tensor f0 = load(c, "inputs", "f0_estimator").to_tensor();
+    const Tensor f0 = test::load_array(c, "inputs", "f0_estimator").to_tensor();
     cp.f0_method = pipeline::F0Method::kCurve;
     cp.f0_curve.assign(f0.data(), f0.data() + f0.numel());
   }
@@ -138,7 +87,7 @@ std::vector<float> input_of(const Case& c, ConvertParams* cp) {
     if (c.manifest.at("inputs").contains("audio")) {
       std::vector<float> norm = a.samples;
       pipeline::normalize_input(norm);
-      const Tensor want = load(c, "inputs", "audio").to_tensor();
+      const Tensor want = test::load_array(c, "inputs", "audio").to_tensor();
       EXPECT_EQ(static_cast<int64_t>(norm.size()), want.numel());
       double d = 0;
       for (int64_t i = 0; i < std::min<int64_t>(want.numel(), norm.size()); ++i) {
@@ -149,7 +98,7 @@ std::vector<float> input_of(const Case& c, ConvertParams* cp) {
     return a.samples;
   }
   cp->normalize_input = false;
-  const Tensor t = load(c, "inputs", "audio").to_tensor();
+  const Tensor t = test::load_array(c, "inputs", "audio").to_tensor();
   return std::vector<float>(t.data(), t.data() + t.numel());
 }
 
@@ -218,8 +167,11 @@ TEST(PipelineGolden, EveryIntermediateMatchesUpstream) {
                       << "pipeline reports";
         continue;
       }
-      const formats::NpyArray want = load(c, "outputs", name);
-      compare(name, it->second, want, tolerance_of(c.manifest, name, it->second.integer));
+      const formats::NpyArray want = test::load_array(c, "outputs", name);
+      // Integer outputs (lengths, ids, coarse pitch) must match exactly unless the manifest says.
+      const test::Tolerance fallback =
+          it->second.integer ? test::Tolerance{0.0, 0.0} : test::Tolerance{};
+      compare(name, it->second, want, test::tolerance_of(c.manifest, name, fallback));
     }
     // The returned value is the reported audio_out.
     const auto out = seen.find("audio_out");

@@ -12,25 +12,15 @@
 #include "rvc/dsp/pitch_decode.h"
 #include "rvc/formats/npy.h"
 #include "support/fixtures.h"
+#include "support/golden.h"
 
 namespace rvc {
 namespace {
 
 using test::Case;
 
-Tensor load(const Case& c, const std::string& section, const std::string& key) {
-  const std::string file = c.manifest.at(section).at(key).at("file").get<std::string>();
-  return formats::read_npy(c.file(file).string()).to_tensor();
-}
-
 Shape manifest_shape(const Case& c, const std::string& section, const std::string& key) {
   return c.manifest.at(section).at(key).at("shape").get<Shape>();
-}
-
-double tol(const Case& c, const std::string& key, const std::string& which, double fallback) {
-  const auto& t = c.manifest.value("tolerances", nlohmann::json::object());
-  if (!t.contains(key) || !t.at(key).contains(which)) return fallback;
-  return t.at(key).at(which).get<double>();
 }
 
 dsp::LogMelConfig mel_config(const Case& c) {
@@ -58,7 +48,7 @@ std::vector<Case> rmvpe_cases() {
 TEST(RmvpeFrontend, MelBasisMatchesLibrosa) {
   for (const Case& c : rmvpe_cases()) {
     SCOPED_TRACE(c.name);
-    const Tensor want = load(c, "outputs", "mel_basis");
+    const Tensor want = test::load_tensor(c, "outputs", "mel_basis");
     const Tensor got = dsp::mel_filterbank(mel_config(c).mel);
     ASSERT_EQ(got.shape(), want.shape());
     // librosa's float64 construction rounded to float32 twice: expect agreement to an ulp or so
@@ -75,32 +65,24 @@ TEST(RmvpeFrontend, MelBasisMatchesLibrosa) {
 TEST(RmvpeFrontend, LogMelMatchesTorch) {
   for (const Case& c : rmvpe_cases()) {
     SCOPED_TRACE(c.name);
-    const Tensor audio = load(c, "inputs", "audio");
-    const Tensor want = load(c, "outputs", "mel");
+    const Tensor audio = test::load_tensor(c, "inputs", "audio");
+    const Tensor want = test::load_tensor(c, "outputs", "mel");
     const dsp::LogMelSpectrogram mel(mel_config(c));
     const Tensor got = mel.compute(audio.data(), audio.numel());
     const Shape shape = manifest_shape(c, "outputs", "mel");  // [1, n_mels, frames]
     ASSERT_EQ(shape.size(), 3u);
     ASSERT_EQ(got.shape(), (Shape{shape[1], shape[2]}));
     ASSERT_EQ(want.numel(), got.numel());
-    const double atol = tol(c, "mel", "atol", 1e-4), rtol = tol(c, "mel", "rtol", 1e-4);
-    int64_t bad = 0;
-    double max_diff = 0;
-    for (int64_t i = 0; i < want.numel(); ++i) {
-      const double d = std::abs(static_cast<double>(got[i]) - want[i]);
-      max_diff = std::max(max_diff, d);
-      if (d > atol + rtol * std::abs(want[i])) ++bad;
-    }
-    std::cout << c.name << ": log-mel max |diff| " << max_diff << "\n";
-    EXPECT_EQ(bad, 0) << "max |diff| " << max_diff;
+    EXPECT_TRUE(test::all_close(c.name + "/mel", got.data(), want.data(), want.numel(),
+                                test::tolerance_of(c.manifest, "mel")));
   }
 }
 
 TEST(RmvpeFrontend, DecodeMatchesUpstream) {
   for (const Case& c : rmvpe_cases()) {
     SCOPED_TRACE(c.name);
-    const Tensor sal = load(c, "outputs", "salience");
-    const Tensor want = load(c, "outputs", "f0");
+    const Tensor sal = test::load_tensor(c, "outputs", "salience");
+    const Tensor want = test::load_tensor(c, "outputs", "f0");
     ASSERT_EQ(sal.ndim(), 2);
     const int64_t frames = sal.dim(0);
     const int bins = static_cast<int>(sal.dim(1));
@@ -108,23 +90,10 @@ TEST(RmvpeFrontend, DecodeMatchesUpstream) {
     const float thred = c.manifest.at("parameters").value("thred", 0.03f);
     const std::vector<double> got = dsp::rmvpe_decode(sal.data(), frames, bins, thred);
     ASSERT_EQ(static_cast<int64_t>(got.size()), frames);
-    const double atol = tol(c, "f0", "atol", 0.05), rtol = tol(c, "f0", "rtol", 1e-5);
-    int64_t bad = 0, voiced = 0;
-    double max_diff = 0;
-    for (int64_t t = 0; t < frames; ++t) {
-      const float* row = sal.data() + t * bins;
-      const float peak = *std::max_element(row, row + bins);
-      if (std::abs(peak - thred) < 1e-4f) continue;  // may flip voiced/unvoiced (manifest note)
-      if (want[t] > 0) ++voiced;
-      const double d = std::abs(got[static_cast<size_t>(t)] - want[t]);
-      max_diff = std::max(max_diff, d);
-      if (d > atol + rtol * std::abs(want[t])) {
-        if (++bad <= 5) ADD_FAILURE() << "frame " << t << ": got " << got[t] << " want " << want[t];
-      }
-    }
-    std::cout << c.name << ": f0 max |diff| Hz " << max_diff << "\n";
-    EXPECT_EQ(bad, 0);
-    EXPECT_GT(voiced, 0) << "the case should have voiced frames";
+    EXPECT_TRUE(test::f0_close(c.name + "/f0", got, want, sal, thred,
+                               test::tolerance_of(c.manifest, "f0")));
+    EXPECT_TRUE(std::any_of(want.data(), want.data() + want.numel(), [](float f) { return f > 0; }))
+        << "the case should have voiced frames";
   }
 }
 

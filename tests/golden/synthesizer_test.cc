@@ -13,6 +13,7 @@
 #include "rvc/models/synthesizer.h"
 #include "rvc/nn/backend.h"
 #include "support/fixtures.h"
+#include "support/golden.h"
 
 namespace rvc {
 namespace {
@@ -35,49 +36,6 @@ Tensor to_upstream_layout(const Tensor& ours, const Shape& expected) {
   Tensor r = ours;
   if (shape_numel(expected) == r.numel()) r.reshape(expected);
   return r;
-}
-
-struct Tol {
-  double atol = 1e-4, rtol = 1e-4;
-};
-
-Tol tolerance_of(const nlohmann::json& manifest, const std::string& name) {
-  Tol t;
-  // Outputs without an entry get the README's default for features (1e-4 abs or rel).
-  if (manifest.contains("tolerances") && manifest["tolerances"].contains(name)) {
-    const auto& j = manifest["tolerances"][name];
-    t.atol = j.value("atol", 0.0);
-    t.rtol = j.value("rtol", 0.0);
-  }
-  return t;
-}
-
-void expect_close(const Tensor& got, const Tensor& want, const Tol& tol, const std::string& what) {
-  ASSERT_EQ(shape_str(got.shape()), shape_str(want.shape())) << what;
-  double worst = 0.0;
-  int64_t worst_i = -1, bad = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    double d = std::abs(double(got[i]) - want[i]);
-    double lim = tol.atol + tol.rtol * std::abs(double(want[i]));
-    if (!(d <= lim)) {
-      ++bad;
-      if (d - lim > worst || worst_i < 0) {
-        worst = d - lim;
-        worst_i = i;
-      }
-    }
-  }
-  double maxdiff = 0.0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    maxdiff = std::max(maxdiff, std::abs(double(got[i]) - want[i]));
-  }
-  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << want.numel()
-                    << " elements outside atol=" << tol.atol << " rtol=" << tol.rtol
-                    << "; max |diff| " << maxdiff << "; worst at " << worst_i
-                    << (worst_i >= 0 ? " got " + std::to_string(got[worst_i]) + " want " +
-                                           std::to_string(want[worst_i])
-                                     : std::string());
-  ::testing::Test::RecordProperty(what + "_maxdiff", std::to_string(maxdiff));
 }
 
 void run_case(const test::Case& c, nn::Backend backend) {
@@ -129,8 +87,8 @@ void run_case(const test::Case& c, nn::Backend backend) {
   }
   SynthesizerOutputs rtf_out = synth.infer(rtf);
 
-  const std::set<std::string> known = {"audio", "m_p", "logs_p", "z", "audio_rt",
-                                       "audio_rt_formant"};
+  const std::set<std::string> known = {"audio", "m_p",      "logs_p",
+                                       "z",     "audio_rt", "audio_rt_formant"};
   ASSERT_TRUE(m.contains("outputs"));
   for (const auto& [name, spec] : m["outputs"].items()) {
     if (!known.count(name)) {
@@ -145,8 +103,9 @@ void run_case(const test::Case& c, nn::Backend backend) {
     if (name == "audio_rt") got = &rt_out.audio;
     if (name == "audio_rt_formant") got = &rtf_out.audio;
     Tensor want = formats::read_npy(c.file(spec["file"]).string()).to_tensor();
-    expect_close(to_upstream_layout(*got, want.shape()), want, tolerance_of(m, name),
-                 c.name + "/" + name + " (" + nn::backend_name(backend) + ")");
+    EXPECT_TRUE(test::all_close(c.name + "/" + name + " (" + nn::backend_name(backend) + ")",
+                                to_upstream_layout(*got, want.shape()), want,
+                                test::tolerance_of(m, name)));
   }
 }
 
