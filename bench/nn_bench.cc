@@ -31,12 +31,16 @@ void BM_Conv1d(benchmark::State& st) {
     conv.forward(x, y);
     benchmark::DoNotOptimize(y.data());
   }
-  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * c * c * k * t, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  st.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * c * c * k * t, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_Conv1d)
     ->ArgsProduct({{256}, {3, 11}, {1, 5}, {1000}, {1, 2}})
-    ->Args({128, 7, 3, 10000, 1})->Args({128, 7, 3, 10000, 2})
-    ->Args({32, 3, 1, 40000, 1})->Args({32, 3, 1, 40000, 2})
+    ->Args({128, 7, 3, 10000, 1})
+    ->Args({128, 7, 3, 10000, 2})
+    ->Args({32, 3, 1, 40000, 1})
+    ->Args({32, 3, 1, 40000, 2})
     ->Unit(benchmark::kMillisecond);
 
 void BM_ConvTranspose1d(benchmark::State& st) {
@@ -51,12 +55,17 @@ void BM_ConvTranspose1d(benchmark::State& st) {
     ct.forward(x, y);
     benchmark::DoNotOptimize(y.data());
   }
-  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * ci * (ci / 2) * k * t, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  st.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * ci * (ci / 2) * k * t, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_ConvTranspose1d)
-    ->Args({512, 16, 10, 100, 1})->Args({512, 16, 10, 100, 2})
-    ->Args({256, 16, 10, 1000, 1})->Args({256, 16, 10, 1000, 2})
-    ->Args({64, 4, 2, 20000, 1})->Args({64, 4, 2, 20000, 2})
+    ->Args({512, 16, 10, 100, 1})
+    ->Args({512, 16, 10, 100, 2})
+    ->Args({256, 16, 10, 1000, 1})
+    ->Args({256, 16, 10, 1000, 2})
+    ->Args({64, 4, 2, 20000, 1})
+    ->Args({64, 4, 2, 20000, 2})
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

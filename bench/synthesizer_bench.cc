@@ -41,10 +41,10 @@ rvc::models::SynthesizerConfig config_for(int khz) {
   c.resblock = "1";
   c.resblock_kernel_sizes = {3, 7, 11};
   c.resblock_dilation_sizes = {{1, 3, 5}, {1, 3, 5}, {1, 3, 5}};
-  c.upsample_rates = khz == 48 ? std::vector<int64_t>{12, 10, 2, 2}
-                               : std::vector<int64_t>{10, 10, 2, 2};
-  c.upsample_kernel_sizes = khz == 48 ? std::vector<int64_t>{24, 20, 4, 4}
-                                      : std::vector<int64_t>{16, 16, 4, 4};
+  c.upsample_rates =
+      khz == 48 ? std::vector<int64_t>{12, 10, 2, 2} : std::vector<int64_t>{10, 10, 2, 2};
+  c.upsample_kernel_sizes =
+      khz == 48 ? std::vector<int64_t>{24, 20, 4, 4} : std::vector<int64_t>{16, 16, 4, 4};
   c.upsample_initial_channel = 512;
   c.gin_channels = 256;
   c.sample_rate_hz = khz * 1000;
@@ -138,11 +138,15 @@ void BM_Synthesizer(benchmark::State& st) {
     benchmark::DoNotOptimize(out.audio.data());
   }
   const double audio_s = static_cast<double>(frames) / 100.0;
-  st.counters["rtf"] = benchmark::Counter(audio_s, benchmark::Counter::kIsIterationInvariantRate |
-                                                       benchmark::Counter::kInvert);
+  st.counters["rtf"] = benchmark::Counter(
+      audio_s, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_Synthesizer)
-    ->Args({500, 1, 40})->Args({500, 2, 40})->Args({500, 2, 48})
-    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+    ->Args({500, 1, 40})
+    ->Args({500, 2, 40})
+    ->Args({500, 2, 48})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
 
 }  // namespace

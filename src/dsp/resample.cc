@@ -12,8 +12,8 @@
 namespace rvc::dsp {
 
 std::vector<float> resample(const float* x, int64_t n, int from_hz, int to_hz) {
-  if (from_hz <= 0 || to_hz <= 0) fail("resample: rates must be positive, got ", from_hz, " -> ",
-                                       to_hz);
+  if (from_hz <= 0 || to_hz <= 0)
+    fail("resample: rates must be positive, got ", from_hz, " -> ", to_hz);
   if (n < 0) fail("resample: negative length ", n);
   const int64_t n_out = static_cast<int64_t>(
       std::llround(static_cast<double>(n) * to_hz / static_cast<double>(from_hz)));
@@ -40,13 +40,12 @@ double kaiser(double x, double beta) {  // x in [-1, 1]
 
 }  // namespace
 
-StreamResampler::StreamResampler(int from_hz, int to_hz, int max_block_frames,
-                                 int zero_crossings) {
-  if (from_hz <= 0 || to_hz <= 0) fail("StreamResampler: rates must be positive, got ", from_hz,
-                                       " -> ", to_hz);
+StreamResampler::StreamResampler(int from_hz, int to_hz, int max_block_frames, int zero_crossings) {
+  if (from_hz <= 0 || to_hz <= 0)
+    fail("StreamResampler: rates must be positive, got ", from_hz, " -> ", to_hz);
   if (max_block_frames <= 0) fail("StreamResampler: max_block_frames must be > 0");
-  if (zero_crossings < 2 || zero_crossings > 256) fail("StreamResampler: zero_crossings ",
-                                                       zero_crossings, " out of [2, 256]");
+  if (zero_crossings < 2 || zero_crossings > 256)
+    fail("StreamResampler: zero_crossings ", zero_crossings, " out of [2, 256]");
   const int64_t g = std::gcd(from_hz, to_hz);
   up_ = to_hz / g;
   down_ = from_hz / g;

@@ -2,21 +2,82 @@
 
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
-#include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFFlat.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <new>
 #include <sstream>
 
 #include "rvc/core/error.h"
+#include "formats/ivf_search.h"
 #include "rvc/core/file.h"
 
 namespace rvc::formats {
-namespace {}  // namespace
+namespace {
+
+IndexMetric metric_of(const faiss::Index& index, const std::string& name) {
+  if (index.metric_type == faiss::METRIC_L2) return IndexMetric::kL2;
+  if (index.metric_type == faiss::METRIC_INNER_PRODUCT) return IndexMetric::kInnerProduct;
+  fail(name, ": unsupported faiss metric ", static_cast<int>(index.metric_type),
+       " (expected L2 or inner product)");
+}
+
+// Copies what search needs out of the faiss object (validated by then).
+std::unique_ptr<ivf::SearchData> copy_out(const faiss::Index& index, const std::string& name) {
+  auto s = std::make_unique<ivf::SearchData>();
+  s->dim = static_cast<int>(index.d);
+  s->metric = metric_of(index, name);
+  s->coarse_metric = s->metric;
+  const size_t dim = static_cast<size_t>(index.d);
+  if (const auto* ivf = dynamic_cast<const faiss::IndexIVFFlat*>(&index)) {
+    const auto* q = dynamic_cast<const faiss::IndexFlat*>(ivf->quantizer);
+    const faiss::InvertedLists* il = ivf->invlists;
+    if (!q || !il || q->d != index.d || static_cast<size_t>(q->ntotal) != ivf->nlist ||
+        il->nlist != ivf->nlist || il->code_size != dim * sizeof(float)) {
+      fail(name, ": IVF index has an unexpected quantizer or inverted lists");
+    }
+    s->is_ivf = true;
+    s->coarse_metric = metric_of(*q, name);
+    s->nlist = static_cast<int64_t>(ivf->nlist);
+    s->centroids.assign(q->get_xb(), q->get_xb() + ivf->nlist * dim);
+    s->list_offsets.assign(ivf->nlist + 1, 0);
+    size_t total = 0;
+    for (size_t l = 0; l < ivf->nlist; ++l) {
+      total += il->list_size(l);
+      s->list_offsets[l + 1] = static_cast<int64_t>(total);
+    }
+    if (total != static_cast<size_t>(index.ntotal)) {
+      fail(name, ": inverted lists hold ", total, " vectors but ntotal is ", index.ntotal);
+    }
+    s->codes.resize(total * dim);
+    s->ids.resize(total);
+    for (size_t l = 0; l < ivf->nlist; ++l) {
+      const size_t sz = il->list_size(l);
+      if (sz == 0) continue;
+      const auto off = static_cast<size_t>(s->list_offsets[l]);
+      std::memcpy(s->codes.data() + off * dim, il->get_codes(l), sz * il->code_size);
+      std::memcpy(s->ids.data() + off, il->get_ids(l), sz * sizeof(int64_t));
+    }
+  } else if (const auto* flat = dynamic_cast<const faiss::IndexFlat*>(&index)) {
+    const auto n = static_cast<size_t>(flat->ntotal);
+    s->nlist = 1;
+    s->list_offsets = {0, static_cast<int64_t>(n)};
+    s->codes.assign(flat->get_xb(), flat->get_xb() + n * dim);
+    s->ids.resize(n);
+    for (size_t i = 0; i < n; ++i) s->ids[i] = static_cast<int64_t>(i);
+  } else {
+    fail(name, ": faiss loaded an index of an unsupported type");
+  }
+  return s;
+}
+
+}  // namespace
 
 FeatureIndex::FeatureIndex(FeatureIndex&&) noexcept = default;
 FeatureIndex& FeatureIndex::operator=(FeatureIndex&&) noexcept = default;
@@ -34,18 +95,26 @@ FeatureIndex FeatureIndex::load_from_memory(const uint8_t* data, size_t size,
 FeatureIndex FeatureIndex::from_bytes(std::vector<uint8_t> bytes, const std::string& name) {
   FeatureIndex fi;
   fi.info_ = validate_faiss_index(bytes.data(), bytes.size(), name);
-  faiss::VectorIOReader reader;
-  reader.data = std::move(bytes);
-  reader.name = name;
-  try {
-    fi.index_.reset(faiss::read_index(&reader));
-  } catch (const std::exception& e) {  // faiss::FaissException and std::bad_alloc
-    fail(name, ": faiss could not read the index: ", e.what());
-  }
-  if (!fi.index_ || fi.index_->d != fi.info_.dim || fi.index_->ntotal != fi.info_.ntotal) {
+  std::unique_ptr<faiss::Index> index;
+  {
+    faiss::VectorIOReader reader;
+    reader.data = std::move(bytes);
+    reader.name = name;
+    try {
+      index.reset(faiss::read_index(&reader));
+    } catch (const std::exception& e) {  // faiss::FaissException and std::bad_alloc
+      fail(name, ": faiss could not read the index: ", e.what());
+    }
+  }  // the file bytes are freed here, before the copy
+  if (!index || index->d != fi.info_.dim || index->ntotal != fi.info_.ntotal) {
     fail(name, ": faiss loaded an index that differs from its header");
   }
-  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(fi.index_.get())) {
+  try {
+    fi.data_ = copy_out(*index, name);
+  } catch (const std::bad_alloc&) {
+    fail(name, ": out of memory copying the index");
+  }
+  if (const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index.get())) {
     fi.set_nprobe(static_cast<int64_t>(ivf->nprobe));
   }
   return fi;
@@ -71,21 +140,14 @@ void FeatureIndex::check_dim(int expected_dim) const {
 }
 
 void FeatureIndex::set_nprobe(int64_t nprobe) {
-  auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_.get());
-  if (!ivf) return;
-  const int64_t p = std::clamp<int64_t>(nprobe, 1, info_.nlist);
-  ivf->nprobe = static_cast<size_t>(p);
-  info_.nprobe = p;
+  if (!data_ || !data_->is_ivf) return;
+  info_.nprobe = std::max<int64_t>(1, std::min<int64_t>(nprobe, info_.nlist));
 }
 
 Tensor FeatureIndex::reconstruct_all() const {
   Tensor out({info_.ntotal, info_.dim});
   if (info_.ntotal == 0) return out;
-  try {
-    index_->reconstruct_n(0, info_.ntotal, out.data());
-  } catch (const std::exception& e) {
-    fail("faiss reconstruct_n failed: ", e.what());
-  }
+  ivf::reconstruct_all(*data_, info_.ntotal, out.data());
   return out;
 }
 
@@ -98,11 +160,7 @@ FeatureIndex::SearchResult FeatureIndex::search(const float* queries, int64_t n,
   r.distances.assign(static_cast<size_t>(n) * k, 0.0f);
   r.labels.assign(static_cast<size_t>(n) * k, -1);
   if (n == 0) return r;
-  try {
-    index_->search(n, queries, k, r.distances.data(), r.labels.data());
-  } catch (const std::exception& e) {
-    fail("faiss search failed: ", e.what());
-  }
+  ivf::search(*data_, info_.nprobe, queries, n, k, r.distances.data(), r.labels.data());
   return r;
 }
 

@@ -25,7 +25,9 @@ struct PyValueAccess {
   // Throws rvc::Error for an unhashable key (list, dict, set).
   static void dict_set(PyValue& dict, PyRef key, PyRef value);
   // Appends to entries without hashing (Object __setitem__ records).
-  static void push_entry(PyValue& v, PyRef key, PyRef value) { v.entries_.emplace_back(key, value); }
+  static void push_entry(PyValue& v, PyRef key, PyRef value) {
+    v.entries_.emplace_back(key, value);
+  }
   // Raises v's depth to cover a child; throws when past kMaxPickleDepth.
   static void add_child_depth(PyValue& v, PyRef child);
 };

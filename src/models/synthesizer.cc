@@ -118,8 +118,7 @@ SynthesizerOutputs Synthesizer::infer(const SynthesizerRequest& rq) const {
   const int64_t length = rq.phone_length < 0 ? t : rq.phone_length;
   if (length > t || length == 0) fail("synthesizer: phone_length ", length, " not in [1, ", t, "]");
   const bool rt = rq.skip_head >= 0 || rq.return_length >= 0;
-  if (rt && (rq.skip_head < 0 || rq.return_length <= 0 ||
-             rq.skip_head + rq.return_length > t)) {
+  if (rt && (rq.skip_head < 0 || rq.return_length <= 0 || rq.skip_head + rq.return_length > t)) {
     fail("synthesizer: skip_head ", rq.skip_head, " + return_length ", rq.return_length,
          " must lie within the ", t, " input frames");
   }

@@ -41,7 +41,8 @@ Decoder::Decoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b) : 
                                 &w.get("dec.noise_convs." + s + ".bias", {ch}), b);
     }
     for (size_t j = 0; j < c.resblock_kernel_sizes.size(); ++j) {
-      const std::string r = "dec.resblocks." + std::to_string(i * c.resblock_kernel_sizes.size() + j);
+      const std::string r =
+          "dec.resblocks." + std::to_string(i * c.resblock_kernel_sizes.size() + j);
       const int64_t kk = c.resblock_kernel_sizes[j];
       const auto& dil = c.resblock_dilation_sizes[j];
       ResBlock rb;
@@ -53,12 +54,15 @@ Decoder::Decoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b) : 
         if (c.resblock == "1") {
           p1.post = nn::PostOp::kLeakyRelu;  // the leaky ReLU before convs2[d], fused
           p1.alpha = 0.1f;
-          rb.c1.emplace_back(p1, w.weight(r + ".convs1." + ds), &w.get(r + ".convs1." + ds + ".bias"), b);
+          rb.c1.emplace_back(p1, w.weight(r + ".convs1." + ds),
+                             &w.get(r + ".convs1." + ds + ".bias"), b);
           nn::Conv1dParams p2{ch, ch, kk};
           p2.pad((kk - 1) / 2);
-          rb.c2.emplace_back(p2, w.weight(r + ".convs2." + ds), &w.get(r + ".convs2." + ds + ".bias"), b);
+          rb.c2.emplace_back(p2, w.weight(r + ".convs2." + ds),
+                             &w.get(r + ".convs2." + ds + ".bias"), b);
         } else {
-          rb.c1.emplace_back(p1, w.weight(r + ".convs." + ds), &w.get(r + ".convs." + ds + ".bias"), b);
+          rb.c1.emplace_back(p1, w.weight(r + ".convs." + ds), &w.get(r + ".convs." + ds + ".bias"),
+                             b);
         }
       }
       resblocks_.push_back(std::move(rb));
@@ -81,8 +85,8 @@ void Decoder::source(const float* f0, int64_t frames, int64_t n_res, std::mt1993
   const int64_t upp = upp_, n = frames * upp;
   const float sr = static_cast<float>(c_.sample_rate_hz);
   Tensor sine({n, 1});
-  double acc = 0.0;       // torch.cumsum accumulates float32 in double on CPU
-  float rad_acc = 0.f;    // cumsum(...).fmod(1.0) of the previous frame
+  double acc = 0.0;     // torch.cumsum accumulates float32 in double on CPU
+  float rad_acc = 0.f;  // cumsum(...).fmod(1.0) of the previous frame
   const float two_pi = static_cast<float>(2.0 * M_PI);
   std::normal_distribution<float> normal(0.f, 1.f);
   for (int64_t t = 0; t < frames; ++t) {

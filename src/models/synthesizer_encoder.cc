@@ -17,8 +17,8 @@ const Tensor& Weights::get(const std::string& name) const {
 const Tensor& Weights::get(const std::string& name, const Shape& expected) const {
   const Tensor& t = get(name);
   if (t.shape() != expected) {
-    fail("synthesizer weights: tensor '", name, "' has shape ", shape_str(t.shape()),
-         ", expected ", shape_str(expected));
+    fail("synthesizer weights: tensor '", name, "' has shape ", shape_str(t.shape()), ", expected ",
+         shape_str(expected));
   }
   return t;
 }
@@ -85,16 +85,16 @@ TextEncoder::TextEncoder(const SynthesizerConfig& c, const Weights& w, nn::Backe
                      &w.get(p + "proj.bias", {2 * inter_}), b);
 }
 
-void TextEncoder::forward(const Tensor& phone, const int64_t* pitch, int64_t length,
-                          int64_t head, Tensor& m, Tensor& logs) const {
+void TextEncoder::forward(const Tensor& phone, const int64_t* pitch, int64_t length, int64_t head,
+                          Tensor& m, Tensor& logs) const {
   // ref: infer/lib/infer_pack/models.py TextEncoder.forward
   const int64_t t = phone.dim(0), h = hidden_;
   Tensor x({t, h}), y({t, h}), ff;
   emb_phone_.forward(phone, x);
   if (pitch) {
     for (int64_t i = 0; i < t; ++i) {
-      if (pitch[i] < 0 || pitch[i] >= 256) fail("synthesizer: pitch[", i, "] = ", pitch[i],
-                                                 " outside [0, 256)");
+      if (pitch[i] < 0 || pitch[i] >= 256)
+        fail("synthesizer: pitch[", i, "] = ", pitch[i], " outside [0, 256)");
       const float* e = emb_pitch_.data() + pitch[i] * h;
       for (int64_t c = 0; c < h; ++c) x[i * h + c] += e[c];
     }

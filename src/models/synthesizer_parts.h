@@ -35,8 +35,8 @@ class TextEncoder {
   TextEncoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b);
   int64_t phone_dim() const { return emb_phone_.in_features(); }
   // phone [T][phone_dim], pitch T ids or null; writes m/logs [T - head][inter].
-  void forward(const Tensor& phone, const int64_t* pitch, int64_t length, int64_t head,
-               Tensor& m, Tensor& logs) const;
+  void forward(const Tensor& phone, const int64_t* pitch, int64_t length, int64_t head, Tensor& m,
+               Tensor& logs) const;
 
  private:
   int64_t hidden_ = 0, inter_ = 0;

@@ -51,8 +51,7 @@ MultiHeadAttention::MultiHeadAttention(const Tensor& wq, const Tensor& bq, const
   out_ = out_proj(wo, bo, channels_, backend);
 }
 
-void MultiHeadAttention::forward(const float* x, int64_t t, int64_t n_valid_keys,
-                                 float* y) const {
+void MultiHeadAttention::forward(const float* x, int64_t t, int64_t n_valid_keys, float* y) const {
   const int64_t c = channels_, dk = c / heads_, c3 = 3 * c;
   float* qkv = detail::thread_scratch(detail::kScratchAttn, static_cast<size_t>(t * (c3 + c)));
   float* o = qkv + t * c3;

@@ -38,8 +38,8 @@ Conv1d::Conv1d(const Conv1dParams& p, const Tensor& weight, const Tensor* bias, 
   if (p.in_channels <= 0 || p.out_channels <= 0 || p.kernel <= 0 || p.stride <= 0 ||
       p.dilation <= 0 || p.groups <= 0 || p.pad_left < 0 || p.pad_right < 0 ||
       p.in_channels % p.groups != 0 || p.out_channels % p.groups != 0) {
-    fail("Conv1d: invalid parameters in=", p.in_channels, " out=", p.out_channels, " k=",
-         p.kernel, " stride=", p.stride, " dilation=", p.dilation, " groups=", p.groups);
+    fail("Conv1d: invalid parameters in=", p.in_channels, " out=", p.out_channels, " k=", p.kernel,
+         " stride=", p.stride, " dilation=", p.dilation, " groups=", p.groups);
   }
   Shape ws{p.out_channels, p.in_channels / p.groups, p.kernel};
   if (weight.shape() != ws) {
@@ -89,9 +89,9 @@ Conv1d::Entry* Conv1d::entry(int64_t lc, bool accumulate) const {
                               : memory::dims{g, p_.out_channels / g, p_.in_channels / g, p_.kernel};
   memory::desc w_any(wdims, Dt::f32, Tag::any);
   memory::desc b_md({p_.out_channels}, Dt::f32, Tag::a);
-  dnnl::convolution_forward::desc d(
-      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any,
-      b_md, dst_md, {p_.stride}, {p_.dilation - 1}, {0}, {0});
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                    dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
+                                    dst_md, {p_.stride}, {p_.dilation - 1}, {0}, {0});
   auto attr = detail::make_attr(accumulate, p_.post, p_.alpha);
   dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
   auto e = std::make_unique<Entry>();
@@ -197,8 +197,8 @@ void Conv1d::forward(const Tensor& x, Tensor& y, bool accumulate) const {
   int64_t t_out = out_length(x.dim(0));
   Shape ys{t_out, p_.out_channels};
   if (accumulate) {
-    if (y.shape() != ys) fail("Conv1d: accumulate target ", shape_str(y.shape()), " != ",
-                              shape_str(ys));
+    if (y.shape() != ys)
+      fail("Conv1d: accumulate target ", shape_str(y.shape()), " != ", shape_str(ys));
   } else {
     y.resize(ys);
   }

@@ -24,15 +24,14 @@ ConvTranspose1d::ConvTranspose1d(const ConvTranspose1dParams& p, const Tensor& w
   }
   Shape ws{p.in_channels, p.out_channels, p.kernel};
   if (weight.shape() != ws) {
-    fail("ConvTranspose1d: weight shape ", shape_str(weight.shape()), ", expected ",
-         shape_str(ws));
+    fail("ConvTranspose1d: weight shape ", shape_str(weight.shape()), ", expected ", shape_str(ws));
   }
   weight_ = weight;
   bias_ = Tensor({p.out_channels});
   if (bias) {
     if (bias->shape() != Shape{p.out_channels}) {
-      fail("ConvTranspose1d: bias shape ", shape_str(bias->shape()), ", expected [",
-           p.out_channels, "]");
+      fail("ConvTranspose1d: bias shape ", shape_str(bias->shape()), ", expected [", p.out_channels,
+           "]");
     }
     bias_ = *bias;
   }
@@ -102,8 +101,8 @@ void ConvTranspose1d::forward(const float* x, int64_t t_in, float* y) const {
 
 void ConvTranspose1d::forward(const Tensor& x, Tensor& y) const {
   if (x.ndim() != 2 || x.dim(1) != p_.in_channels) {
-    fail("ConvTranspose1d: input shape ", shape_str(x.shape()), ", expected [T, ",
-         p_.in_channels, "]");
+    fail("ConvTranspose1d: input shape ", shape_str(x.shape()), ", expected [T, ", p_.in_channels,
+         "]");
   }
   y.resize({out_length(x.dim(0)), p_.out_channels});
   forward(x.data(), x.dim(0), y.data());

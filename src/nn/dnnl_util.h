@@ -28,8 +28,16 @@ dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha);
 
 // Thread-local float scratch buffers, one per slot; grown on demand, never shrunk. A slot must
 // not be used by two live callers on one thread at the same time.
-enum ScratchSlot { kScratchConvT = 0, kScratchAttn = 1, kScratchAttn2 = 2, kScratchConvIn = 3,
-                   kScratchConvOut = 4, kScratchLinIn = 5, kScratchLinOut = 6, kNumScratch = 7 };
+enum ScratchSlot {
+  kScratchConvT = 0,
+  kScratchAttn = 1,
+  kScratchAttn2 = 2,
+  kScratchConvIn = 3,
+  kScratchConvOut = 4,
+  kScratchLinIn = 5,
+  kScratchLinOut = 6,
+  kNumScratch = 7
+};
 
 // Fast-path primitives are created for a bounded set of lengths: sequences are processed in
 // chunks of kChunkFrames output frames, and shorter ones are rounded up to a bucket (at most

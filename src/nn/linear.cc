@@ -13,14 +13,14 @@ using dnnl::memory;
 using Tag = memory::format_tag;
 using Dt = memory::data_type;
 
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-          int64_t ldc, Backend backend) {
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+          Backend backend) {
   if (m <= 0 || n <= 0) return;
   if (backend == Backend::kFast) {
     detail::apply_threads();
-    dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a,
-                                  lda, b, ldb, beta, c, ldc);
+    dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda,
+                                  b, ldb, beta, c, ldc);
     if (st != dnnl_success) fail("gemm: dnnl_sgemm failed (status ", static_cast<int>(st), ")");
     return;
   }
@@ -55,8 +55,7 @@ Linear::~Linear() = default;
 Linear::Linear(Linear&&) noexcept = default;
 Linear& Linear::operator=(Linear&&) noexcept = default;
 
-Linear::Linear(const Tensor& weight, const Tensor* bias, Backend backend, PostOp post,
-               float alpha)
+Linear::Linear(const Tensor& weight, const Tensor* bias, Backend backend, PostOp post, float alpha)
     : backend_(backend), post_(post), alpha_(alpha) {
   bool ok = weight.ndim() == 2 || (weight.ndim() == 3 && weight.dim(2) == 1);
   if (!ok) fail("Linear: weight shape ", shape_str(weight.shape()), ", expected [out, in]");

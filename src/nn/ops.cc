@@ -110,7 +110,8 @@ void embedding(const Tensor& table, const int64_t* ids, int64_t n_ids, float* y)
   if (table.ndim() != 2) fail("embedding: table shape ", shape_str(table.shape()));
   int64_t n = table.dim(0), c = table.dim(1);
   for (int64_t t = 0; t < n_ids; ++t) {
-    if (ids[t] < 0 || ids[t] >= n) fail("embedding: id ", ids[t], " at ", t, " outside [0, ", n, ")");
+    if (ids[t] < 0 || ids[t] >= n)
+      fail("embedding: id ", ids[t], " at ", t, " outside [0, ", n, ")");
     std::memcpy(y + t * c, table.data() + ids[t] * c, sizeof(float) * c);
   }
 }
@@ -131,8 +132,7 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {
   }
 }
 
-void interpolate_linear(const float* x, int64_t t_in, int64_t channels, float* y,
-                        int64_t t_out) {
+void interpolate_linear(const float* x, int64_t t_in, int64_t channels, float* y, int64_t t_out) {
   // ref: aten/src/ATen/native/UpSample.h area_pixel_compute_source_index (align_corners=False)
   const float scale = static_cast<float>(t_in) / static_cast<float>(t_out);
   for (int64_t o = 0; o < t_out; ++o) {

@@ -44,11 +44,11 @@ class StreamResampler {
   int64_t up_ = 1, down_ = 1;  // L, M
   int half_ = 0;               // taps each side, in input samples
   int max_block_ = 0;
-  std::vector<float> table_;   // [L][2*half_]
-  std::vector<float> buf_;     // history + pending input
-  int64_t len_ = 0;            // valid samples in buf_
-  int64_t center_ = 0;         // buf_ index of floor(input time of the next output)
-  int64_t phase_ = 0;          // fractional part of that time, in 1/L units
+  std::vector<float> table_;  // [L][2*half_]
+  std::vector<float> buf_;    // history + pending input
+  int64_t len_ = 0;           // valid samples in buf_
+  int64_t center_ = 0;        // buf_ index of floor(input time of the next output)
+  int64_t phase_ = 0;         // fractional part of that time, in 1/L units
 };
 
 }  // namespace rvc::dsp

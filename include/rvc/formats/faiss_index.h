@@ -8,8 +8,14 @@
 // IndexFlat ("IxF2" L2, "IxFI" inner product, "IxFl"). Anything else is refused with
 // "unsupported index type 'XXXX' (expected IVF Flat or Flat)". All errors are rvc::Error.
 //
+// Search is native (src/formats/ivf_search.*): at load the centroids, inverted lists (vectors and
+// ids) or flat vectors are copied out of faiss into contiguous arrays and the faiss object is
+// freed. Results follow faiss 1.7.3's semantics (labels, order, tie rule, -1 / FLT_MAX fill);
+// distances are direct float sums, equal to faiss's to float rounding.
+//
 // Thread-safety: a loaded FeatureIndex is immutable except set_nprobe(); search() and
-// reconstruct_all() on a const index may run concurrently (faiss search is read-only).
+// reconstruct_all() on a const index may run concurrently. search() uses several threads for
+// large batches (thousands of queries on a full-size index).
 #pragma once
 
 #include <cstddef>
@@ -20,11 +26,10 @@
 
 #include "rvc/core/tensor.h"
 
-namespace faiss {
-struct Index;
-}
-
 namespace rvc::formats {
+namespace ivf {
+struct SearchData;
+}
 
 enum class IndexMetric { kInnerProduct = 0, kL2 = 1 };
 
@@ -71,14 +76,15 @@ class FeatureIndex {
     std::vector<float> distances;  // [n, k]; squared L2 for L2 indexes
     std::vector<int64_t> labels;   // [n, k]; -1 where fewer than k neighbours were found
   };
-  // queries: [n, dim] row-major. k >= 1.
+  // queries: [n, dim] row-major. k >= 1. L2: ascending squared distances; inner product:
+  // descending dot products. Missing neighbours: label -1, distance FLT_MAX (L2) / -FLT_MAX (IP).
   SearchResult search(const float* queries, int64_t n, int k) const;
 
  private:
   FeatureIndex() = default;
   static FeatureIndex from_bytes(std::vector<uint8_t> bytes, const std::string& name);
   IndexInfo info_;
-  std::unique_ptr<faiss::Index> index_;
+  std::unique_ptr<ivf::SearchData> data_;  // never null after load
 };
 
 // The upstream retrieval blend, with each intermediate kept for tests.

@@ -35,8 +35,10 @@ double measured_hz(const std::vector<float>& x, int sr, size_t lo, size_t hi) {
   for (size_t i = lo + 1; i < hi; ++i) {
     if (x[i - 1] < 0 && x[i] >= 0) {
       const double t = (i - 1) + x[i - 1] / (x[i - 1] - x[i]);
-      if (first < 0) first = t;
-      else ++count;
+      if (first < 0)
+        first = t;
+      else
+        ++count;
       last = t;
     }
   }
@@ -51,11 +53,11 @@ TEST(Resample, OfflineKeepsFrequencyAndLength) {
       SCOPED_TRACE(std::to_string(from) + " -> " + std::to_string(to));
       const int64_t n = from / 2 + 123;
       const auto y = resample(sine(n, 441.0, from), from, to);
-      EXPECT_EQ(static_cast<int64_t>(y.size()),
-                std::llround(static_cast<double>(n) * to / from));
+      EXPECT_EQ(static_cast<int64_t>(y.size()), std::llround(static_cast<double>(n) * to / from));
       EXPECT_NEAR(measured_hz(y, to, y.size() / 10, y.size() * 9 / 10), 441.0, 0.05);
       double peak = 0;
-      for (size_t i = y.size() / 10; i < y.size() * 9 / 10; ++i) peak = std::max(peak, double(std::fabs(y[i])));
+      for (size_t i = y.size() / 10; i < y.size() * 9 / 10; ++i)
+        peak = std::max(peak, double(std::fabs(y[i])));
       EXPECT_NEAR(peak, 0.5, 0.01);
     }
   }
