@@ -7,9 +7,13 @@
 #include <faiss/index_io.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
+#include <set>
 
 #include "rvc/core/error.h"
 
@@ -200,6 +204,227 @@ TEST(IndexBlend, DropsMissingNeighboursAndHandlesExactHits) {
   EXPECT_EQ(b.blended[3], 1.0f);
   EXPECT_EQ(b.blended[4], 7.0f);  // no valid neighbour: original feature kept
   EXPECT_EQ(b.blended[5], 7.0f);
+}
+
+// ---- native search against faiss's own search -------------------------------------------------
+
+struct Built {
+  std::unique_ptr<faiss::Index> index;  // the faiss index the test searches directly
+  std::vector<float> rows;              // what was added, by id
+  std::vector<float> centroids;         // IVF only
+  bool l2 = true;
+  int dim = 0;
+  int64_t nprobe = 1;
+};
+
+std::vector<float> gaussian(int64_t n, int dim, int seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  std::vector<float> v(static_cast<size_t>(n * dim));
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+// nlist == 0: a flat index.
+Built build(int dim, int nlist, int64_t ntotal, int64_t nprobe, bool l2, int seed) {
+  Built b;
+  b.dim = dim;
+  b.l2 = l2;
+  b.nprobe = nprobe;
+  b.rows = gaussian(ntotal, dim, seed);
+  const auto metric = l2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
+  if (nlist == 0) {
+    b.index = std::make_unique<faiss::IndexFlat>(dim, metric);
+  } else {
+    auto* q = new faiss::IndexFlat(dim, metric);
+    auto ivf = std::make_unique<faiss::IndexIVFFlat>(q, dim, nlist, metric);
+    ivf->own_fields = true;
+    ivf->cp.niter = 4;
+    ivf->train(ntotal, b.rows.data());
+    ivf->nprobe = static_cast<size_t>(nprobe);
+    b.centroids.assign(q->get_xb(), q->get_xb() + static_cast<size_t>(nlist) * dim);
+    b.index = std::move(ivf);
+  }
+  b.index->add(ntotal, b.rows.data());
+  return b;
+}
+
+double exact_dist(const Built& b, const float* x, const float* y) {
+  double s = 0;
+  for (int c = 0; c < b.dim; ++c) {
+    s += b.l2 ? (double(x[c]) - y[c]) * (double(x[c]) - y[c]) : double(x[c]) * y[c];
+  }
+  return s;
+}
+
+bool near(double a, double b) { return std::abs(a - b) <= 1e-4 * std::max(std::abs(b), 1.0); }
+
+// True when the nprobe-th and (nprobe+1)-th best centroids are tied within float rounding: faiss
+// (BLAS formula for n >= 20) and the native direct sums may then probe different lists.
+bool coarse_tie(const Built& b, const float* x) {
+  const int64_t nlist = static_cast<int64_t>(b.centroids.size()) / b.dim;
+  if (nlist == 0 || b.nprobe >= nlist) return false;
+  std::vector<double> d;
+  for (int64_t c = 0; c < nlist; ++c) d.push_back(exact_dist(b, x, b.centroids.data() + c * b.dim));
+  if (b.l2) {
+    std::sort(d.begin(), d.end());
+  } else {
+    std::sort(d.rbegin(), d.rend());
+  }
+  return near(d[b.nprobe], d[b.nprobe - 1]);
+}
+
+// Native search (through serialise + load) == faiss's search: the same labels except between
+// tied distances, distances within 1e-4 relative, the same -1 / FLT_MAX fill.
+void expect_matches_faiss(const Built& b, int64_t n, int k, int seed) {
+  const auto bytes = serialise(*b.index);
+  const FeatureIndex index = FeatureIndex::load_from_memory(bytes.data(), bytes.size());
+  ASSERT_EQ(index.info().nprobe, b.centroids.empty() ? 0 : b.nprobe);
+  const auto q = gaussian(n, b.dim, seed);
+  const auto got = index.search(q.data(), n, k);
+  std::vector<float> fd(static_cast<size_t>(n * k));
+  std::vector<faiss::Index::idx_t> fl(static_cast<size_t>(n * k));
+  b.index->search(n, q.data(), k, fd.data(), fl.data());
+  int64_t skipped = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* x = q.data() + i * b.dim;
+    const int64_t* gl = got.labels.data() + i * k;
+    const float* gd = got.distances.data() + i * k;
+    if (!std::equal(gl, gl + k, fl.data() + i * k) && coarse_tie(b, x)) {
+      ++skipped;
+      continue;
+    }
+    std::set<int64_t> seen;
+    for (int j = 0; j < k; ++j) {
+      const int64_t want = fl[i * k + j], have = gl[j];
+      const float wd = fd[i * k + j];
+      SCOPED_TRACE(testing::Message() << "query " << i << " rank " << j);
+      if (want == -1 || have == -1) {
+        EXPECT_EQ(have, want);
+        EXPECT_EQ(gd[j], b.l2 ? FLT_MAX : -FLT_MAX);
+        continue;
+      }
+      EXPECT_TRUE(near(gd[j], wd)) << gd[j] << " vs faiss " << wd;
+      EXPECT_TRUE(seen.insert(have).second) << "label " << have << " returned twice";
+      if (have != want) {  // allowed only for a tie: the returned vector is as near as faiss's
+        ASSERT_GE(have, 0);
+        ASSERT_LT(have, index.ntotal());
+        EXPECT_TRUE(near(exact_dist(b, x, b.rows.data() + have * b.dim), wd))
+            << "label " << have << " vs faiss " << want;
+      }
+    }
+  }
+  EXPECT_LE(skipped, 2) << "rows with a coarse near-tie";
+  if (n == 1) {
+    EXPECT_EQ(skipped, 0);
+  }
+}
+
+struct Case {
+  int dim, nlist;
+  int64_t ntotal, nprobe;
+  bool l2;
+};
+
+TEST(FaissIndexNative, MatchesFaissSearch) {
+  const Case cases[] = {
+      {8, 4, 60, 1, true},     {13, 16, 300, 3, true},  {32, 32, 40, 2, true},
+      {24, 8, 200, 8, false},  {40, 20, 500, 1, false}, {7, 0, 50, 0, true},
+      {17, 0, 120, 0, false},  {64, 10, 1000, 1, true}, {3, 0, 5, 0, true},
+  };
+  int seed = 10;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << "dim " << c.dim << " nlist " << c.nlist << " ntotal "
+                                    << c.ntotal << " nprobe " << c.nprobe << " l2 " << c.l2);
+    const Built b = build(c.dim, c.nlist, c.ntotal, c.nprobe, c.l2, seed++);
+    for (const int64_t n : {1, 7, 100}) {
+      for (const int k : {1, 8}) expect_matches_faiss(b, n, k, seed++);
+    }
+  }
+}
+
+TEST(FaissIndexNative, ShortListsFillWithMinusOne) {
+  // 40 vectors over 32 lists: probing 2 lists finds fewer than 8 neighbours.
+  const Built b = build(16, 32, 40, 2, true, 3);
+  const auto bytes = serialise(*b.index);
+  const FeatureIndex index = FeatureIndex::load_from_memory(bytes.data(), bytes.size());
+  const auto q = gaussian(20, 16, 4);
+  const auto r = index.search(q.data(), 20, 8);
+  EXPECT_GT(std::count(r.labels.begin(), r.labels.end(), -1), 0);
+  expect_matches_faiss(b, 20, 8, 4);
+  // k beyond ntotal on a flat index, and an empty flat index.
+  expect_matches_faiss(build(5, 0, 3, 0, true, 5), 4, 6, 6);
+  expect_matches_faiss(build(5, 0, 0, 0, false, 5), 2, 3, 7);
+}
+
+TEST(FaissIndexNative, ExactTiesOrderedLikeFaiss) {
+  // Every vector stored three times (ids i, i+n, i+2n): tied distances come back ordered by id
+  // (ascending for L2; descending for inner product) and the first-seen copies are kept.
+  for (const bool l2 : {true, false}) {
+    for (const int nlist : {0, 3}) {
+      Built b = build(8, nlist, 30, nlist ? 2 : 0, l2, 8);
+      b.index->add(30, b.rows.data());
+      b.index->add(30, b.rows.data());
+      const auto rows = b.rows;
+      b.rows.insert(b.rows.end(), rows.begin(), rows.end());
+      b.rows.insert(b.rows.end(), rows.begin(), rows.end());
+      const auto bytes = serialise(*b.index);
+      const FeatureIndex index = FeatureIndex::load_from_memory(bytes.data(), bytes.size());
+      for (const int k : {2, 4, 5}) {
+        const int64_t n = 10;  // < 20: faiss uses direct sums for the coarse step too
+        const auto q = gaussian(n, 8, 9);
+        const auto got = index.search(q.data(), n, k);
+        std::vector<float> fd(static_cast<size_t>(n * k));
+        std::vector<faiss::Index::idx_t> fl(static_cast<size_t>(n * k));
+        b.index->search(n, q.data(), k, fd.data(), fl.data());
+        EXPECT_EQ(got.labels, std::vector<int64_t>(fl.begin(), fl.end()))
+            << "l2 " << l2 << " nlist " << nlist << " k " << k;
+      }
+    }
+  }
+}
+
+TEST(FaissIndexNative, BatchSizeDoesNotChangeResults) {
+  // Large enough to take the multi-threaded path (several 64-query blocks).
+  const Built b = build(64, 64, 20000, 4, true, 11);
+  const auto bytes = serialise(*b.index);
+  const FeatureIndex index = FeatureIndex::load_from_memory(bytes.data(), bytes.size());
+  const int64_t n = 300;
+  const auto q = gaussian(n, 64, 12);
+  const auto all = index.search(q.data(), n, 8);
+  for (int64_t i = 0; i < n; i += 37) {
+    const auto one = index.search(q.data() + i * 64, 1, 8);
+    for (int j = 0; j < 8; ++j) {
+      EXPECT_EQ(one.labels[j], all.labels[i * 8 + j]);
+      EXPECT_EQ(one.distances[j], all.distances[i * 8 + j]);
+    }
+  }
+  expect_matches_faiss(b, n, 8, 12);
+}
+
+TEST(FaissIndexNative, SetNprobeChangesTheProbedLists) {
+  Built b = build(8, 16, 400, 1, true, 13);
+  const auto bytes = serialise(*b.index);
+  FeatureIndex index = FeatureIndex::load_from_memory(bytes.data(), bytes.size());
+  index.set_nprobe(16);
+  EXPECT_EQ(index.info().nprobe, 16);
+  index.set_nprobe(1000);
+  EXPECT_EQ(index.info().nprobe, 16);  // clamped to nlist
+  // Probing every list is exhaustive: the same as a flat search over the stored rows.
+  b.nprobe = 16;
+  static_cast<faiss::IndexIVF*>(b.index.get())->nprobe = 16;
+  const auto q = gaussian(5, 8, 14);
+  const auto r = index.search(q.data(), 5, 4);
+  for (int64_t i = 0; i < 5; ++i) {
+    std::vector<std::pair<double, int64_t>> all;
+    for (int64_t id = 0; id < 400; ++id) {
+      all.emplace_back(exact_dist(b, q.data() + i * 8, b.rows.data() + id * 8), id);
+    }
+    std::sort(all.begin(), all.end());
+    for (int j = 0; j < 4; ++j) EXPECT_EQ(r.labels[i * 4 + j], all[j].second);
+  }
+  index.set_nprobe(0);
+  EXPECT_EQ(index.info().nprobe, 1);
 }
 
 }  // namespace
