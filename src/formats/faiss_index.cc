@@ -14,8 +14,8 @@
 #include <new>
 #include <sstream>
 
-#include "rvc/core/error.h"
 #include "formats/ivf_search.h"
+#include "rvc/core/error.h"
 #include "rvc/core/file.h"
 
 namespace rvc::formats {

@@ -141,8 +141,8 @@ struct Scratch {
   std::vector<float> rows;       // [kRowChunk]
 };
 
-void search_block(const SearchData& s, int64_t nprobe, const float* queries, int64_t q0,
-                  int64_t q1, int k, float* distances, int64_t* labels, Scratch& sc) {
+void search_block(const SearchData& s, int64_t nprobe, const float* queries, int64_t q0, int64_t q1,
+                  int k, float* distances, int64_t* labels, Scratch& sc) {
   const int dim = s.dim;
   const DistRows scan = pick_kernel(s.metric);
   const bool l2 = s.metric == IndexMetric::kL2;

@@ -30,11 +30,11 @@ struct SearchData {
   IndexMetric metric = IndexMetric::kL2;         // metric of the list scan
   IndexMetric coarse_metric = IndexMetric::kL2;  // metric of the quantizer (IVF only)
   bool is_ivf = false;
-  int64_t nlist = 1;                   // 1 for flat indexes (one list, ids 0..ntotal-1)
-  std::vector<float> centroids;        // [nlist, dim], IVF only
-  std::vector<int64_t> list_offsets;   // [nlist + 1] offsets into codes/ids (in vectors)
-  std::vector<float> codes;            // [ntotal, dim], list by list in stored order
-  std::vector<int64_t> ids;            // [ntotal]
+  int64_t nlist = 1;                  // 1 for flat indexes (one list, ids 0..ntotal-1)
+  std::vector<float> centroids;       // [nlist, dim], IVF only
+  std::vector<int64_t> list_offsets;  // [nlist + 1] offsets into codes/ids (in vectors)
+  std::vector<float> codes;           // [ntotal, dim], list by list in stored order
+  std::vector<int64_t> ids;           // [ntotal]
 };
 
 // queries [n, dim] -> distances/labels [n, k]. nprobe is clamped to [1, nlist] (IVF only).

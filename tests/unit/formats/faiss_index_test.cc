@@ -328,9 +328,9 @@ struct Case {
 
 TEST(FaissIndexNative, MatchesFaissSearch) {
   const Case cases[] = {
-      {8, 4, 60, 1, true},     {13, 16, 300, 3, true},  {32, 32, 40, 2, true},
-      {24, 8, 200, 8, false},  {40, 20, 500, 1, false}, {7, 0, 50, 0, true},
-      {17, 0, 120, 0, false},  {64, 10, 1000, 1, true}, {3, 0, 5, 0, true},
+      {8, 4, 60, 1, true},    {13, 16, 300, 3, true},  {32, 32, 40, 2, true},
+      {24, 8, 200, 8, false}, {40, 20, 500, 1, false}, {7, 0, 50, 0, true},
+      {17, 0, 120, 0, false}, {64, 10, 1000, 1, true}, {3, 0, 5, 0, true},
   };
   int seed = 10;
   for (const Case& c : cases) {
