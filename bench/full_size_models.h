@@ -2,13 +2,17 @@
 //
 // HuBERT base (conv 512, 12 x 768, 12 heads, FFN 3072), RMVPE E2E(4, 1, (2, 2)) with
 // en_de_layers 5, inter_layers 4, en_out_channels 16, BiGRU 256, and the v2 40k / 48k
-// synthesizers (configs/v1/40k.json shapes, 768-d phones). The same generators as in
-// hubert_bench.cc, rmvpe_bench.cc and synthesizer_bench.cc, gathered in one header so that a
-// bench composing them (pipeline_bench.cc) needs no model files; weights are random, so the
-// numbers measure speed only.
+// synthesizers (configs/v1/40k.json shapes, 768-d phones). The one definition used by
+// hubert_bench.cc, rmvpe_bench.cc, synthesizer_bench.cc and pipeline_bench.cc, so no bench needs
+// model files; weights are random (fixed seeds, deterministic), so the numbers measure speed only.
+// Also the process CPU-time and load-average probes the benches report as counters.
+// Every generator returns a fresh copy the caller owns; all functions are thread-compatible.
 #pragma once
 
+#include <time.h>
+
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <utility>
@@ -256,6 +260,23 @@ inline TensorMap random_weights(const rvc::models::SynthesizerConfig& c) {
   }
   g.conv("dec.conv_post", 1, ch, 7, false);
   return g.m;
+}
+
+// CPU seconds of the whole process (all threads) since it started.
+inline double process_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// 1-minute load average from /proc/loadavg; -1 where it cannot be read.
+inline double loadavg_1min() {
+  double l = -1;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &l) != 1) l = -1;
+    std::fclose(f);
+  }
+  return l;
 }
 
 }  // namespace rvc::bench

@@ -42,6 +42,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using rvc::Tensor;
+using rvc::bench::loadavg_1min;
+using rvc::bench::process_cpu_s;
 
 constexpr int64_t kSeconds = 30;
 constexpr int64_t kRate = 16000;
@@ -51,19 +53,6 @@ constexpr float kIndexRate = 0.75f;
 
 double secs_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-double process_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-double loadavg_1min() {
-  double l = -1;
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &l) != 1) l = -1;
-    std::fclose(f);
-  }
-  return l;
 }
 int64_t env_int(const char* name, int64_t fallback) {
   const char* v = std::getenv(name);

@@ -8,121 +8,24 @@
 // the first benchmark instance only).
 #include <benchmark/benchmark.h>
 
-#include <time.h>
-
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <random>
-#include <string>
+#include <vector>
 
+#include "full_size_models.h"
 #include "rvc/models/rmvpe.h"
 #include "rvc/nn/backend.h"
 
 namespace {
 
-using rvc::Shape;
 using rvc::Tensor;
-using rvc::TensorMap;
-
-struct Gen {
-  std::mt19937 rng{11};
-  TensorMap w;
-  void add(const std::string& key, Shape shape, float scale, float offset = 0.f) {
-    Tensor t(std::move(shape));
-    std::normal_distribution<float> d(0.f, 1.f);
-    for (int64_t i = 0; i < t.numel(); ++i) t[i] = offset + scale * d(rng);
-    w[key] = std::move(t);
-  }
-  void bn(const std::string& p, int64_t c) {
-    add(p + ".weight", {c}, 0.1f, 1.f);
-    add(p + ".bias", {c}, 0.1f);
-    add(p + ".running_mean", {c}, 0.1f);
-    add(p + ".running_var", {c}, 0.05f, 1.f);
-  }
-  void block(const std::string& p, int64_t cin, int64_t cout) {
-    const float s = 1.f / std::sqrt(9.f * static_cast<float>(cin));
-    add(p + ".conv.0.weight", {cout, cin, 3, 3}, s);
-    bn(p + ".conv.1", cout);
-    add(p + ".conv.3.weight", {cout, cout, 3, 3}, 1.f / std::sqrt(9.f * static_cast<float>(cout)));
-    bn(p + ".conv.4", cout);
-    if (cin != cout) {
-      add(p + ".shortcut.weight", {cout, cin, 1, 1}, 1.f / std::sqrt(static_cast<float>(cin)));
-      add(p + ".shortcut.bias", {cout}, 0.1f);
-    }
-  }
-};
-
-rvc::formats::RmvpeInfo full_size_info() {
-  const int64_t n_blocks = 4, layers = 5, inter = 4, en_out = 16, hidden = 256, classes = 360;
-  Gen g;
-  g.bn("unet.encoder.bn", 1);
-  int64_t cin = 1, cout = en_out;
-  for (int64_t i = 0; i < layers; ++i) {
-    for (int64_t j = 0; j < n_blocks; ++j) {
-      g.block("unet.encoder.layers." + std::to_string(i) + ".conv." + std::to_string(j),
-              j == 0 ? cin : cout, cout);
-    }
-    cin = cout;
-    cout *= 2;
-  }
-  for (int64_t i = 0; i < inter; ++i) {
-    for (int64_t j = 0; j < n_blocks; ++j) {
-      g.block("unet.intermediate.layers." + std::to_string(i) + ".conv." + std::to_string(j),
-              (i == 0 && j == 0) ? cout / 2 : cout, cout);
-    }
-  }
-  int64_t ch = cout;
-  for (int64_t i = 0; i < layers; ++i) {
-    const std::string p = "unet.decoder.layers." + std::to_string(i);
-    g.add(p + ".conv1.0.weight", {ch, ch / 2, 3, 3}, 1.f / std::sqrt(9.f * static_cast<float>(ch)));
-    g.bn(p + ".conv1.1", ch / 2);
-    for (int64_t j = 0; j < n_blocks; ++j) {
-      g.block(p + ".conv2." + std::to_string(j), j == 0 ? ch : ch / 2, ch / 2);
-    }
-    ch /= 2;
-  }
-  g.add("cnn.weight", {3, en_out, 3, 3}, 0.1f);
-  g.add("cnn.bias", {3}, 0.1f);
-  for (const char* s : {"0", "0_reverse"}) {
-    g.add(std::string("fc.0.gru.weight_ih_l") + s, {3 * hidden, 3 * 128}, 0.05f);
-    g.add(std::string("fc.0.gru.weight_hh_l") + s, {3 * hidden, hidden}, 0.06f);
-    g.add(std::string("fc.0.gru.bias_ih_l") + s, {3 * hidden}, 0.05f);
-    g.add(std::string("fc.0.gru.bias_hh_l") + s, {3 * hidden}, 0.05f);
-  }
-  g.add("fc.1.weight", {classes, 2 * hidden}, 0.05f);
-  g.add("fc.1.bias", {classes}, 0.1f, -4.f);
-  rvc::formats::RmvpeInfo info;
-  info.n_blocks = n_blocks;
-  info.en_de_layers = layers;
-  info.inter_layers = inter;
-  info.en_out_channels = en_out;
-  info.in_channels = 1;
-  info.n_gru = 1;
-  info.n_mels = 128;
-  info.n_classes = classes;
-  info.weights = std::move(g.w);
-  return info;
-}
+using rvc::bench::loadavg_1min;
+using rvc::bench::process_cpu_s;
 
 const rvc::models::Rmvpe& model() {
-  static const rvc::models::Rmvpe m(full_size_info());
+  static const rvc::models::Rmvpe m(rvc::bench::full_size_info());
   return m;
-}
-
-double process_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-double loadavg_1min() {
-  double l = -1;
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &l) != 1) l = -1;
-    std::fclose(f);
-  }
-  return l;
 }
 
 // range(0): threads; range(1): 1 = whole infer_f0 (mel + E2E + decode), 0 = E2E only.
