@@ -17,6 +17,20 @@ rvc::Tensor random_tensor(rvc::Shape shape, float scale) {
   return t;
 }
 
+// Times layer.forward(x, y) after one warm-up call (primitive creation); flops per call feed the
+// GFLOP/s counter.
+template <class Layer>
+void time_forward(benchmark::State& st, const Layer& layer, const rvc::Tensor& x, double flops) {
+  rvc::Tensor y;
+  layer.forward(x, y);
+  for (auto _ : st) {
+    layer.forward(x, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+
 void BM_Conv1d(benchmark::State& st) {
   const int64_t c = st.range(0), k = st.range(1), dil = st.range(2), t = st.range(3);
   rvc::nn::set_num_threads(static_cast<int>(st.range(4)));
@@ -24,16 +38,9 @@ void BM_Conv1d(benchmark::State& st) {
   p.dilation = dil;
   p.pad((k * dil - dil) / 2);
   rvc::Tensor w = random_tensor({c, c, k}, 0.05f), b = random_tensor({c}, 0.1f);
-  rvc::Tensor x = random_tensor({t, c}, 1.f), y;
-  rvc::nn::Conv1d conv(p, w, &b, rvc::nn::Backend::kFast);
-  conv.forward(x, y);
-  for (auto _ : st) {
-    conv.forward(x, y);
-    benchmark::DoNotOptimize(y.data());
-  }
-  st.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * c * c * k * t, benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1000);
+  const rvc::Tensor x = random_tensor({t, c}, 1.f);
+  const rvc::nn::Conv1d conv(p, w, &b, rvc::nn::Backend::kFast);
+  time_forward(st, conv, x, 2.0 * c * c * k * t);
 }
 BENCHMARK(BM_Conv1d)
     ->ArgsProduct({{256}, {3, 11}, {1, 5}, {1000}, {1, 2}})
@@ -48,16 +55,9 @@ void BM_ConvTranspose1d(benchmark::State& st) {
   rvc::nn::set_num_threads(static_cast<int>(st.range(4)));
   rvc::nn::ConvTranspose1dParams p{ci, ci / 2, k, s, (k - s) / 2};
   rvc::Tensor w = random_tensor({ci, ci / 2, k}, 0.05f), b = random_tensor({ci / 2}, 0.1f);
-  rvc::Tensor x = random_tensor({t, ci}, 1.f), y;
-  rvc::nn::ConvTranspose1d ct(p, w, &b, rvc::nn::Backend::kFast);
-  ct.forward(x, y);
-  for (auto _ : st) {
-    ct.forward(x, y);
-    benchmark::DoNotOptimize(y.data());
-  }
-  st.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * ci * (ci / 2) * k * t, benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1000);
+  const rvc::Tensor x = random_tensor({t, ci}, 1.f);
+  const rvc::nn::ConvTranspose1d ct(p, w, &b, rvc::nn::Backend::kFast);
+  time_forward(st, ct, x, 2.0 * ci * (ci / 2) * k * t);
 }
 BENCHMARK(BM_ConvTranspose1d)
     ->Args({512, 16, 10, 100, 1})
