@@ -13,6 +13,8 @@
 
 #include "rvc/dsp/f0.h"
 #include "rvc/formats/audio_file.h"
+#include "support/audio_checks.h"
+#include "support/cli.h"
 #include "support/fixtures.h"
 
 namespace rvc {
@@ -20,16 +22,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::q;
 
 class ConvertBuiltin : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("rvc_convert_builtin_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = test::make_temp_dir("rvc_convert_builtin");
     sample_ = fs::path(RVC_SOURCE_DIR) / "assets" / "sample.wav";
     ASSERT_TRUE(fs::exists(sample_));
   }
@@ -41,19 +39,6 @@ class ConvertBuiltin : public ::testing::Test {
 
   fs::path dir_, sample_;
 };
-
-double median_ratio(const std::vector<float>& x, const std::vector<float>& y, int sr) {
-  dsp::F0Config cfg;
-  cfg.sample_rate = sr;
-  const auto fx = dsp::estimate_f0(x, cfg), fy = dsp::estimate_f0(y, cfg);
-  std::vector<double> r;
-  for (size_t i = 0; i < std::min(fx.size(), fy.size()); ++i) {
-    if (fx[i] > 0 && fy[i] > 0) r.push_back(fy[i] / fx[i]);
-  }
-  if (r.size() < 20) return 0.0;
-  std::nth_element(r.begin(), r.begin() + static_cast<int64_t>(r.size() / 2), r.end());
-  return r[r.size() / 2];
-}
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -72,7 +57,7 @@ TEST_F(ConvertBuiltin, PitchFiveKeepsLengthAndMovesF0) {
   EXPECT_EQ(got.sample_rate, in.sample_rate);
   ASSERT_EQ(got.samples.size(), in.samples.size());
   const double want = std::pow(2.0, 5.0 / 12.0);
-  EXPECT_NEAR(median_ratio(in.samples, got.samples, in.sample_rate), want, 0.02 * want);
+  EXPECT_NEAR(test::median_f0_ratio(in.samples, got.samples, in.sample_rate), want, 0.02 * want);
 }
 
 TEST_F(ConvertBuiltin, DirectoryKeepsRelativePaths) {

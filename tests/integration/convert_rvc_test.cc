@@ -20,6 +20,7 @@
 #include "rvc/formats/checkpoint.h"
 #include "rvc/formats/faiss_index.h"
 #include "rvc/formats/model_info.h"
+#include "support/cli.h"
 #include "support/fixtures.h"
 
 namespace rvc {
@@ -27,7 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::q;
 
 class ConvertRvc : public ::testing::Test {
  protected:
@@ -48,10 +49,7 @@ class ConvertRvc : public ::testing::Test {
         formats::load_checkpoint(c.file(files.at("hubert").at("file")).string());
     hubert_convs_ = formats::read_hubert(ck, false).conv_layers;
 
-    dir_ = fs::temp_directory_path() /
-           ("rvc_convert_rvc_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = test::make_temp_dir("rvc_convert_rvc");
     models_ = dir_ / "models";
     fs::create_directories(models_);
     fs::create_symlink(fs::absolute(c.file(files.at("model").at("file"))), models_ / "voice.pth");

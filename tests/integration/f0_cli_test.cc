@@ -19,6 +19,7 @@
 
 #include "rvc/formats/audio_file.h"
 #include "rvc/formats/npy.h"
+#include "support/cli.h"
 #include "support/fixtures.h"
 
 namespace rvc::test {
@@ -37,7 +38,7 @@ int f0_cmd(const std::string& args, std::string* out) {
   return run_command(rvc_rt_bin().string() + " f0 " + args, out, /*merge_stderr=*/true);
 }
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::q;
 
 Tensor load(const Case& c, const std::string& section, const std::string& key) {
   const std::string file = c.manifest.at(section).at(key).at("file").get<std::string>();

@@ -18,6 +18,7 @@
 #include "rvc/dsp/resample.h"
 #include "rvc/formats/audio_file.h"
 #include "rvc/formats/npy.h"
+#include "support/cli.h"
 #include "support/fixtures.h"
 
 namespace rvc::test {
@@ -36,7 +37,7 @@ int features(const std::string& args, std::string* out) {
   return run_command(rvc_rt_bin().string() + " features " + args, out, /*merge_stderr=*/true);
 }
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::q;
 
 const json* model_cfg(const Case& c) {
   const json& p = c.manifest.at("parameters");

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/cli.h"
 #include "support/fixtures.h"
 
 namespace rvc {
@@ -15,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::q;
 
 class ModelsCli : public ::testing::Test {
  protected:
@@ -24,8 +25,7 @@ class ModelsCli : public ::testing::Test {
     ASSERT_FALSE(cases.empty()) << "no fixture case of kind pipeline";
     c_ = cases.front();
     const auto& files = c_.manifest.at("files");
-    dir_ = fs::temp_directory_path() / ("rvc_models_cli_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
+    dir_ = test::make_temp_dir("rvc_models_cli");
     fs::create_directories(dir_ / "models");
     const fs::path m = dir_ / "models";
     const fs::path model = fs::absolute(c_.file(files.at("model").at("file")));

@@ -14,6 +14,8 @@
 
 #include "rvc/dsp/f0.h"
 #include "rvc/formats/audio_file.h"
+#include "support/audio_checks.h"
+#include "support/cli.h"
 #include "support/fixtures.h"
 
 namespace rvc {
@@ -21,16 +23,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::q;
 
 class StreamCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("rvc_stream_cli_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = test::make_temp_dir("rvc_stream_cli");
     sample_ = fs::path(RVC_SOURCE_DIR) / "assets" / "sample.wav";
     ASSERT_TRUE(fs::exists(sample_));
   }
@@ -58,20 +56,6 @@ int64_t reported_buffering(const std::string& log) {
   const std::string key = "output buffering: ";
   const size_t a = log.find(key);
   return a == std::string::npos ? -1 : std::stoll(log.substr(a + key.size()));
-}
-
-// Median f0 ratio y/x over frames voiced in both (y already aligned to x).
-double median_ratio(const std::vector<float>& x, const std::vector<float>& y, int sr) {
-  dsp::F0Config cfg;
-  cfg.sample_rate = sr;
-  const auto fx = dsp::estimate_f0(x, cfg), fy = dsp::estimate_f0(y, cfg);
-  std::vector<double> r;
-  for (size_t i = 0; i < std::min(fx.size(), fy.size()); ++i) {
-    if (fx[i] > 0 && fy[i] > 0) r.push_back(fy[i] / fx[i]);
-  }
-  if (r.size() < 20) return 0.0;
-  std::nth_element(r.begin(), r.begin() + static_cast<int64_t>(r.size() / 2), r.end());
-  return r[r.size() / 2];
 }
 
 // Second difference at t normalised by the RMS of the surrounding 10 ms (a click is a large
@@ -113,7 +97,7 @@ TEST_F(StreamCli, BuiltinVoiceThroughTheFileDevice) {
   const std::vector<float> aligned(got.samples.begin() + lat, got.samples.end());
 
   const double want = std::pow(2.0, 5.0 / 12.0);
-  EXPECT_NEAR(median_ratio(in.samples, aligned, sr), want, 0.02 * want);
+  EXPECT_NEAR(test::median_f0_ratio(in.samples, aligned, sr), want, 0.02 * want);
 
   // Block joins in device time: prime (the output buffering) + k * block.
   const int64_t block = sr * 30 / 1000;

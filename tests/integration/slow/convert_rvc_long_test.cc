@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "rvc/formats/audio_file.h"
+#include "support/cli.h"
 #include "support/fixtures.h"
 
 namespace rvc {
@@ -18,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::q;
 
 TEST(ConvertRvcLong, TenMinutesKeepLengthInBoundedMemory) {
   const auto cases = test::cases_of_kind("pipeline");

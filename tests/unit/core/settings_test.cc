@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "rvc/core/error.h"
+#include "support/cli.h"
+#include "support/error_of.h"
 
 namespace rvc {
 namespace {
@@ -50,21 +52,11 @@ EnvLookup env_of(std::map<std::string, std::string> m) {
   };
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 class SettingsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("rvc_settings_" + std::to_string(getpid()));
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = test::make_temp_dir("rvc_settings"); }
   void TearDown() override { fs::remove_all(dir_); }
   std::string write(const std::string& text) {
     const fs::path p = dir_ / "rvc.toml";

@@ -15,6 +15,7 @@
 
 #include "rvc/core/error.h"
 #include "rvc/dsp/f0.h"
+#include "support/audio_checks.h"
 
 // Counts heap allocations so the test can prove process() allocates nothing. GCC sees malloc in
 // the replaced new and free in the replaced delete and flags them as mismatched; they match.
@@ -98,20 +99,6 @@ std::vector<float> read_sample_wav(int* sr) {
   return x;
 }
 
-// Median over frames voiced in both of f0(out) / f0(in); inputs are at the same rate.
-double median_f0_ratio(const std::vector<float>& x, const std::vector<float>& y, int sr) {
-  F0Config cfg;
-  cfg.sample_rate = sr;
-  const auto fx = estimate_f0(x, cfg), fy = estimate_f0(y, cfg);
-  std::vector<double> r;
-  for (size_t i = 0; i < std::min(fx.size(), fy.size()); ++i) {
-    if (fx[i] > 0 && fy[i] > 0) r.push_back(fy[i] / fx[i]);
-  }
-  if (r.size() < 20) return 0.0;
-  std::nth_element(r.begin(), r.begin() + static_cast<int64_t>(r.size() / 2), r.end());
-  return r[r.size() / 2];
-}
-
 void expect_sane(const std::vector<float>& x, const std::vector<float>& y) {
   ASSERT_EQ(x.size(), y.size());
   for (float v : y) {
@@ -170,7 +157,7 @@ TEST_P(PitchShift, SyntheticVowelMovesBySemitones) {
     const auto y = change_voice(x, sr, {st, 0.0});
     expect_sane(x, y);
     const double want = std::pow(2.0, st / 12.0);
-    EXPECT_NEAR(median_f0_ratio(x, y, sr), want, 0.02 * want) << "sr " << sr;
+    EXPECT_NEAR(test::median_f0_ratio(x, y, sr), want, 0.02 * want) << "sr " << sr;
   }
 }
 
@@ -182,7 +169,7 @@ TEST_P(PitchShift, SpeechSampleMovesBySemitones) {
   const auto y = change_voice(x, sr, {st, 0.0});
   expect_sane(x, y);
   const double want = std::pow(2.0, st / 12.0);
-  EXPECT_NEAR(median_f0_ratio(x, y, sr), want, 0.02 * want);
+  EXPECT_NEAR(test::median_f0_ratio(x, y, sr), want, 0.02 * want);
 }
 
 INSTANTIATE_TEST_SUITE_P(Semitones, PitchShift, ::testing::Values(4.0, 7.0, -5.0, 12.0, -12.0));
@@ -198,8 +185,8 @@ TEST(VoiceChanger, FormantShiftMovesEnvelopeNotPitch) {
                cd = spectral_centroid(down, sr);
   EXPECT_GT(cu, c0 * 1.15) << c0 << " -> " << cu;
   EXPECT_LT(cd, c0 / 1.15) << c0 << " -> " << cd;
-  EXPECT_NEAR(median_f0_ratio(x, up, sr), 1.0, 0.02);
-  EXPECT_NEAR(median_f0_ratio(x, down, sr), 1.0, 0.02);
+  EXPECT_NEAR(test::median_f0_ratio(x, up, sr), 1.0, 0.02);
+  EXPECT_NEAR(test::median_f0_ratio(x, down, sr), 1.0, 0.02);
 }
 
 TEST(VoiceChanger, ZeroShiftIsNearIdentity) {

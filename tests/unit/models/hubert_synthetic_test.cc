@@ -13,28 +13,10 @@
 #include <vector>
 
 #include "rvc/core/error.h"
+#include "support/random_weights.h"
 
 namespace rvc::models {
 namespace {
-
-struct Gen {
-  std::mt19937 rng{11};
-  TensorMap m;
-  void add(const std::string& name, Shape shape, float std, float mean = 0.f) {
-    Tensor t(std::move(shape));
-    std::normal_distribution<float> d(mean, std);
-    for (int64_t i = 0; i < t.numel(); ++i) t[i] = d(rng);
-    m[name] = std::move(t);
-  }
-  void linear(const std::string& p, int64_t out, int64_t in) {
-    add(p + ".weight", {out, in}, 1.f / std::sqrt(static_cast<float>(in)));
-    add(p + ".bias", {out}, 0.1f);
-  }
-  void norm(const std::string& p, int64_t c) {
-    add(p + ".weight", {c}, 0.1f, 1.f);
-    add(p + ".bias", {c}, 0.1f);
-  }
-};
 
 formats::HubertInfo pre_ln_info() {
   formats::HubertInfo h;
@@ -48,7 +30,7 @@ formats::HubertInfo pre_ln_info() {
   h.layer_norm_first = true;
   h.conv_pos = 7;
   h.conv_pos_groups = 4;
-  Gen g;
+  test::RandomWeights g(11);
   int64_t in = 1;
   for (size_t i = 0; i < h.conv_layers.size(); ++i) {
     const auto& l = h.conv_layers[i];
@@ -63,9 +45,9 @@ formats::HubertInfo pre_ln_info() {
   g.add("encoder.pos_conv.0.weight_g", {1, 1, h.conv_pos}, 0.1f, 1.f);
   g.add("encoder.pos_conv.0.weight_v", {e, e / h.conv_pos_groups, h.conv_pos}, 1.f);
   g.add("encoder.pos_conv.0.bias", {e}, 0.1f);
-  g.m["encoder.layer_norm.weight"] = Tensor({e});
-  for (int64_t i = 0; i < e; ++i) g.m["encoder.layer_norm.weight"][i] = 1.f;
-  g.m["encoder.layer_norm.bias"] = Tensor({e});
+  g.map["encoder.layer_norm.weight"] = Tensor({e});
+  for (int64_t i = 0; i < e; ++i) g.map["encoder.layer_norm.weight"][i] = 1.f;
+  g.map["encoder.layer_norm.bias"] = Tensor({e});
   for (int64_t i = 0; i < h.layers; ++i) {
     const std::string p = "encoder.layers." + std::to_string(i);
     for (const char* n : {"k_proj", "v_proj", "q_proj", "out_proj"}) {
@@ -76,7 +58,7 @@ formats::HubertInfo pre_ln_info() {
     g.linear(p + ".fc2", e, h.ffn_dim);
     g.norm(p + ".final_layer_norm", e);
   }
-  h.weights = std::move(g.m);
+  h.weights = std::move(g.map);
   return h;
 }
 

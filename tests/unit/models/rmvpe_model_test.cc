@@ -8,30 +8,18 @@
 
 #include "rvc/core/error.h"
 #include "rvc/models/rmvpe.h"
+#include "support/random_weights.h"
 
 namespace rvc::models {
 namespace {
 
-struct Gen {
-  std::mt19937 rng{42};
-  TensorMap w;
-  void add(const std::string& key, Shape shape, float scale, float offset = 0.f) {
-    Tensor t(std::move(shape));
-    std::normal_distribution<float> d(0.f, 1.f);
-    for (int64_t i = 0; i < t.numel(); ++i) t[i] = offset + scale * d(rng);
-    w[key] = std::move(t);
-  }
-  void bn(const std::string& p, int64_t c) {
-    add(p + ".weight", {c}, 0.1f, 1.f);
-    add(p + ".bias", {c}, 0.1f);
-    add(p + ".running_mean", {c}, 0.1f);
-    add(p + ".running_var", {c}, 0.05f, 1.f);
-  }
+struct Gen : test::RandomWeights {
+  Gen() : RandomWeights(42) {}
   void block(const std::string& p, int64_t cin, int64_t cout) {
     add(p + ".conv.0.weight", {cout, cin, 3, 3}, 0.3f);
-    bn(p + ".conv.1", cout);
+    batch_norm(p + ".conv.1", cout);
     add(p + ".conv.3.weight", {cout, cout, 3, 3}, 0.3f);
-    bn(p + ".conv.4", cout);
+    batch_norm(p + ".conv.4", cout);
     if (cin != cout) {
       add(p + ".shortcut.weight", {cout, cin, 1, 1}, 0.3f);
       add(p + ".shortcut.bias", {cout}, 0.1f);
@@ -42,7 +30,7 @@ struct Gen {
 formats::RmvpeInfo make_info(int64_t n_blocks, int64_t layers, int64_t inter, int64_t en_out,
                              int64_t n_gru, int64_t hidden, int64_t classes) {
   Gen g;
-  g.bn("unet.encoder.bn", 1);
+  g.batch_norm("unet.encoder.bn", 1);
   int64_t cin = 1, cout = en_out;
   for (int64_t i = 0; i < layers; ++i) {
     for (int64_t j = 0; j < n_blocks; ++j) {
@@ -62,7 +50,7 @@ formats::RmvpeInfo make_info(int64_t n_blocks, int64_t layers, int64_t inter, in
   for (int64_t i = 0; i < layers; ++i) {
     const std::string p = "unet.decoder.layers." + std::to_string(i);
     g.add(p + ".conv1.0.weight", {ch, ch / 2, 3, 3}, 0.3f);
-    g.bn(p + ".conv1.1", ch / 2);
+    g.batch_norm(p + ".conv1.1", ch / 2);
     for (int64_t j = 0; j < n_blocks; ++j) {
       g.block(p + ".conv2." + std::to_string(j), j == 0 ? ch : ch / 2, ch / 2);
     }
@@ -90,7 +78,7 @@ formats::RmvpeInfo make_info(int64_t n_blocks, int64_t layers, int64_t inter, in
   info.n_gru = n_gru;
   info.n_mels = 128;
   info.n_classes = classes;
-  info.weights = std::move(g.w);
+  info.weights = std::move(g.map);
   return info;
 }
 

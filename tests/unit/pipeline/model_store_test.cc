@@ -13,6 +13,8 @@
 
 #include "rvc/core/error.h"
 #include "rvc/pipeline/model_store.h"
+#include "support/cli.h"
+#include "support/error_of.h"
 #include "support/fixtures.h"
 
 namespace rvc::pipeline {
@@ -20,14 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 class ModelStoreTest : public ::testing::Test {
  protected:
@@ -39,8 +34,7 @@ class ModelStoreTest : public ::testing::Test {
     model_ = fs::absolute(c_.file(files.at("model").at("file")));
     hubert_ = fs::absolute(c_.file(files.at("hubert").at("file")));
     index_ = fs::absolute(c_.file(files.at("index").at("file")));
-    root_ = fs::temp_directory_path() / ("rvc_model_store_" + std::to_string(::getpid()));
-    fs::remove_all(root_);
+    root_ = test::make_temp_dir("rvc_model_store");
     fs::create_directories(root_ / "models");
     fs::create_directories(root_ / "assets" / "hubert");
     const fs::path m = root_ / "models";
