@@ -18,27 +18,6 @@ using Dt = memory::data_type;
 
 namespace detail {
 
-dnnl::primitive_attr make_attr_2d(bool accumulate, PostOp post, float alpha) {
-  dnnl::post_ops po;
-  switch (post) {
-    case PostOp::kNone:
-      break;
-    case PostOp::kLeakyRelu:
-      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f);
-      break;
-    case PostOp::kRelu:
-      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      break;
-    case PostOp::kTanh:
-      po.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f);
-      break;
-  }
-  if (accumulate) po.append_sum(1.f);  // after the activation: y = post(conv) + y
-  dnnl::primitive_attr attr;
-  attr.set_post_ops(po);
-  return attr;
-}
-
 void fold_bn(const BatchNorm* bn, int64_t out, int64_t inner, int64_t outer, Tensor& weight,
              Tensor& bias) {
   if (!bn) return;
@@ -127,8 +106,8 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
   dnnl::convolution_forward::desc d(
       dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
       dst_md, {1, 1}, {p.pad_h, p.pad_w}, {p.pad_bottom(), p.pad_right()});
-  dnnl::convolution_forward::primitive_desc pd(d, detail::make_attr_2d(accumulate, p.post, p.alpha),
-                                               eng);
+  dnnl::convolution_forward::primitive_desc pd(
+      d, detail::make_attr(accumulate, p.post, p.alpha, detail::SumOrder::kAfterActivation), eng);
   auto e = std::make_shared<Entry>();
   e->prim = dnnl::convolution_forward(pd);
   e->src_md = src_md;

@@ -9,9 +9,6 @@
 
 namespace rvc::nn::detail {
 
-// Post-ops: the activation, then (accumulate) a sum, so y = post(conv) + y.
-dnnl::primitive_attr make_attr_2d(bool accumulate, PostOp post, float alpha);
-
 // Folds a BatchNorm over `out` channels into weights laid out as `outer` blocks of [out][inner]
 // floats, and into bias [out]. No-op for bn == nullptr; throws on a channel mismatch.
 void fold_bn(const BatchNorm* bn, int64_t out, int64_t inner, int64_t outer, Tensor& weight,

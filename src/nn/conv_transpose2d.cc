@@ -184,7 +184,7 @@ void ConvTranspose2d::prepare(int64_t h, int64_t w) const {
       dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_md, w_any,
       b_md, dst_md, {p_.stride_h, p_.stride_w}, {p_.pad_h, p_.pad_w},
       {p_.pad_h - p_.output_padding_h, p_.pad_w - p_.output_padding_w});
-  dnnl::deconvolution_forward::primitive_desc pd(d, detail::make_attr_2d(false, p_.post, p_.alpha),
+  dnnl::deconvolution_forward::primitive_desc pd(d, detail::make_attr(false, p_.post, p_.alpha),
                                                  eng);
   auto e = std::make_shared<Impl::Entry>();
   e->prim = dnnl::deconvolution_forward(pd);

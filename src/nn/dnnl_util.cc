@@ -14,9 +14,9 @@ dnnl::stream& thread_stream() {
   return stream;
 }
 
-dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha) {
+dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha, SumOrder order) {
   dnnl::post_ops po;
-  if (accumulate) po.append_sum(1.f);
+  if (accumulate && order == SumOrder::kBeforeActivation) po.append_sum(1.f);
   switch (post) {
     case PostOp::kNone:
       break;
@@ -30,6 +30,7 @@ dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha) {
       po.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f);
       break;
   }
+  if (accumulate && order == SumOrder::kAfterActivation) po.append_sum(1.f);
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
   return attr;

@@ -23,8 +23,14 @@ inline void apply_threads() {
   if (omp_get_max_threads() != n) omp_set_num_threads(n);
 }
 
-// Post-op attribute for an epilogue: optional sum (accumulate), then the activation.
-dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha);
+// Where the accumulate (sum) post-op goes relative to the activation.
+enum class SumOrder {
+  kBeforeActivation,  // y = post(op(x) + y)   (conv1d / linear residual paths)
+  kAfterActivation,   // y = post(op(x)) + y   (RMVPE ConvBlockRes shortcut)
+};
+// Post-op attribute for an epilogue: optional sum (accumulate) and the activation, in `order`.
+dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha,
+                               SumOrder order = SumOrder::kBeforeActivation);
 
 // Thread-local float scratch buffers, one per slot; grown on demand, never shrunk. A slot must
 // not be used by two live callers on one thread at the same time.
