@@ -14,6 +14,13 @@
 // Threads: oneDNN runs on OpenMP; the fast kernels set the OpenMP thread count of the *calling*
 // thread to num_threads() before each primitive. The settings are atomics and may be changed at
 // any time from any thread; changing them does not affect a call already running.
+//
+// Precision: fast layers with weights (Conv1d, ConvTranspose1d, Linear, ...) read
+// default_precision() when they are constructed (weights are packed once, in that type). kBf16
+// runs the matrix products with bf16 weights and bf16-rounded activations, accumulating in f32,
+// with f32 outputs; only on CPUs that do bf16 natively (bf16_supported()), elsewhere layers
+// use f32 (oneDNN emulates bf16 on plain AVX-512 at a third of f32 speed, and fails on AVX2).
+// Reference layers always compute in f32/f64.
 #pragma once
 
 namespace rvc::nn {
@@ -29,5 +36,19 @@ int num_threads();
 void set_num_threads(int n);
 
 const char* backend_name(Backend backend);
+
+enum class Precision { kF32 = 0, kBf16 = 1 };
+
+// Precision a fast layer is built with when none is named. Initially kF32.
+Precision default_precision();
+void set_default_precision(Precision precision);
+// True when this CPU runs bf16 matrix products natively (oneDNN ISA >= avx512_core_bf16).
+bool bf16_supported();
+// The precision a layer actually uses when `requested` is asked for: kBf16 only where
+// bf16_supported(); otherwise kF32, with a one-line notice logged once per process.
+Precision effective_precision(Precision requested);
+const char* precision_name(Precision precision);  // "f32" / "bf16"
+// Parses "f32"/"float32"/"bf16"/"bfloat16"; throws rvc::Error naming `what` otherwise.
+Precision parse_precision(const char* text, const char* what);
 
 }  // namespace rvc::nn
