@@ -18,6 +18,7 @@
 
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
@@ -193,6 +194,18 @@ function checkRuntimePackages() {
   check(notInstalled.length === 0, "runtime-packages.sh: every name is a real package", notInstalled.join(" "));
   const bad = spawnSync(script, ["/nonexistent/rvc-rt"], { encoding: "utf8" });
   check(bad.status !== 0 && /nonexistent/.test(bad.stderr), "runtime-packages.sh: a missing binary is an error");
+  // A library from outside the package database (here: a copy first on the library path) would
+  // be missing in the runtime image: the script must refuse rather than leave it out.
+  const ownedLib = execFileSync("ldd", [bin], { encoding: "utf8" }).split("\n")
+    .map((l) => (/=> (\/\S+)/.exec(l) || [])[1]).find((l) => l && /libsndfile|libsoxr/.test(l));
+  if (check(ownedLib, "runtime-packages.sh: the binary links libsndfile or libsoxr")) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rvc-deploy-"));
+    fs.copyFileSync(ownedLib, path.join(dir, path.basename(ownedLib)));
+    const r2 = spawnSync(script, [bin], { encoding: "utf8", env: { ...process.env, LD_LIBRARY_PATH: dir } });
+    fs.rmSync(dir, { recursive: true, force: true });
+    check(r2.status !== 0 && r2.stderr.includes("no Debian package owns it"),
+      "runtime-packages.sh: a library no package owns is an error", r2.stderr.trim());
+  }
 }
 
 // ---- YAML ---------------------------------------------------------------------------------
