@@ -181,7 +181,40 @@ function checkDockerfile(tracked, rvcVars) {
     "Dockerfile: ENTRYPOINT runs the copied rvc-rt");
 
   for (const k of Object.keys(env)) if (k.startsWith("RVC_")) rvcVars.set(k, env[k]);
+  checkBuildContext(ins, tracked);
   return env;
+}
+
+/**
+ * The build stage's sources alone are enough to configure: copy the tracked files its COPY lines
+ * name into a scratch directory (as the image would hold them) and run its cmake command there.
+ */
+function checkBuildContext(ins, tracked) {
+  const build = ins.filter((i) => i.stage === 0);
+  const run = build.find((i) => i.op === "RUN" && /\bcmake -S\b/.test(i.args));
+  if (!check(run, "Dockerfile: the build stage runs cmake")) return;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rvc-docker-context-"));
+  try {
+    for (const c of build.filter((i) => i.op === "COPY" && !i.args.includes("--from="))) {
+      const [src, dest] = c.args.split(/\s+/).filter((w) => !w.startsWith("--"));
+      const rel = src.replace(/\/$/, "");
+      for (const f of tracked.filter((t) => t === rel || t.startsWith(`${rel}/`))) {
+        // COPY semantics: a file goes to dest (into it when dest ends in /); a directory's
+        // contents go into dest.
+        const inImage = f === rel ? (dest.endsWith("/") ? path.join(dest, path.basename(f)) : dest)
+          : path.join(dest, path.relative(rel, f));
+        const to = path.join(dir, inImage);
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        fs.copyFileSync(path.join(repo, f), to);
+      }
+    }
+    const cmd = /(cmake -S[^&]*)/.exec(run.args)[1].trim();
+    const r = spawnSync("bash", ["-c", `${cmd} >/dev/null`], { cwd: dir, encoding: "utf8", timeout: 120000 });
+    check(r.status === 0, "Dockerfile: cmake configures from the copied sources alone",
+      r.status === 0 ? cmd : (r.stderr || "").split("\n").slice(0, 5).join(" | "));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function checkRuntimePackages() {
