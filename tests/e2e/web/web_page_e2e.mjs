@@ -9,8 +9,9 @@
 // What it checks, in order: a wrong token gives a plain error and no session; the right token
 // (from ?token=) connects and streams with the built-in voice; the recorded converted audio has
 // the page's sample rate, a sane level and the pitch shift asked for in the config; a live slider
-// change moves the pitch; the latency and block-compute readouts show numbers; the page fits a
-// phone-sized screen; stopping the server shows a plain error. Exit status 0 = all passed.
+// change moves the pitch on the same session; a new block size and wire format reconnect and keep
+// it; the latency and block-compute readouts show numbers; the page fits a phone-sized screen; a
+// refused microphone and a stopping server show plain errors. Exit status 0 = all passed.
 
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -175,7 +176,26 @@ async function main() {
       `F0 ${f2.toFixed(1)} Hz / ${inputF0.toFixed(1)} Hz = ${(f2 / inputF0).toFixed(3)}, want ${want2.toFixed(3)}`);
     check((await page.evaluate(() => window.rvcPage.ready.session)) === sessionBefore, "same session after the live change");
 
-    // 4. Readouts from `stats` and the playback buffer.
+    // 4. Block size and wire format are fixed per session: changing them reconnects with a new
+    //    config that keeps the live parameters.
+    await page.selectOption("#format", "pcm_s16le");
+    await page.fill("#block_ms", "200");
+    await page.waitForFunction((before) => {
+      const r = window.rvcPage.ready;
+      return window.rvcPage.state === "streaming" && r && r.session !== before && r.block_ms === 200 &&
+        r.format === "pcm_s16le";
+    }, sessionBefore, { timeout: 15000 });
+    const ready3 = await page.evaluate(() => window.rvcPage.ready);
+    check(ready3.params.pitch === kPitch2, "block size and format change reconnect with the live params",
+      `session ${ready3.session}, ${ready3.block_ms} ms, ${ready3.format}, pitch ${ready3.params.pitch}`);
+    await page.waitForTimeout(1500);
+    const wav3 = await recordConverted(page, tmp, "converted-3.wav");
+    const f3 = medianF0(wav3.samples, wav3.sampleRate);
+    check(Math.abs(f3 / inputF0 / want2 - 1) < kRatioTolerance && rmsDb(wav3.samples) > rmsDb(tone) - 12,
+      "int16 audio at 200 ms blocks keeps pitch and level",
+      `ratio ${(f3 / inputF0).toFixed(3)}, ${rmsDb(wav3.samples).toFixed(1)} dBFS`);
+
+    // 5. Readouts from `stats` and the playback buffer.
     await page.waitForFunction(() => window.rvcPage.stats && window.rvcPage.rttMs != null, null, { timeout: 5000 });
     const readouts = await page.evaluate(() => Object.fromEntries(
       ["latency", "compute", "latency-total", "rtt", "buffer"].map((id) => [id, document.getElementById(id).textContent])));
@@ -190,7 +210,7 @@ async function main() {
       console.log(`     screenshot: ${path.relative(repo, screenshot)}`);
     }
 
-    // 5. Phone-sized screen: nothing wider than the viewport.
+    // 6. Phone-sized screen: nothing wider than the viewport.
     await page.setViewportSize({ width: 375, height: 740 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 0, "fits a 375 px wide screen", `overflow ${overflow} px`);
@@ -198,7 +218,21 @@ async function main() {
 
     check(pageErrors.length === 0, "no script errors in the page", pageErrors.join(" | "));
 
-    // 6. Server gone: SIGTERM while streaming -> a plain error in the page.
+    // 7. Microphone refused: a browser without the auto-accept flag denies getUserMedia.
+    const denying = await chromium.launch({ executablePath: chromiumPath, headless: true,
+      args: ["--use-fake-device-for-media-stream"] });
+    try {
+      const p2 = await denying.newPage();
+      await p2.goto(`${server.url}/?token=${kToken}`);
+      await p2.click("#connect");
+      await p2.waitForFunction(() => window.rvcPage.state === "error", null, { timeout: 10000 });
+      const micError = await p2.textContent("#error");
+      check(/microphone refused/i.test(micError), "refused microphone shows a clear error", JSON.stringify(micError));
+    } finally {
+      await denying.close();
+    }
+
+    // 8. Server gone: SIGTERM while streaming -> a plain error in the page.
     server.proc.kill("SIGTERM");
     await page.waitForFunction(() => window.rvcPage.state === "error", null, { timeout: 15000 });
     const goneError = await page.textContent("#error");
