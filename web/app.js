@@ -126,9 +126,16 @@ async function loadVoices() {
   }
   select.replaceChildren(new Option("built-in DSP voice", ""));
   for (const m of models) {
-    const details = [m.version, m.sample_rate ? `${m.sample_rate / 1000} kHz` : null, m.index ? "index" : null]
-      .filter(Boolean).join(", ");
-    select.add(new Option(details ? `${m.name} (${details})` : m.name, m.name));
+    const details = m.error ? "unreadable"
+      : [m.version, m.sample_rate ? `${m.sample_rate / 1000} kHz` : null, m.loaded ? "loaded" : null,
+        m.index ? "index" : null].filter(Boolean).join(", ");
+    const option = new Option(details ? `${m.name} (${details})` : m.name, m.name);
+    // A voice the server cannot read is listed (so its file can be found) but not selectable.
+    if (m.error) {
+      option.disabled = true;
+      option.title = m.error;
+    }
+    select.add(option);
   }
   if ([...select.options].some((o) => o.value === keep)) select.value = keep;
 }

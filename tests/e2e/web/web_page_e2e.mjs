@@ -51,6 +51,8 @@ function fail(message) {
 function startServer(tmp) {
   const models = path.join(tmp, "models");
   fs.mkdirSync(models);
+  // A voice file the server cannot read: the voice picker must list it, disabled, with the reason.
+  fs.writeFileSync(path.join(models, "broken.pth"), "");
   // No --web-root: the default must find the page when run from the repository root.
   const args = ["serve", "--host", "127.0.0.1", "--port", "0", "--tcp-port", "-1", "--token", kToken,
     "--models-dir", models];
@@ -140,6 +142,10 @@ async function main() {
     await page.goto(`${server.url}/?token=${kToken}`);
     check((await page.inputValue("#token")) === kToken, "token read from ?token=");
     check((await page.inputValue("#voice")) === "", "built-in voice offered and selected");
+    await page.waitForSelector('#voice option[value="broken"]', { state: "attached", timeout: 5000 });
+    const broken = await page.$eval('#voice option[value="broken"]', (o) => ({ disabled: o.disabled, title: o.title }));
+    check(broken.disabled && /broken\.pth/.test(broken.title), "voice picker lists /api/models (unreadable voice disabled, reason shown)",
+      JSON.stringify(broken));
     await page.fill("#pitch", String(kPitch1));
     await page.click("#connect");
     await page.waitForFunction(() => window.rvcPage.state === "streaming", null, { timeout: 15000 });
