@@ -59,7 +59,7 @@ function clearError() {
 }
 
 const fmtMs = (ms) => (ms == null || !isFinite(ms) ? "–" : `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`);
-const fmtDb = (db) => (isFinite(db) ? `${db.toFixed(0)} dB` : "-∞ dB");
+const fmtDb = (db) => (db > -90 ? `${db.toFixed(0)} dB` : "silent");
 
 function rmsDb(samples) {
   let sum = 0;
