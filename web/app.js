@@ -231,6 +231,10 @@ function openSession() {
       stopTimers();
       let why = info.error;
       if (!why) why = await diagnose(token());
+      if (!why && !info.opened) {
+        // Token and server are fine, yet the upgrade was refused: the server is full.
+        why = "The server refused the session: it is probably full (max-sessions); try again later.";
+      }
       if (!why) why = `Connection lost (WebSocket close ${info.code}${info.reason ? `: ${info.reason}` : ""}).`;
       await teardownAudio();
       showError(why);
