@@ -9,7 +9,8 @@
 // writes what came out to OUT: IN's length plus the latency, so nothing is cut. The effective
 // config is printed at start, a live status line on a terminal, and a summary at the end:
 // compute time per block, algorithmic latency and, for files, the measured input-to-output
-// delay. Exit status 0 = ran, 2 = bad options or device/file errors (one line on stderr).
+// delay. Exit status 0 = ran, 2 = bad options or device/file errors (one line on stderr), 3 = the
+// live device went away mid-stream (one line on stderr after the summary).
 // Without --model the built-in DSP voice runs; with --model NAME|FILE.pth the RVC backend
 // (HuBERT + F0 + index + synthesizer, joined by SOLA) does.
 #include <unistd.h>
@@ -223,10 +224,14 @@ int run_stream(const std::vector<std::string>& args) {
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  while (!g_interrupted && !device->wait_finished(0.25)) {
+  // A live device finishing on its own means it went away (unplugged, its server quit).
+  bool finished = false;
+  while (!g_interrupted) {
+    if ((finished = device->wait_finished(0.25))) break;
     if (tty) print_status(runner, latency, sr, ms(L.block, sr));
     if (o.duration_s > 0 && elapsed() >= o.duration_s) break;
   }
+  const bool device_lost = finished && !file;
   const double wall = elapsed();
   std::signal(SIGINT, old_handler);
   device->stop();  // the file device writes OUT here
@@ -265,6 +270,14 @@ int run_stream(const std::vector<std::string>& args) {
   } else {
     std::printf("  latency: algorithmic %.1f ms + driver %.1f ms\n", ms(latency, sr),
                 device->device_latency_s() * 1000.0);
+  }
+  std::fflush(stdout);
+  if (device_lost) {
+    std::fprintf(stderr,
+                 "rvc-rt: error: the audio device stopped after %.1f s (disconnected, or its "
+                 "audio server quit); stream stopped\n",
+                 wall);
+    return 3;
   }
   return 0;
 }

@@ -188,6 +188,10 @@ PortAudioDevice::~PortAudioDevice() {
     stop();
   } catch (...) {
   }
+  // After a loss PortAudio's JACK backend blocks for ever closing the stream (it waits for a
+  // callback from the dead server), and Pa_Terminate would close it too: the stream and the
+  // library state are left to process exit instead.
+  if (lost_) return;
   if (stream_) Pa_CloseStream(static_cast<PaStream*>(stream_));
   if (initialized_) Pa_Terminate();
 }
@@ -202,13 +206,19 @@ void PortAudioDevice::start(AudioCallback* cb) {
 void PortAudioDevice::stop() {
   if (!started_) return;
   started_ = false;
+  // A stream that stopped on its own (its device or server is gone) has no callback left to
+  // acknowledge a stop: PortAudio's JACK backend would wait for one for ever.
+  if (lost_) return;
   Pa_StopStream(static_cast<PaStream*>(stream_));
 }
 
 bool PortAudioDevice::wait_finished(double timeout_s) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   while (std::chrono::steady_clock::now() < until) {
-    if (started_ && Pa_IsStreamActive(static_cast<PaStream*>(stream_)) != 1) return true;
+    if (started_ && Pa_IsStreamActive(static_cast<PaStream*>(stream_)) != 1) {
+      lost_ = true;
+      return true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;

@@ -61,7 +61,9 @@ class PortAudioDevice final : public Device {
   int64_t buffer_frames() const override { return period_; }
   void start(AudioCallback* cb) override;
   void stop() override;
-  // Returns true only if the stream stopped on its own (a device error or unplugging).
+  // Returns true only if the stream stopped on its own (a device error, unplugging, the audio
+  // server quitting); the device is then "lost": stop() and the destructor skip PortAudio calls
+  // that would wait for the dead driver (its resources are left to process exit).
   bool wait_finished(double timeout_s) override;
   uint64_t xruns() const override { return xruns_.load(); }
   double device_latency_s() const override { return latency_s_; }
@@ -71,7 +73,7 @@ class PortAudioDevice final : public Device {
 
  private:
   void* stream_ = nullptr;  // PaStream*
-  bool initialized_ = false, started_ = false;
+  bool initialized_ = false, started_ = false, lost_ = false;
   AudioCallback* cb_ = nullptr;
   int sample_rate_ = 0, in_channels_ = 1, out_channels_ = 1;
   int64_t period_ = 0;
