@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -23,13 +24,24 @@ using rvc::Tensor;
 using rvc::bench::loadavg_1min;
 using rvc::bench::process_cpu_s;
 
-const rvc::models::Rmvpe& model() {
-  static const rvc::models::Rmvpe m(rvc::bench::full_size_info());
-  return m;
+const rvc::models::Rmvpe& model(rvc::nn::Precision precision) {
+  static std::unique_ptr<rvc::models::Rmvpe> models[2];
+  auto& m = models[static_cast<int>(precision)];
+  if (!m) {
+    rvc::nn::set_default_precision(precision);
+    m = std::make_unique<rvc::models::Rmvpe>(rvc::bench::full_size_info());
+    rvc::nn::set_default_precision(rvc::nn::Precision::kF32);
+  }
+  return *m;
 }
 
-// range(0): threads; range(1): 1 = whole infer_f0 (mel + E2E + decode), 0 = E2E only.
-void BM_Rmvpe(benchmark::State& st) {
+// range(0): threads; range(1): 1 = whole infer_f0 (mel + E2E + decode) through a reusable
+// RmvpeWorkspace (as a stream calls it), 0 = E2E only (allocating salience()).
+void run(benchmark::State& st, rvc::nn::Precision precision) {
+  if (precision == rvc::nn::Precision::kBf16 && !rvc::nn::bf16_supported()) {
+    st.SkipWithError("this CPU has no native bf16 (AVX512-BF16)");
+    return;
+  }
   rvc::nn::set_num_threads(static_cast<int>(st.range(0)));
   const bool whole = st.range(1) != 0;
   constexpr int64_t kSamples = 160000;  // 10 s at 16 kHz
@@ -39,18 +51,21 @@ void BM_Rmvpe(benchmark::State& st) {
   for (int64_t i = 0; i < kSamples; ++i) {
     audio[i] = 0.3f * std::sin(2.0 * M_PI * 180.0 * i / 16000.0) + d(rng);
   }
-  const rvc::models::Rmvpe& m = model();
+  const rvc::models::Rmvpe& m = model(precision);
   const Tensor mel = m.mel(audio.data(), kSamples);
+  rvc::models::RmvpeWorkspace ws = m.make_workspace(kSamples);
+  std::vector<double> f0(static_cast<size_t>(m.frames(kSamples)));
   // Warm-up: creates the oneDNN primitives (first instance only; later ones hit the caches).
   const auto w0 = std::chrono::steady_clock::now();
   benchmark::DoNotOptimize(m.infer_f0(audio.data(), kSamples));
   const double first_call_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+  m.prepare(ws, kSamples);
   const double cpu0 = process_cpu_s();
   int64_t iters = 0;
   for (auto _ : st) {
     if (whole) {
-      auto f0 = m.infer_f0(audio.data(), kSamples);
+      m.infer_f0(audio.data(), kSamples, ws, f0.data());
       benchmark::DoNotOptimize(f0.data());
     } else {
       Tensor s = m.salience(mel);
@@ -66,11 +81,21 @@ void BM_Rmvpe(benchmark::State& st) {
   st.counters["loadavg"] = loadavg_1min();
   st.counters["first_call_s"] = first_call_s;
 }
+void BM_Rmvpe(benchmark::State& st) { run(st, rvc::nn::Precision::kF32); }
+void BM_Rmvpe_bf16(benchmark::State& st) { run(st, rvc::nn::Precision::kBf16); }
+
 BENCHMARK(BM_Rmvpe)
     ->ArgNames({"threads", "whole"})
     ->Args({1, 1})
     ->Args({2, 1})
     ->Args({2, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+BENCHMARK(BM_Rmvpe_bf16)
+    ->ArgNames({"threads", "whole"})
+    ->Args({1, 1})
+    ->Args({2, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);

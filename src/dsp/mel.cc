@@ -86,29 +86,38 @@ LogMelSpectrogram::LogMelSpectrogram(const LogMelConfig& cfg)
 
 // ref: infer/lib/rmvpe.py, MelSpectrogram.forward
 Tensor LogMelSpectrogram::compute(const float* audio, int64_t n) const {
+  Scratch s;
+  Tensor out({cfg_.mel.n_mels, stft_.n_frames(n, true)});
+  compute_into(audio, n, out.data(), s);
+  return out;
+}
+
+void LogMelSpectrogram::compute_into(const float* audio, int64_t n, float* out_data,
+                                     Scratch& s) const {
   const int64_t frames = stft_.n_frames(n, true);
   const int bins = stft_.n_bins();
-  std::vector<double> mag(static_cast<size_t>(bins * frames));
-  stft_.magnitude(audio, n, true, mag.data());
-
+  if (s.mag.size() < static_cast<size_t>(bins * frames)) {
+    s.mag.resize(static_cast<size_t>(bins * frames));
+  }
+  stft_.magnitude(audio, n, true, s.mag.data(), s.stft);
+  const double* mag = s.mag.data();
   const int n_mels = cfg_.mel.n_mels;
-  Tensor out({n_mels, frames});
-  std::vector<double> acc(static_cast<size_t>(frames));
+  std::vector<double>& acc = s.acc;
+  if (acc.size() < static_cast<size_t>(frames)) acc.resize(static_cast<size_t>(frames));
   for (int m = 0; m < n_mels; ++m) {
-    std::fill(acc.begin(), acc.end(), 0.0);
+    std::fill(acc.begin(), acc.begin() + frames, 0.0);
     const float* row = basis_.data() + static_cast<int64_t>(m) * bins;
     for (int k = 0; k < bins; ++k) {
       const double wk = row[k];
       if (wk == 0.0) continue;  // the filterbank is sparse: skip bins outside the triangle
-      const double* mk = mag.data() + static_cast<int64_t>(k) * frames;
+      const double* mk = mag + static_cast<int64_t>(k) * frames;
       for (int64_t f = 0; f < frames; ++f) acc[static_cast<size_t>(f)] += wk * mk[f];
     }
-    float* dst = out.data() + static_cast<int64_t>(m) * frames;
+    float* dst = out_data + static_cast<int64_t>(m) * frames;
     for (int64_t f = 0; f < frames; ++f) {
       dst[f] = static_cast<float>(std::log(std::max(acc[static_cast<size_t>(f)], cfg_.clamp)));
     }
   }
-  return out;
 }
 
 }  // namespace rvc::dsp

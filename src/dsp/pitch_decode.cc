@@ -13,12 +13,22 @@ std::vector<double> rmvpe_decode(const float* salience, int64_t n_frames, int n_
     fail("rmvpe_decode: bad salience shape [", n_frames, ", ", n_bins, "]");
   }
   std::vector<double> f0(static_cast<size_t>(n_frames), 0.0);
+  rmvpe_decode_into(salience, n_frames, n_bins, threshold, f0.data());
+  return f0;
+}
+
+void rmvpe_decode_into(const float* salience, int64_t n_frames, int n_bins, float threshold,
+                       double* f0) {
+  if (n_bins < 1 || n_frames < 0) {
+    fail("rmvpe_decode: bad salience shape [", n_frames, ", ", n_bins, "]");
+  }
   for (int64_t t = 0; t < n_frames; ++t) {
     const float* row = salience + t * n_bins;
     int center = 0;  // np.argmax: first maximum
     for (int i = 1; i < n_bins; ++i) {
       if (row[i] > row[center]) center = i;
     }
+    f0[t] = 0.0;
     if (!(row[center] > threshold)) continue;  // unvoiced (also catches NaN rows)
     double product_sum = 0.0;
     float weight_sum = 0.0f;  // numpy sums the float32 window in float32
@@ -29,9 +39,8 @@ std::vector<double> rmvpe_decode(const float* salience, int64_t n_frames, int n_
     }
     const double cents = product_sum / static_cast<double>(weight_sum);
     const double hz = 10.0 * std::pow(2.0, cents / 1200.0);
-    f0[static_cast<size_t>(t)] = hz == 10.0 ? 0.0 : hz;
+    f0[t] = hz == 10.0 ? 0.0 : hz;
   }
-  return f0;
 }
 
 }  // namespace rvc::dsp

@@ -40,6 +40,11 @@ int64_t Stft::n_frames(int64_t n_samples, bool center) const {
 }
 
 void Stft::magnitude(const float* x, int64_t n, bool center, double* out) const {
+  Scratch s;
+  magnitude(x, n, center, out, s);
+}
+
+void Stft::magnitude(const float* x, int64_t n, bool center, double* out, Scratch& s) const {
   const int64_t pad = center ? n_fft_ / 2 : 0;
   if (center && n <= pad) {
     fail("Stft: input of ", n, " samples is too short for reflect padding by ", pad,
@@ -47,9 +52,11 @@ void Stft::magnitude(const float* x, int64_t n, bool center, double* out) const 
   }
   const int64_t frames = n_frames(n, center);
   const int bins = n_bins();
-  std::vector<double> frame(static_cast<size_t>(n_fft_));
-  std::vector<std::complex<double>> spec(static_cast<size_t>(bins));
-  std::vector<std::complex<double>> work(static_cast<size_t>(fft_.work_size()));
+  s.frame.resize(static_cast<size_t>(n_fft_));
+  s.spec.resize(static_cast<size_t>(bins));
+  s.work.resize(static_cast<size_t>(fft_.work_size()));
+  double* frame = s.frame.data();
+  std::complex<double>* spec = s.spec.data();
   for (int64_t f = 0; f < frames; ++f) {
     const int64_t start = f * hop_ - pad;  // index into x of the frame's first sample
     for (int i = 0; i < n_fft_; ++i) {
@@ -59,7 +66,7 @@ void Stft::magnitude(const float* x, int64_t n, bool center, double* out) const 
       if (j >= n) j = 2 * (n - 1) - j;
       frame[static_cast<size_t>(i)] = static_cast<double>(x[j]) * window_[static_cast<size_t>(i)];
     }
-    fft_.forward(frame.data(), spec.data(), work.data());
+    fft_.forward(frame, spec, s.work.data());
     for (int k = 0; k < bins; ++k) out[k * frames + f] = std::abs(spec[static_cast<size_t>(k)]);
   }
 }

@@ -10,6 +10,7 @@
 #include "rvc/core/error.h"
 #include "rvc/nn/attention.h"
 #include "rvc/nn/conv1d.h"
+#include "rvc/nn/grouped_conv1d.h"
 #include "rvc/nn/linear.h"
 #include "rvc/nn/ops.h"
 
@@ -17,6 +18,7 @@ namespace rvc::models {
 
 using hubert::ConvLayer;
 using hubert::EncoderLayer;
+using hubert::FloatBuf;
 using hubert::Norm;
 
 namespace {
@@ -79,7 +81,7 @@ struct Hubert::Net {
   Norm feat_norm;           // layer_norm over conv channels
   bool has_proj = false;
   nn::Linear post_proj;
-  nn::Conv1d pos_conv;
+  nn::GroupedConv1d pos_conv;
   Norm enc_norm;
   std::vector<EncoderLayer> layers;
   bool has_final = false;
@@ -162,7 +164,7 @@ Hubert::Hubert(formats::HubertInfo info, nn::Backend backend) {
     // padding k/2 on both sides, then SamePad drops the last frame for even k: T frames out.
     cp.pad_left = k / 2;
     cp.pad_right = k / 2 - (k % 2 == 0 ? 1 : 0);
-    n.pos_conv = nn::Conv1d(cp, fold_weight_norm_dim2(wg, wv), &b, backend);
+    n.pos_conv = nn::GroupedConv1d(cp, fold_weight_norm_dim2(wg, wv), &b, backend);
   }
   n.enc_norm = w.norm("encoder.layer_norm", e);
   for (int64_t i = 0; i < hp_.layers; ++i) {
@@ -198,51 +200,132 @@ int64_t Hubert::hop_samples() const {
   return h;
 }
 
+struct HubertWorkspace::Impl {
+  int64_t max_samples = 0, max_frames = 0;
+  hubert::ConvWork conv;
+  hubert::FloatBuf feat, x, pos;  // [T][C_conv], [T][E], [T][E]
+  hubert::LayerScratch layers;
+  hubert::FloatBuf zeros, warm_out;  // prepare()'s pass on silence
+};
+
+HubertWorkspace::HubertWorkspace() = default;
+HubertWorkspace::~HubertWorkspace() = default;
+HubertWorkspace::HubertWorkspace(HubertWorkspace&&) noexcept = default;
+HubertWorkspace& HubertWorkspace::operator=(HubertWorkspace&&) noexcept = default;
+int64_t HubertWorkspace::max_samples() const { return impl_ ? impl_->max_samples : 0; }
+
+HubertWorkspace Hubert::make_workspace(int64_t max_samples) const {
+  const int64_t t = frames(max_samples);
+  if (t <= 0) fail("hubert: ", max_samples, " samples are too short for one frame");
+  HubertWorkspace ws;
+  ws.impl_ = std::make_unique<HubertWorkspace::Impl>();
+  HubertWorkspace::Impl& w = *ws.impl_;
+  w.max_samples = max_samples;
+  w.max_frames = t;
+  const Net& net = *net_;
+  const int64_t e = hp_.embedding_dim;
+  net.stack->reserve(w.conv, nn::num_threads());
+  w.feat.ensure(static_cast<size_t>(t * net.stack->out_channels()));
+  w.x.ensure(static_cast<size_t>(t * e));
+  w.pos.ensure(static_cast<size_t>(t * e));
+  w.layers.reserve(t, e, hp_.ffn_dim);
+  prepare_primitives(t);
+  return ws;
+}
+
+void Hubert::prepare_primitives(int64_t t) const {
+  const Net& net = *net_;
+  if (net.has_proj) net.post_proj.prepare(t);
+  net.pos_conv.prepare(t);
+  for (const auto& l : net.layers) {
+    l.attn.prepare(t);
+    l.fc1.prepare(t);
+    l.fc2.prepare(t, /*accumulate=*/true);
+  }
+  if (net.has_final) net.final_proj.prepare(t);
+}
+
+void Hubert::prepare(HubertWorkspace& ws, int64_t n) const {
+  const int64_t t = frames(n);
+  if (!ws.impl_ || n > ws.impl_->max_samples || t <= 0) {
+    fail("hubert: cannot prepare ", n, " samples in a workspace for ", ws.max_samples());
+  }
+  // One pass on silence through every layer creates the primitives, this thread's scratch and
+  // its bound oneDNN memory objects for this length.
+  prepare_primitives(t);
+  FloatBuf& zeros = ws.impl_->zeros;
+  zeros.ensure(static_cast<size_t>(n));
+  std::fill(zeros.data(), zeros.data() + n, 0.f);
+  FloatBuf& out = ws.impl_->warm_out;
+  out.ensure(static_cast<size_t>(t * std::max(hp_.embedding_dim, hp_.final_dim)));
+  run(zeros.data(), n, 0, false, *ws.impl_, out.data(), nullptr);
+  if (net_->has_final) run(zeros.data(), n, 0, true, *ws.impl_, out.data(), nullptr);
+}
+
 Tensor Hubert::forward(const float* wav16k, int64_t n, int output_layer, bool apply_final_proj,
                        HubertIntermediates* debug) const {
+  if (frames(n) <= 0) fail("hubert: ", n, " samples are too short for one frame");
+  if (apply_final_proj && !net_->has_final) {
+    fail("hubert: final_proj requested but not in weights");
+  }
+  HubertWorkspace ws = make_workspace(n);
+  Tensor y({frames(n), output_dim(apply_final_proj)});
+  run(wav16k, n, output_layer, apply_final_proj, *ws.impl_, y.data(), debug);
+  return y;
+}
+
+void Hubert::forward(const float* wav16k, int64_t n, int output_layer, bool apply_final_proj,
+                     HubertWorkspace& ws, float* out) const {
+  if (!ws.impl_ || n > ws.impl_->max_samples) {
+    fail("hubert: ", n, " samples exceed the workspace's ", ws.max_samples());
+  }
+  run(wav16k, n, output_layer, apply_final_proj, *ws.impl_, out, nullptr);
+}
+
+void Hubert::run(const float* wav16k, int64_t n, int output_layer, bool apply_final_proj,
+                 HubertWorkspace::Impl& ws, float* out, HubertIntermediates* debug) const {
   const Net& net = *net_;
   const int64_t t = frames(n);
   if (t <= 0) fail("hubert: ", n, " samples are too short for one frame");
   if (apply_final_proj && !net.has_final) fail("hubert: final_proj requested but not in weights");
   const int64_t e = hp_.embedding_dim;
   // ref: hubert.py HubertModel.extract_features -> forward_features
-  Tensor feat = net.stack->forward(wav16k, n);
-  const int64_t c_conv = feat.dim(1);
-  if (debug) debug->conv_features = feat;
-  nn::layer_norm(feat.data(), feat.data(), t, c_conv, net.feat_norm.gamma.data(),
-                 net.feat_norm.beta.data());
-  Tensor x;
+  float* feat = ws.feat.data();
+  net.stack->forward(wav16k, n, feat, ws.conv);
+  const int64_t c_conv = net.stack->out_channels();
+  if (debug) debug->conv_features = Tensor({t, c_conv}, feat);
+  nn::layer_norm(feat, feat, t, c_conv, net.feat_norm.gamma.data(), net.feat_norm.beta.data());
+  float* x = feat;
   if (net.has_proj) {
-    net.post_proj.forward(feat, x);
-  } else {
-    x = std::move(feat);
+    x = ws.x.data();
+    net.post_proj.forward(feat, t, x);
   }
-  if (debug) debug->post_extract = x;
+  if (debug) debug->post_extract = Tensor({t, e}, x);
   // ref: wav2vec2.py TransformerEncoder.extract_features
   {
-    Tensor pos({t, e});
-    net.pos_conv.forward(x.data(), t, pos.data());
-    hubert::gelu(pos.data(), static_cast<size_t>(t * e), net.backend);
-    nn::add(x.data(), pos.data(), x.data(), static_cast<size_t>(t * e));
+    float* pos = ws.pos.data();
+    net.pos_conv.forward(x, t, pos);
+    hubert::gelu(pos, static_cast<size_t>(t * e), net.backend);
+    nn::add(x, pos, x, static_cast<size_t>(t * e));
   }
   if (!hp_.layer_norm_first) {
-    nn::layer_norm(x.data(), x.data(), t, e, net.enc_norm.gamma.data(), net.enc_norm.beta.data());
+    nn::layer_norm(x, x, t, e, net.enc_norm.gamma.data(), net.enc_norm.beta.data());
   }
   const int64_t n_run =
       output_layer <= 0 ? hp_.layers : std::min<int64_t>(output_layer, hp_.layers);
-  hubert::LayerScratch scratch(t, e, hp_.ffn_dim);
   for (int64_t i = 0; i < n_run; ++i) {
-    hubert::encoder_layer(net.layers[static_cast<size_t>(i)], hp_.layer_norm_first, x, scratch,
-                          net.backend);
-    if (debug) debug->layers.push_back(x);
+    hubert::encoder_layer(net.layers[static_cast<size_t>(i)], hp_.layer_norm_first, x, t, e,
+                          ws.layers, net.backend);
+    if (debug) debug->layers.push_back(Tensor({t, e}, x));
   }
   if (hp_.layer_norm_first && output_layer <= 0) {
-    nn::layer_norm(x.data(), x.data(), t, e, net.enc_norm.gamma.data(), net.enc_norm.beta.data());
+    nn::layer_norm(x, x, t, e, net.enc_norm.gamma.data(), net.enc_norm.beta.data());
   }
-  if (!apply_final_proj) return x;
-  Tensor y;
-  net.final_proj.forward(x, y);
-  return y;
+  if (apply_final_proj) {
+    net.final_proj.forward(x, t, out);
+  } else {
+    std::memcpy(out, x, sizeof(float) * static_cast<size_t>(t * e));
+  }
 }
 
 }  // namespace rvc::models

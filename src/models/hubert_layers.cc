@@ -1,4 +1,6 @@
 // Hubert building blocks: conv feature extractor, per-channel GroupNorm, encoder layer.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -110,8 +112,32 @@ int64_t ConvStack::frames(int64_t n) const {
   return t;
 }
 
-void ConvStack::layer0_stats(const float* wav, int64_t n, std::vector<float>& mul,
-                             std::vector<float>& add) const {
+void ConvStack::reserve(ConvWork& w, int threads) const {
+  const auto& c0 = convs_[0].conv.params();
+  const size_t cap = static_cast<size_t>(max_rows_ * max_channels_);
+  const size_t nt = static_cast<size_t>(std::max(threads, 1));
+  if (w.a.size() < nt) {
+    w.a.resize(nt);
+    w.b.resize(nt);
+    w.stats.resize(nt);
+    w.sum.resize(nt);
+    w.sq.resize(nt);
+  }
+  for (size_t i = 0; i < nt; ++i) {
+    w.a[i].ensure(cap);
+    w.b[i].ensure(cap);
+    if (group_norm_) {
+      w.stats[i].ensure(static_cast<size_t>(max_rows_ * c0.out_channels));
+      w.sum[i].resize(static_cast<size_t>(c0.out_channels));
+      w.sq[i].resize(static_cast<size_t>(c0.out_channels));
+    }
+  }
+  w.mul.resize(static_cast<size_t>(c0.out_channels));
+  w.add.resize(static_cast<size_t>(c0.out_channels));
+  w.threads = std::max(w.threads, static_cast<int>(nt));
+}
+
+void ConvStack::layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) const {
   // ref: fairseq/modules/fp32_group_norm.py Fp32GroupNorm (num_groups == channels): statistics
   // of each channel over all layer-0 frames. Computed chunk by chunk as sums in double.
   const nn::Conv1d& conv = convs_[0].conv;
@@ -119,73 +145,76 @@ void ConvStack::layer0_stats(const float* wav, int64_t n, std::vector<float>& mu
   const int64_t s = conv.params().stride;
   const int64_t rows = conv.out_length(n);
   const int64_t n_chunks = (rows + max_rows_ - 1) / max_rows_;
-  std::vector<double> sum(static_cast<size_t>(c), 0.0), sq(static_cast<size_t>(c), 0.0);
-#pragma omp parallel num_threads(nn::num_threads())
+  const int threads = w.threads;  // >= nn::num_threads(); unused slots stay zero
+  for (int i = 0; i < threads; ++i) {
+    std::fill(w.sum[static_cast<size_t>(i)].begin(), w.sum[static_cast<size_t>(i)].end(), 0.0);
+    std::fill(w.sq[static_cast<size_t>(i)].begin(), w.sq[static_cast<size_t>(i)].end(), 0.0);
+  }
+#pragma omp parallel num_threads(nt)
   {
-    std::unique_ptr<float[]> buf(new float[static_cast<size_t>(max_rows_ * c)]);  // no zeroing
-    std::vector<double> ls(static_cast<size_t>(c), 0.0), lq(static_cast<size_t>(c), 0.0);
+    const size_t me = static_cast<size_t>(omp_get_thread_num());
+    float* buf = w.stats[me].data();
+    double* ls = w.sum[me].data();
+    double* lq = w.sq[me].data();
 #pragma omp for schedule(dynamic)
     for (int64_t ch = 0; ch < n_chunks; ++ch) {
       const int64_t r0 = ch * max_rows_, nr = std::min(max_rows_, rows - r0);
-      run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf.get());
+      run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf);
       for (int64_t t = 0; t < nr; ++t) {
-        const float* r = buf.get() + t * c;
+        const float* r = buf + t * c;
         for (int64_t i = 0; i < c; ++i) {
-          ls[static_cast<size_t>(i)] += r[i];
-          lq[static_cast<size_t>(i)] += static_cast<double>(r[i]) * r[i];
+          ls[i] += r[i];
+          lq[i] += static_cast<double>(r[i]) * r[i];
         }
       }
     }
-#pragma omp critical
-    for (size_t i = 0; i < static_cast<size_t>(c); ++i) {
-      sum[i] += ls[i];
-      sq[i] += lq[i];
-    }
   }
   const Norm& norm = convs_[0].norm;
-  mul.resize(static_cast<size_t>(c));
-  add.resize(static_cast<size_t>(c));
   for (int64_t i = 0; i < c; ++i) {
     const size_t u = static_cast<size_t>(i);
-    const double mean = sum[u] / static_cast<double>(rows);
-    const double var = std::max(sq[u] / static_cast<double>(rows) - mean * mean, 0.0);
+    double sum = 0.0, sq = 0.0;
+    for (int th = 0; th < threads; ++th) {
+      sum += w.sum[static_cast<size_t>(th)][u];
+      sq += w.sq[static_cast<size_t>(th)][u];
+    }
+    const double mean = sum / static_cast<double>(rows);
+    const double var = std::max(sq / static_cast<double>(rows) - mean * mean, 0.0);
     const double inv = 1.0 / std::sqrt(var + 1e-5);
-    mul[u] = static_cast<float>(inv * norm.gamma[i]);
-    add[u] = static_cast<float>(norm.beta[i] - mean * inv * norm.gamma[i]);
+    w.mul[u] = static_cast<float>(inv * norm.gamma[i]);
+    w.add[u] = static_cast<float>(norm.beta[i] - mean * inv * norm.gamma[i]);
   }
 }
 
-Tensor ConvStack::forward(const float* wav, int64_t n) const {
+void ConvStack::forward(const float* wav, int64_t n, float* out, ConvWork& w) const {
   // ref: fairseq/models/wav2vec/wav2vec2.py ConvFeatureExtractionModel.forward. Output frame j
   // depends on samples [j*hop, j*hop + span(1)) only, so chunks of frames run independently
   // (one per thread) on bounded buffers; only layer 0's GroupNorm needs a first pass.
   const int64_t t = frames(n);
   if (t <= 0) fail("hubert: input too short for the conv feature extractor");
-  std::vector<float> mul0, add0;
-  if (group_norm_) layer0_stats(wav, n, mul0, add0);
-  const int64_t c_out = convs_.back().conv.params().out_channels;
-  Tensor out({t, c_out});
+  const int nt = nn::num_threads();
+  if (w.threads < nt) reserve(w, nt);
+  if (group_norm_) layer0_stats(wav, n, w, nt);
+  const int64_t c_out = out_channels();
   const int64_t n_chunks = (t + chunk_frames_ - 1) / chunk_frames_;
-#pragma omp parallel num_threads(nn::num_threads())
+#pragma omp parallel num_threads(nt)
   {
-    const size_t cap = static_cast<size_t>(max_rows_ * max_channels_);
-    std::unique_ptr<float[]> a(new float[cap]), b(new float[cap]);  // no zeroing
+    const size_t me = static_cast<size_t>(omp_get_thread_num());
 #pragma omp for schedule(dynamic)
     for (int64_t ch = 0; ch < n_chunks; ++ch) {
       const int64_t j0 = ch * chunk_frames_, nf = std::min(chunk_frames_, t - j0);
       const float* in = wav + j0 * hop_;
       int64_t t_in = span_of(convs_, nf);
-      float* cur = a.get();
-      float* next = b.get();
+      float* cur = w.a[me].data();
+      float* next = w.b[me].data();
       for (size_t i = 0; i < convs_.size(); ++i) {
         const nn::Conv1d& conv = convs_[i].conv;
         const int64_t rows = conv.out_length(t_in), c = conv.params().out_channels;
         const bool last = i + 1 == convs_.size();
-        float* dst = last ? out.data() + j0 * c_out : next;
+        float* dst = last ? out + j0 * c_out : next;
         run_conv(i, in, t_in, dst);
         const Norm& norm = convs_[i].norm;
         if (i == 0 && group_norm_) {
-          scale_shift_gelu(dst, rows, c, mul0.data(), add0.data(), backend_);
+          scale_shift_gelu(dst, rows, c, w.mul.data(), w.add.data(), backend_);
         } else {
           if (!norm.empty() && !group_norm_) {
             nn::layer_norm(dst, dst, rows, c, norm.gamma.data(), norm.beta.data());
@@ -198,15 +227,12 @@ Tensor ConvStack::forward(const float* wav, int64_t n) const {
       }
     }
   }
-  return out;
 }
 
-void encoder_layer(const EncoderLayer& l, bool layer_norm_first, Tensor& x, LayerScratch& s,
-                   nn::Backend backend) {
+void encoder_layer(const EncoderLayer& l, bool layer_norm_first, float* xd, int64_t t, int64_t e,
+                   LayerScratch& s, nn::Backend backend) {
   // ref: fairseq/models/wav2vec/wav2vec2.py TransformerSentenceEncoderLayer.forward
-  const int64_t t = x.dim(0), e = x.dim(1);
   const size_t n = static_cast<size_t>(t * e);
-  float* xd = x.data();
   float* a = s.a.data();
   float* h = s.h.data();
   const int64_t ffn = l.fc1.out_features();

@@ -3,12 +3,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "rvc/core/tensor.h"
 #include "rvc/nn/attention.h"
 #include "rvc/nn/backend.h"
 #include "rvc/nn/conv1d.h"
+#include "rvc/nn/grouped_conv1d.h"
 #include "rvc/nn/linear.h"
 
 namespace rvc::models::hubert {
@@ -38,6 +40,27 @@ struct EncoderLayer {
   Norm final_norm;
 };
 
+// Uninitialised float buffer (no zero fill: every user writes before reading).
+struct FloatBuf {
+  std::unique_ptr<float[]> p;
+  size_t n = 0;
+  void ensure(size_t want) {
+    if (n < want) {
+      p.reset(new float[want]);
+      n = want;
+    }
+  }
+  float* data() { return p.get(); }
+};
+
+// Per-caller buffers of ConvStack::forward, sized for `threads` threads by ConvStack::reserve.
+struct ConvWork {
+  int threads = 0;
+  std::vector<FloatBuf> a, b, stats;         // per thread: two chunk maps, one layer-0 chunk
+  std::vector<std::vector<double>> sum, sq;  // per thread: layer-0 channel sums
+  std::vector<float> mul, add;               // layer-0 GroupNorm as y = x * mul + add
+};
+
 // The conv feature extractor (ref: wav2vec2.py ConvFeatureExtractionModel). group_norm: layer 0's
 // norm is a GroupNorm with one group per channel (statistics over time); otherwise each layer's
 // norm (if any) is a LayerNorm over the channels of each frame. Every layer ends with GELU.
@@ -50,32 +73,40 @@ class ConvStack {
   ConvStack(const std::vector<ConvLayer>& convs, bool group_norm, nn::Backend backend);
   int64_t frames(int64_t n_samples) const;
   int64_t hop() const { return hop_; }
-  // n samples -> [T][C_conv]. Throws rvc::Error when n yields no frame.
-  Tensor forward(const float* wav, int64_t n) const;
+  int64_t out_channels() const { return convs_.back().conv.params().out_channels; }
+  // Sizes w for `threads` threads (allocates only when it grows).
+  void reserve(ConvWork& w, int threads) const;
+  // n samples -> out [frames(n)][out_channels()]. Throws rvc::Error when n yields no frame.
+  // Allocation-free once w is reserved for nn::num_threads() (the layer-0 im2col buffer is
+  // thread-local and grows once per thread).
+  void forward(const float* wav, int64_t n, float* out, ConvWork& w) const;
 
  private:
   // y = conv i (x) with the stack's backend.
   void run_conv(size_t i, const float* x, int64_t t_in, float* y) const;
   // Layer-0 GroupNorm folded to per-channel y = x * mul + add from the statistics of all frames.
-  void layer0_stats(const float* wav, int64_t n, std::vector<float>& mul,
-                    std::vector<float>& add) const;
+  void layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) const;
   const std::vector<ConvLayer>& convs_;
   bool group_norm_ = false;
   nn::Backend backend_;
   int64_t hop_ = 1, chunk_frames_ = 1, max_rows_ = 1, max_channels_ = 1;
 };
 
-// Per-call scratch of the transformer layers.
+// Scratch of the transformer layers for up to `t` frames.
 struct LayerScratch {
-  LayerScratch(int64_t t, int64_t e, int64_t ffn) : a({t, e}), b({t, e}), h({t, ffn}) {}
-  Tensor a, b, h;
+  void reserve(int64_t t, int64_t e, int64_t ffn) {
+    a.ensure(static_cast<size_t>(t * e));
+    b.ensure(static_cast<size_t>(t * e));
+    h.ensure(static_cast<size_t>(t * ffn));
+  }
+  FloatBuf a, b, h;
 };
 
-// One TransformerSentenceEncoderLayer on x [T][E] in place (all T frames are valid keys).
+// One TransformerSentenceEncoderLayer on x [t][E] in place (all t frames are valid keys).
 // Post-LN: LN(x + MHA(x)), LN(x + fc2(gelu(fc1(x)))). Pre-LN (layer_norm_first):
 // x + MHA(LN(x)), then x + fc2(gelu(fc1(LN(x)))).
-void encoder_layer(const EncoderLayer& l, bool layer_norm_first, Tensor& x, LayerScratch& s,
-                   nn::Backend backend);
+void encoder_layer(const EncoderLayer& l, bool layer_norm_first, float* x, int64_t t, int64_t e,
+                   LayerScratch& s, nn::Backend backend);
 
 // Exact (erf) GELU over n floats in place (nn::gelu_erf with the model's backend).
 void gelu(float* x, size_t n, nn::Backend backend);

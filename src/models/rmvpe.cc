@@ -1,6 +1,7 @@
 #include "rvc/models/rmvpe.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -15,14 +16,19 @@
 
 namespace rvc::models {
 
-namespace {
+namespace {}  // namespace
 
-// Feature-map buffers recycled per thread: each salience() call needs ~100 maps of up to tens of
-// MB, and fresh allocations of that size cost a page fault per 4 KiB on every call. The pool
-// keeps at most kPoolBytes; buffers are uninitialised.
+// Recycled feature-map buffers: each salience() call needs ~100 maps of up to tens of MB, and
+// fresh allocations of that size cost a page fault per 4 KiB on every call. A pool keeps at
+// most `limit` bytes of free buffers; buffers are uninitialised. One pool lives in each
+// RmvpeWorkspace (no limit: it holds what one call of the workspace's size needs) and one per
+// thread for the allocating API (limit kThreadPoolBytes).
 class BufferPool {
  public:
-  static constexpr size_t kPoolBytes = size_t{512} << 20;
+  static constexpr size_t kThreadPoolBytes = size_t{128} << 20;
+  explicit BufferPool(size_t limit) : limit_(limit) { free_.reserve(kMaxFree); }
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
   ~BufferPool() {
     for (auto& b : free_) std::free(b.second);
   }
@@ -46,7 +52,7 @@ class BufferPool {
     return static_cast<float*>(p);
   }
   void put(float* p, size_t cap) {
-    if (pooled_ + cap * sizeof(float) > kPoolBytes) {
+    if (pooled_ + cap * sizeof(float) > limit_ || free_.size() >= kMaxFree) {
       std::free(p);
       return;
     }
@@ -54,25 +60,30 @@ class BufferPool {
     free_.emplace_back(cap, p);
   }
   static BufferPool& local() {
-    thread_local BufferPool pool;
+    thread_local BufferPool pool(kThreadPoolBytes);
     return pool;
   }
+  size_t pooled_bytes() const { return pooled_; }
 
  private:
+  static constexpr size_t kMaxFree = 1024;  // free_ never reallocates
   std::vector<std::pair<size_t, float*>> free_;
-  size_t pooled_ = 0;
+  size_t pooled_ = 0, limit_;
 };
+
+namespace {
 
 // A pooled float buffer with the bits of std::vector's interface the code below uses.
 class Buf {
  public:
   Buf() = default;
-  explicit Buf(size_t n) : n_(n) { p_ = BufferPool::local().get(n, &cap_); }
+  Buf(size_t n, BufferPool& pool) : pool_(&pool), n_(n) { p_ = pool.get(n, &cap_); }
   ~Buf() { release(); }
-  Buf(Buf&& o) noexcept : p_(o.p_), n_(o.n_), cap_(o.cap_) { o.p_ = nullptr; }
+  Buf(Buf&& o) noexcept : pool_(o.pool_), p_(o.p_), n_(o.n_), cap_(o.cap_) { o.p_ = nullptr; }
   Buf& operator=(Buf&& o) noexcept {
     if (this != &o) {
       release();
+      pool_ = o.pool_;
       p_ = o.p_;
       n_ = o.n_;
       cap_ = o.cap_;
@@ -91,11 +102,12 @@ class Buf {
   const float& operator[](size_t i) const { return p_[i]; }
 
  private:
-  // Maps are created and destroyed on the thread that runs salience().
+  // Maps are created and destroyed on the thread that runs salience(), with its pool.
   void release() {
-    if (p_) BufferPool::local().put(p_, cap_);
+    if (p_) pool_->put(p_, cap_);
     p_ = nullptr;
   }
+  BufferPool* pool_ = nullptr;
   float* p_ = nullptr;
   size_t n_ = 0, cap_ = 0;
 };
@@ -104,8 +116,8 @@ struct Map {  // one [H][W][C] feature map (nn layout), contents uninitialised
   int64_t h = 0, w = 0, c = 0;
   Buf data;
   Map() = default;
-  Map(int64_t h_, int64_t w_, int64_t c_)
-      : h(h_), w(w_), c(c_), data(static_cast<size_t>(h_ * w_ * c_)) {}
+  Map(int64_t h_, int64_t w_, int64_t c_, BufferPool& pool)
+      : h(h_), w(w_), c(c_), data(static_cast<size_t>(h_ * w_ * c_), pool) {}
 };
 
 const Tensor& need_rank(const TensorMap& w, const std::string& key, int rank) {
@@ -165,15 +177,15 @@ struct ConvBlockRes {
     }
   }
   // Consumes x: without a shortcut conv the residual is accumulated into x's own buffer.
-  Map forward(Map x) const {
+  Map forward(Map x, BufferPool& pool) const {
     const int64_t cout = conv1.params().out_channels;
-    Map t(x.h, x.w, cout);
+    Map t(x.h, x.w, cout, pool);
     conv1.forward(x.data.data(), x.h, x.w, t.data.data());
     if (!has_shortcut) {
       conv2.forward(t.data.data(), t.h, t.w, x.data.data(), /*accumulate=*/true);
       return x;
     }
-    Map y(x.h, x.w, cout);
+    Map y(x.h, x.w, cout, pool);
     shortcut.forward(x.data.data(), x.h, x.w, y.data.data());
     conv2.forward(t.data.data(), t.h, t.w, y.data.data(), /*accumulate=*/true);
     return y;
@@ -190,16 +202,16 @@ std::vector<ConvBlockRes> load_blocks(const TensorMap& w, const std::string& p, 
   return blocks;
 }
 
-Map run_blocks(const std::vector<ConvBlockRes>& blocks, Map x) {
-  for (const auto& b : blocks) x = b.forward(std::move(x));
+Map run_blocks(const std::vector<ConvBlockRes>& blocks, Map x, BufferPool& pool) {
+  for (const auto& b : blocks) x = b.forward(std::move(x), pool);
   return x;
 }
 
-Map concat_channels(const Map& a, const Map& b) {
+Map concat_channels(const Map& a, const Map& b, BufferPool& pool) {
   if (a.h != b.h || a.w != b.w) {
     fail("RMVPE: cannot concatenate maps ", a.h, "x", a.w, " and ", b.h, "x", b.w);
   }
-  Map y(a.h, a.w, a.c + b.c);
+  Map y(a.h, a.w, a.c + b.c, pool);
   for (int64_t p = 0; p < a.h * a.w; ++p) {
     float* dst = y.data.data() + p * y.c;
     std::copy(a.data.data() + p * a.c, a.data.data() + (p + 1) * a.c, dst);
@@ -303,6 +315,67 @@ Rmvpe& Rmvpe::operator=(Rmvpe&&) noexcept = default;
 
 Tensor Rmvpe::mel(const float* audio_16k, int64_t n) const { return mel_.compute(audio_16k, n); }
 
+struct RmvpeWorkspace::Impl {
+  int64_t max_samples = 0;
+  BufferPool pool{~size_t{0}};
+  dsp::LogMelSpectrogram::Scratch mel_scratch;
+  std::vector<float> mel, feats, gru, sal, zeros;  // sized for max_samples
+  std::vector<double> f0;
+};
+
+RmvpeWorkspace::RmvpeWorkspace() = default;
+RmvpeWorkspace::~RmvpeWorkspace() = default;
+RmvpeWorkspace::RmvpeWorkspace(RmvpeWorkspace&&) noexcept = default;
+RmvpeWorkspace& RmvpeWorkspace::operator=(RmvpeWorkspace&&) noexcept = default;
+int64_t RmvpeWorkspace::max_samples() const { return impl_ ? impl_->max_samples : 0; }
+size_t RmvpeWorkspace::pooled_bytes() const { return impl_ ? impl_->pool.pooled_bytes() : 0; }
+
+int64_t Rmvpe::frames(int64_t n_samples) const { return mel_.n_frames(n_samples); }
+
+int64_t Rmvpe::padded_frames(int64_t frames) const {
+  const int64_t mult = int64_t{1} << hp_.en_de_layers;  // 32 upstream
+  return mult * ((frames - 1) / mult + 1);
+}
+
+RmvpeWorkspace Rmvpe::make_workspace(int64_t max_samples) const {
+  if (max_samples <= 512) fail("RMVPE: a workspace needs more than 512 samples");
+  RmvpeWorkspace ws;
+  ws.impl_ = std::make_unique<RmvpeWorkspace::Impl>();
+  auto& w = *ws.impl_;
+  w.max_samples = max_samples;
+  const int64_t t = frames(max_samples), padded = padded_frames(t);
+  w.mel.resize(static_cast<size_t>(hp_.n_mels * t));
+  w.feats.resize(static_cast<size_t>(padded * net_->gru.input_size()));
+  w.gru.resize(static_cast<size_t>(padded * net_->gru.out_features()));
+  w.sal.resize(static_cast<size_t>(t * hp_.n_classes));
+  w.f0.resize(static_cast<size_t>(t));
+  return ws;
+}
+
+void Rmvpe::prepare(RmvpeWorkspace& ws, int64_t n, float threshold) const {
+  if (!ws.impl_ || n > ws.impl_->max_samples || n <= 512) {
+    fail("RMVPE: cannot prepare ", n, " samples in a workspace for ", ws.max_samples());
+  }
+  // Two passes on silence: the first creates the primitives, this thread's scratch and the
+  // pool's buffers; the second settles the pool's best-fit reuse for this length.
+  auto& w = *ws.impl_;
+  w.zeros.assign(static_cast<size_t>(n), 0.f);
+  for (int i = 0; i < 2; ++i) infer_f0(w.zeros.data(), n, ws, w.f0.data(), threshold);
+}
+
+void Rmvpe::infer_f0(const float* audio_16k, int64_t n, RmvpeWorkspace& ws, double* f0,
+                     float threshold) const {
+  if (!ws.impl_ || n > ws.impl_->max_samples) {
+    fail("RMVPE: ", n, " samples exceed the workspace's ", ws.max_samples());
+  }
+  if (n <= 512) fail("RMVPE: ", n, " samples are too short (need more than 512)");
+  auto& w = *ws.impl_;
+  const int64_t t = frames(n);
+  mel_.compute_into(audio_16k, n, w.mel.data(), w.mel_scratch);
+  run_salience(w.mel.data(), t, w.pool, w.feats.data(), w.gru.data(), w.sal.data());
+  dsp::rmvpe_decode_into(w.sal.data(), t, static_cast<int>(hp_.n_classes), threshold, f0);
+}
+
 // ref: infer/lib/rmvpe.py, RMVPE.mel2hidden + E2E.forward
 Tensor Rmvpe::salience(const Tensor& mel) const {
   if (mel.ndim() != 2 || mel.dim(0) != hp_.n_mels) {
@@ -310,51 +383,59 @@ Tensor Rmvpe::salience(const Tensor& mel) const {
   }
   const int64_t frames = mel.dim(1);
   if (frames < 1) fail("RMVPE: empty mel");
-  const int64_t mult = int64_t{1} << hp_.en_de_layers;  // 32 upstream
-  const int64_t padded = mult * ((frames - 1) / mult + 1);
+  const int64_t padded = padded_frames(frames);
+  std::vector<float> feats(static_cast<size_t>(padded * net_->gru.input_size()));
+  std::vector<float> g(static_cast<size_t>(padded * net_->gru.out_features()));
+  Tensor out({frames, hp_.n_classes});
+  run_salience(mel.data(), frames, BufferPool::local(), feats.data(), g.data(), out.data());
+  return out;
+}
+
+void Rmvpe::run_salience(const float* mel, int64_t frames, BufferPool& pool, float* feats, float* g,
+                         float* out) const {
+  const int64_t padded = padded_frames(frames);
   const Net& n = *net_;
 
   // [1, 1, T, n_mels] NCHW == [T][n_mels][1] HWC; the padding frames are zeros.
-  Map x(padded, hp_.n_mels, 1);
+  Map x(padded, hp_.n_mels, 1, pool);
   std::fill(x.data.begin(), x.data.end(), 0.0f);
   for (int64_t m = 0; m < hp_.n_mels; ++m) {
     for (int64_t t = 0; t < frames; ++t)
       x.data[static_cast<size_t>(t * hp_.n_mels + m)] = mel[m * frames + t];
   }
   n.enc_bn.forward(x.data.data(), x.data.data(), x.h * x.w);
-  std::vector<Map> skips;
+  std::array<Map, 10> skips;  // en_de_layers <= 10 (checked at construction)
+  size_t n_skips = 0;
   for (const auto& layer : n.enc) {
-    Map y = run_blocks(layer, std::move(x));
-    x = Map(y.h / 2, y.w / 2, y.c);
+    Map y = run_blocks(layer, std::move(x), pool);
+    x = Map(y.h / 2, y.w / 2, y.c, pool);
     nn::avg_pool2d(y.data.data(), y.h, y.w, y.c, 2, 2, x.data.data());
-    skips.push_back(std::move(y));
+    skips[n_skips++] = std::move(y);
   }
-  for (const auto& layer : n.inter) x = run_blocks(layer, std::move(x));
+  for (const auto& layer : n.inter) x = run_blocks(layer, std::move(x), pool);
   for (size_t i = 0; i < n.dec.size(); ++i) {
     const nn::ConvTranspose2d& up = n.dec[i].up;
-    Map u(up.out_h(x.h), up.out_w(x.w), up.params().out_channels);
+    Map u(up.out_h(x.h), up.out_w(x.w), up.params().out_channels, pool);
     up.forward(x.data.data(), x.h, x.w, u.data.data());
-    x = run_blocks(n.dec[i].blocks, concat_channels(u, skips[skips.size() - 1 - i]));
+    Map cat = concat_channels(u, skips[n_skips - 1 - i], pool);
+    skips[n_skips - 1 - i] = Map();
+    u = Map();
+    x = run_blocks(n.dec[i].blocks, std::move(cat), pool);
   }
-  Map c(x.h, x.w, n.cnn.params().out_channels);  // [T][n_mels][3]
+  Map c(x.h, x.w, n.cnn.params().out_channels, pool);  // [T][n_mels][3]
   n.cnn.forward(x.data.data(), x.h, x.w, c.data.data());
   // transpose(1, 2).flatten(-2): feature index = channel * n_mels + mel.
-  std::vector<float> feats(static_cast<size_t>(padded * c.c * c.w));
   for (int64_t t = 0; t < padded; ++t) {
     for (int64_t m = 0; m < c.w; ++m) {
       for (int64_t ch = 0; ch < c.c; ++ch) {
-        feats[static_cast<size_t>((t * c.c + ch) * c.w + m)] =
-            c.data[static_cast<size_t>((t * c.w + m) * c.c + ch)];
+        feats[(t * c.c + ch) * c.w + m] = c.data[static_cast<size_t>((t * c.w + m) * c.c + ch)];
       }
     }
   }
-  std::vector<float> g(static_cast<size_t>(padded * n.gru.out_features()));
-  n.gru.forward(feats.data(), padded, g.data());
-  Tensor out({frames, hp_.n_classes});
+  n.gru.forward(feats, padded, g);
   // Frames are independent after the GRU: only the first `frames` rows are needed.
-  n.fc.forward(g.data(), frames, out.data());
-  nn::sigmoid(out.data(), out.data(), static_cast<size_t>(out.numel()));
-  return out;
+  n.fc.forward(g, frames, out);
+  nn::sigmoid(out, out, static_cast<size_t>(frames * hp_.n_classes));
 }
 
 std::vector<double> Rmvpe::infer_f0(const float* audio_16k, int64_t n, float threshold) const {

@@ -11,6 +11,68 @@
 namespace rvc::nn {
 namespace {
 
+// exp(x) for x <= 0 (softmax after max subtraction): 2^k * p(r), r = x - k ln2 in
+// [-ln2/2, ln2/2], degree-6 polynomial (relative error < 2e-7); inputs below -87 give 0.
+// Written as a plain loop so that the compiler vectorises it for each clone's ISA.
+__attribute__((target_clones("avx512f", "avx2", "default"))) float exp_sum_row(float* x, int64_t n,
+                                                                               float max) {
+  constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f;
+  constexpr float kLn2Lo = -2.12194440e-4f;
+  float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) {
+    float v = x[i] - max;
+    v = v < -87.f ? -87.f : v;
+    const float k = __builtin_floorf(v * kLog2e + 0.5f);
+    const float r = (v - k * kLn2Hi) - k * kLn2Lo;
+    float p = 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.f;
+    const int32_t e = (static_cast<int32_t>(k) + 127) << 23;
+    float scale;
+    __builtin_memcpy(&scale, &e, sizeof scale);
+    const float y = p * scale;
+    x[i] = y;
+    sum += y;
+  }
+  return sum;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) float row_max(const float* x,
+                                                                           int64_t n) {
+  float m = x[0];
+#pragma omp simd reduction(max : m)
+  for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void scale_row(float* x, int64_t n,
+                                                                            float s) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
+
+// Softmax over the first `valid` columns of each row in place; columns >= valid become 0
+// (the masked keys). Fast backend: vectorised exp; reference: nn::softmax_rows.
+void masked_softmax(float* s, int64_t rows, int64_t cols, int64_t valid, Backend backend) {
+  if (backend == Backend::kReference) {
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = valid; j < cols; ++j) s[i * cols + j] = -INFINITY;
+    }
+    softmax_rows(s, s, rows, cols);
+    return;
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    float* r = s + i * cols;
+    const float sum = exp_sum_row(r, valid, row_max(r, valid));
+    scale_row(r, valid, 1.f / sum);
+    for (int64_t j = valid; j < cols; ++j) r[j] = 0.f;
+  }
+}
+
 // Stacks three [C][C](x1) weights and [C] biases into one [3C][C] Linear.
 Linear fused_qkv(const Tensor& wq, const Tensor& bq, const Tensor& wk, const Tensor& bk,
                  const Tensor& wv, const Tensor& bv, int64_t c, Backend backend) {
@@ -67,10 +129,7 @@ void MultiHeadAttention::forward(const float* x, int64_t t, int64_t n_valid_keys
     const float* k = qkv + c + h * dk;
     const float* v = qkv + 2 * c + h * dk;
     gemm(false, true, t, t, dk, 1.f, q, c3, k, c3, 0.f, s, t, backend_);
-    for (int64_t i = 0; i < t; ++i) {
-      for (int64_t j = valid; j < t; ++j) s[i * t + j] = -INFINITY;
-    }
-    softmax_rows(s, s, t, t);
+    masked_softmax(s, t, t, valid, backend_);
     gemm(false, false, t, dk, t, 1.f, s, t, v, c3, 0.f, o + h * dk, c, backend_);
   }
   out_.forward(o, t, y);

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "conv2d_util.h"
+#include "dnnl_exec.h"
 #include "dnnl_util.h"
 #include "rvc/core/error.h"
 
@@ -48,7 +49,7 @@ struct Conv2d::Impl {
   memory packed;  // first packed weights, shared by entries whose desc matches
 
   std::shared_ptr<Entry> entry(const Conv2dParams& p, const Tensor& weight, int64_t h, int64_t w,
-                               bool accumulate);
+                               bool accumulate, Precision precision);
 };
 
 Conv2d::Conv2d() = default;
@@ -81,6 +82,7 @@ Conv2d::Conv2d(const Conv2dParams& p, const Tensor& weight, const Tensor* bias, 
   }
   detail::fold_bn(bn, p.out_channels, p.in_channels * p.kernel_h * p.kernel_w, 1, weight_, bias_);
   if (backend_ == Backend::kFast) {
+    precision_ = effective_precision(default_precision());
     impl_ = std::make_unique<Impl>();
     impl_->bias = memory({{p.out_channels}, Dt::f32, Tag::a}, detail::cpu_engine());
     std::memcpy(impl_->bias.get_data_handle(), bias_.data(), sizeof(float) * p.out_channels);
@@ -89,7 +91,7 @@ Conv2d::Conv2d(const Conv2dParams& p, const Tensor& weight, const Tensor* bias, 
 
 std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
                                                          const Tensor& weight, int64_t h, int64_t w,
-                                                         bool accumulate) {
+                                                         bool accumulate, Precision precision) {
   const auto key = std::make_tuple(h, w, accumulate);
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(key);
@@ -98,10 +100,11 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
   const auto& eng = detail::cpu_engine();
   const int64_t oh = h + p.pad_h + p.pad_bottom() - p.kernel_h + 1;
   const int64_t ow = w + p.pad_w + p.pad_right() - p.kernel_w + 1;
-  memory::desc src_md({1, p.in_channels, h, w}, Dt::f32, Tag::nhwc);
+  const Dt dt = precision == Precision::kBf16 ? Dt::bf16 : Dt::f32;
+  memory::desc src_md({1, p.in_channels, h, w}, dt, Tag::nhwc);
   memory::desc dst_md({1, p.out_channels, oh, ow}, Dt::f32, Tag::nhwc);
   const memory::dims wdims{p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
-  memory::desc w_any(wdims, Dt::f32, Tag::any);
+  memory::desc w_any(wdims, dt, Tag::any);
   memory::desc b_md({p.out_channels}, Dt::f32, Tag::a);
   dnnl::convolution_forward::desc d(
       dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
@@ -129,7 +132,7 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
 
 void Conv2d::prepare(int64_t h, int64_t w, bool accumulate) const {
   if (backend_ != Backend::kFast || out_h(h) <= 0 || out_w(w) <= 0) return;
-  impl_->entry(p_, weight_, h, w, accumulate);
+  impl_->entry(p_, weight_, h, w, accumulate, precision_);
 }
 
 namespace {
@@ -175,17 +178,18 @@ void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool accumu
     conv2d_reference(p_, weight_.data(), bias_.data(), x, h, w, y, oh, ow, accumulate);
     return;
   }
-  const auto e = impl_->entry(p_, weight_, h, w, accumulate);
-  const auto& eng = detail::cpu_engine();
-  detail::apply_threads();
-  auto& s = detail::thread_stream();
-  memory src_m(e->src_md, eng, const_cast<float*>(x));
-  memory dst_m(e->dst_md, eng, y);
-  e->prim.execute(s, {{DNNL_ARG_SRC, src_m},
-                      {DNNL_ARG_WEIGHTS, e->weights},
-                      {DNNL_ARG_BIAS, impl_->bias},
-                      {DNNL_ARG_DST, dst_m}});
-  s.wait();
+  const auto e = impl_->entry(p_, weight_, h, w, accumulate, precision_);
+  const void* src = x;
+  if (precision_ == Precision::kBf16) {
+    const size_t n = static_cast<size_t>(h * w * p_.in_channels);
+    uint16_t* xb = detail::bf16_scratch(1, n);
+    detail::to_bf16(x, xb, n);
+    src = xb;
+  }
+  detail::run_primitive(
+      e->prim,
+      {detail::bound(DNNL_ARG_SRC, e->src_md, src), detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
+       detail::fixed(DNNL_ARG_BIAS, impl_->bias), detail::bound(DNNL_ARG_DST, e->dst_md, y)});
 }
 
 void avg_pool2d(const float* x, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, float* y) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "conv2d_util.h"
+#include "dnnl_exec.h"
 #include "dnnl_util.h"
 #include "rvc/core/error.h"
 #include "rvc/nn/conv2d.h"
@@ -264,16 +265,10 @@ void ConvTranspose2d::forward(const float* x, int64_t h, int64_t w, float* y) co
     const auto it = impl_->cache.find(std::make_pair(h, w));
     if (it != impl_->cache.end()) e = it->second;
   }
-  const auto& eng = detail::cpu_engine();
-  detail::apply_threads();
-  auto& s = detail::thread_stream();
-  memory src_m(e->src_md, eng, const_cast<float*>(x));
-  memory dst_m(e->dst_md, eng, y);
-  e->prim.execute(s, {{DNNL_ARG_SRC, src_m},
-                      {DNNL_ARG_WEIGHTS, e->weights},
-                      {DNNL_ARG_BIAS, impl_->bias},
-                      {DNNL_ARG_DST, dst_m}});
-  s.wait();
+  detail::run_primitive(
+      e->prim,
+      {detail::bound(DNNL_ARG_SRC, e->src_md, x), detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
+       detail::fixed(DNNL_ARG_BIAS, impl_->bias), detail::bound(DNNL_ARG_DST, e->dst_md, y)});
 }
 
 }  // namespace rvc::nn

@@ -192,32 +192,37 @@ void Gru::run_reference(const Layer& l, const float* x, int64_t t, float* y) con
         const double n = std::tanh(gi[2 * hs + k] + r * gh[2 * hs + k]);
         h[k] = static_cast<float>((1.0 - z) * n + z * h[k]);
       }
-      std::copy(h.begin(), h.end(), y + s * ys + d * hs);
+      std::copy(h.begin(), h.begin() + hs, y + s * ys + d * hs);
     }
   }
 }
 
 void Gru::run_fast(const Layer& l, const float* x, int64_t t, float* y) const {
   const int64_t hs = hidden_, g = 3 * hs, gd = dirs_ * g, ys = dirs_ * hs;
-  std::vector<float> xi(static_cast<size_t>(t * gd));
+  // Thread-local scratch, grown on first use for a length and kept: no allocation after that.
+  thread_local std::vector<float> xi;
+  if (xi.size() < static_cast<size_t>(t * gd)) xi.resize(static_cast<size_t>(t * gd));
   l.proj.forward(x, t, xi.data());
+  const float* xin = xi.data();  // the lambda may run on another thread (its own thread_locals)
   auto recur = [&](int64_t d) {
     const Dir& dir = l.dirs[static_cast<size_t>(d)];
-    std::vector<float> h(static_cast<size_t>(hs), 0.f), hh(static_cast<size_t>(g));
+    thread_local std::vector<float> h, hh;
+    h.assign(static_cast<size_t>(hs), 0.f);
+    if (hh.size() < static_cast<size_t>(g)) hh.resize(static_cast<size_t>(g));
     const float* bn = dir.b_hh.data() + 2 * hs;
     for (int64_t step = 0; step < t; ++step) {
       const int64_t s = d == 1 ? t - 1 - step : step;
       std::fill(hh.begin(), hh.begin() + 2 * hs, 0.f);
       std::copy(bn, bn + hs, hh.begin() + 2 * hs);
       gemv_t(dir.w_hh_t.data(), h.data(), hs, g, hh.data());
-      const float* gx = xi.data() + s * gd + d * g;
+      const float* gx = xin + s * gd + d * g;
       for (int64_t k = 0; k < hs; ++k) {
         const float r = sigmoidf(gx[k] + hh[k]);
         const float z = sigmoidf(gx[hs + k] + hh[hs + k]);
         const float n = std::tanh(gx[2 * hs + k] + r * hh[2 * hs + k]);
         h[k] = (1.0f - z) * n + z * h[k];
       }
-      std::copy(h.begin(), h.end(), y + s * ys + d * hs);
+      std::copy(h.begin(), h.begin() + hs, y + s * ys + d * hs);
     }
   };
   if (dirs_ == 2 && num_threads() >= 2) {
@@ -230,14 +235,17 @@ void Gru::run_fast(const Layer& l, const float* x, int64_t t, float* y) const {
 
 void Gru::forward(const float* x, int64_t t, float* y) const {
   if (t <= 0) return;
-  std::vector<float> buf;
+  // Inter-layer outputs ping-pong between two thread-local buffers (grown once, then kept).
+  thread_local std::vector<float> bufs[2];
   const float* cur = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const bool last = i + 1 == layers_.size();
-    std::vector<float> out;
     float* dst = y;
     if (!last) {
-      out.resize(static_cast<size_t>(t * dirs_ * hidden_));
+      auto& out = bufs[i % 2];
+      if (out.size() < static_cast<size_t>(t * dirs_ * hidden_)) {
+        out.resize(static_cast<size_t>(t * dirs_ * hidden_));
+      }
       dst = out.data();
     }
     if (backend_ == Backend::kFast) {
@@ -245,10 +253,7 @@ void Gru::forward(const float* x, int64_t t, float* y) const {
     } else {
       run_reference(layers_[i], cur, t, dst);
     }
-    if (!last) {
-      buf = std::move(out);
-      cur = buf.data();
-    }
+    if (!last) cur = dst;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "dnnl_exec.h"
 #include "dnnl_util.h"
 #include "rvc/core/error.h"
 
@@ -71,6 +72,7 @@ Linear::Linear(const Tensor& weight, const Tensor* bias, Backend backend, PostOp
     bias_ = *bias;
   }
   if (backend_ == Backend::kFast) {
+    precision_ = effective_precision(default_precision());
     impl_ = std::make_unique<Impl>();
     impl_->bias = memory({{1, out_}, Dt::f32, Tag::ab}, detail::cpu_engine());
     std::memcpy(impl_->bias.get_data_handle(), bias_.data(), sizeof(float) * out_);
@@ -83,9 +85,10 @@ void Linear::prepare(int64_t rows, bool accumulate) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->cache.count(key)) return;
   const auto& eng = detail::cpu_engine();
-  memory::desc src_md({rows, in_}, Dt::f32, Tag::ab);
+  const Dt dt = precision_ == Precision::kBf16 ? Dt::bf16 : Dt::f32;
+  memory::desc src_md({rows, in_}, dt, Tag::ab);
   memory::desc dst_md({rows, out_}, Dt::f32, Tag::ab);
-  memory::desc w_any({in_, out_}, Dt::f32, Tag::any);
+  memory::desc w_any({in_, out_}, dt, Tag::any);
   memory::desc b_md({1, out_}, Dt::f32, Tag::ab);
   dnnl::matmul::desc d(src_md, w_any, b_md, dst_md);
   dnnl::matmul::primitive_desc pd(d, detail::make_attr(accumulate, post_, alpha_), eng);
@@ -137,16 +140,16 @@ void Linear::forward(const float* x, int64_t rows, float* y, bool accumulate) co
     }
     e = it->second.get();
   }
-  const auto& eng = detail::cpu_engine();
-  memory src(e->src_md, eng, const_cast<float*>(x));
-  memory dst(e->dst_md, eng, y);
-  detail::apply_threads();
-  auto& s = detail::thread_stream();
-  e->prim.execute(s, {{DNNL_ARG_SRC, src},
-                      {DNNL_ARG_WEIGHTS, e->weights},
-                      {DNNL_ARG_BIAS, impl_->bias},
-                      {DNNL_ARG_DST, dst}});
-  s.wait();
+  const void* src = x;
+  if (precision_ == Precision::kBf16) {
+    uint16_t* xb = detail::bf16_scratch(0, static_cast<size_t>(rows * in_));
+    detail::to_bf16(x, xb, static_cast<size_t>(rows * in_));
+    src = xb;
+  }
+  detail::run_primitive(
+      e->prim,
+      {detail::bound(DNNL_ARG_SRC, e->src_md, src), detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
+       detail::fixed(DNNL_ARG_BIAS, impl_->bias), detail::bound(DNNL_ARG_DST, e->dst_md, y)});
 }
 
 void Linear::forward(const Tensor& x, Tensor& y, bool accumulate) const {

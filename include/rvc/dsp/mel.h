@@ -51,6 +51,14 @@ class LogMelSpectrogram {
 
   // audio: n samples at cfg.mel.sample_rate, n > n_fft/2. Returns [n_mels, n_frames].
   Tensor compute(const float* audio, int64_t n) const;
+  // Per-caller scratch of compute_into(): grown on first use, then reused without allocation.
+  struct Scratch {
+    Stft::Scratch stft;
+    std::vector<double> mag, acc;
+  };
+  // As compute(), into out [n_mels][n_frames(n)] (caller-owned); allocates nothing once s has
+  // seen an input of at least n samples.
+  void compute_into(const float* audio, int64_t n, float* out, Scratch& s) const;
 
  private:
   LogMelConfig cfg_;

@@ -20,5 +20,8 @@ inline constexpr int kRmvpeBins = 360;
 // salience: [n_frames, n_bins] row-major. Throws rvc::Error if n_bins < 1 or n_frames < 0.
 std::vector<double> rmvpe_decode(const float* salience, int64_t n_frames, int n_bins = kRmvpeBins,
                                  float threshold = 0.03f);
+// As rmvpe_decode, into f0 [n_frames] (caller-owned); allocates nothing.
+void rmvpe_decode_into(const float* salience, int64_t n_frames, int n_bins, float threshold,
+                       double* f0);
 
 }  // namespace rvc::dsp

@@ -8,6 +8,7 @@
 // Thread-safety: a constructed Stft is immutable; magnitude() is const and reentrant.
 #pragma once
 
+#include <complex>
 #include <cstdint>
 #include <vector>
 
@@ -34,6 +35,12 @@ class Stft {
   // signal is reflect-padded by n_fft/2 on both sides, which needs n > n_fft/2 (torch refuses
   // shorter inputs too): throws rvc::Error otherwise. Allocates per-call scratch.
   void magnitude(const float* x, int64_t n, bool center, double* out) const;
+  // Per-caller scratch of magnitude(): sized on first use, then reused without allocation.
+  struct Scratch {
+    std::vector<double> frame;
+    std::vector<std::complex<double>> spec, work;
+  };
+  void magnitude(const float* x, int64_t n, bool center, double* out, Scratch& s) const;
   std::vector<double> magnitude(const std::vector<float>& x, bool center) const;
 
  private:

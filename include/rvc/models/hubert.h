@@ -25,7 +25,16 @@
 // [1, C, T], ours is its transpose.
 //
 // Thread-safety: a constructed Hubert is immutable; forward() is const and may run from several
-// threads at once. forward() allocates its activations (worker-thread use, not an audio callback).
+// threads at once (each caller with its own HubertWorkspace).
+// Heap: the Tensor-returning forward() allocates its activations per call. For repeated calls
+// (a stream), make a HubertWorkspace once with make_workspace(max_samples): it holds every
+// activation buffer for inputs up to max_samples and prepares the oneDNN primitives for exactly
+// max_samples; after prepare(ws, n) on the calling thread, forward(..., ws, out) with that n
+// allocates nothing in rvc code (an unprepared length creates its primitives, thread-local
+// scratch and oneDNN memory objects on first use: an allocation once per new length). oneDNN's
+// execute itself keeps a few small heap nodes per primitive call that rvc cannot avoid in
+// oneDNN 2.6. Precision: built while nn::default_precision() is kBf16 (native-bf16 CPUs), the
+// matrix products (conv stack GEMMs excepted) run with bf16 weights and inputs, f32 accumulation.
 // Memory per call: O(T * C) activations (the conv stack runs in bounded chunks) plus the
 // attention's T x T score matrix, T = n / hop_samples() (10 s -> 499 frames -> 1 MB; callers
 // feeding minutes of audio should window it, as upstream RVC's pipeline does).
@@ -59,6 +68,23 @@ struct HubertIntermediates {
   std::vector<Tensor> layers;  // layers[i] = [T][E] output of layer i+1 (as output_layer=i+1)
 };
 
+class Hubert;
+
+// Per-caller buffers of Hubert::forward (movable, not copyable; one per concurrent caller).
+class HubertWorkspace {
+ public:
+  HubertWorkspace();
+  ~HubertWorkspace();
+  HubertWorkspace(HubertWorkspace&&) noexcept;
+  HubertWorkspace& operator=(HubertWorkspace&&) noexcept;
+  int64_t max_samples() const;
+
+ private:
+  friend class Hubert;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class Hubert {
  public:
   // Takes the weights of info (moved out). Throws rvc::Error on a missing or misshapen tensor or
@@ -85,9 +111,24 @@ class Hubert {
   Tensor forward(const float* wav16k, int64_t n, int output_layer, bool apply_final_proj,
                  HubertIntermediates* debug = nullptr) const;
 
+  // Buffers for inputs of up to max_samples (> 0) samples, primitives prepared for
+  // max_samples. Throws rvc::Error when max_samples yields no frame.
+  HubertWorkspace make_workspace(int64_t max_samples) const;
+  // Prepares inputs of n <= ws.max_samples() samples for allocation-free calls from the
+  // calling thread: creates the primitives and runs one pass on silence (so it costs one
+  // forward()). Call it for every length a real-time caller will use, max_samples included.
+  void prepare(HubertWorkspace& ws, int64_t n) const;
+  // As forward() above, into out [frames(n)][output_dim(apply_final_proj)] (caller-owned).
+  // Throws rvc::Error when n > ws.max_samples() or as forward() does.
+  void forward(const float* wav16k, int64_t n, int output_layer, bool apply_final_proj,
+               HubertWorkspace& ws, float* out) const;
+
   struct Net;
 
  private:
+  void prepare_primitives(int64_t frames) const;
+  void run(const float* wav16k, int64_t n, int output_layer, bool apply_final_proj,
+           HubertWorkspace::Impl& ws, float* out, HubertIntermediates* debug) const;
   HubertHparams hp_;
   std::unique_ptr<Net> net_;
 };

@@ -14,9 +14,16 @@
 // conv), nn::ConvTranspose2d (polyphase conv), nn::avg_pool2d, nn::Gru, nn::Linear.
 //
 // Thread-safety: a constructed Rmvpe is immutable and shared; every method is const and may run
-// concurrently. Feature maps come from a per-thread buffer pool that keeps up to 512 MB between
-// calls (fresh multi-MB buffers cost page faults on every call); call from a worker thread, not
-// an audio callback. Runs in float32 (upstream's is_half=False path).
+// concurrently (each caller with its own RmvpeWorkspace).
+// Heap: the allocating API (mel, salience, infer_f0 returning vectors) takes its feature maps
+// from a per-thread pool that keeps at most 128 MB of free buffers between calls (fresh
+// multi-MB buffers cost page faults on every call). For repeated calls (a stream) make an
+// RmvpeWorkspace once with make_workspace(max_samples) and prepare(ws, n) for each length n
+// used, on the calling thread: infer_f0(audio, n, ws, f0) then allocates nothing in rvc code
+// (its maps come from the workspace's own pool, which holds what one call needs: ~7 MB per
+// second of audio; oneDNN's execute keeps a few small heap nodes of its own per call).
+// Precision: built while nn::default_precision() is kBf16 (native-bf16 CPUs), the convolutions
+// and the GRU/linear projections run with bf16 weights and inputs, f32 accumulation.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +39,25 @@ namespace rvc::models {
 struct RmvpeHparams {
   int64_t n_blocks = 0, en_de_layers = 0, inter_layers = 0, en_out_channels = 0;
   int64_t in_channels = 1, n_gru = 0, n_mels = 0, n_classes = 0;
+};
+
+class BufferPool;
+
+// Per-caller buffers of Rmvpe::infer_f0 (movable, not copyable; one per concurrent caller).
+class RmvpeWorkspace {
+ public:
+  RmvpeWorkspace();
+  ~RmvpeWorkspace();
+  RmvpeWorkspace(RmvpeWorkspace&&) noexcept;
+  RmvpeWorkspace& operator=(RmvpeWorkspace&&) noexcept;
+  int64_t max_samples() const;
+  // Bytes of feature-map buffers the workspace's pool holds between calls.
+  size_t pooled_bytes() const;
+
+ private:
+  friend class Rmvpe;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 class Rmvpe {
@@ -53,7 +79,23 @@ class Rmvpe {
   // audio -> mel -> salience -> decode (ref: RMVPE.infer_from_audio), float64 Hz per frame.
   std::vector<double> infer_f0(const float* audio_16k, int64_t n, float threshold = 0.03f) const;
 
+  // F0 frames for n samples: n / 160 + 1.
+  int64_t frames(int64_t n_samples) const;
+  // Buffers for inputs of up to max_samples (> 512) samples. Throws rvc::Error otherwise.
+  RmvpeWorkspace make_workspace(int64_t max_samples) const;
+  // Readies n <= ws.max_samples() samples for allocation-free calls from this thread: two
+  // infer_f0 passes on silence (primitives, thread-local scratch, the pool's buffers).
+  void prepare(RmvpeWorkspace& ws, int64_t n, float threshold = 0.03f) const;
+  // As infer_f0 above, into f0 [frames(n)] (caller-owned). Throws rvc::Error when n exceeds
+  // ws.max_samples() or n <= 512.
+  void infer_f0(const float* audio_16k, int64_t n, RmvpeWorkspace& ws, double* f0,
+                float threshold = 0.03f) const;
+
  private:
+  int64_t padded_frames(int64_t frames) const;
+  // mel [n_mels][frames] -> out [frames][n_classes]; feats/g sized for padded_frames(frames).
+  void run_salience(const float* mel, int64_t frames, BufferPool& pool, float* feats, float* g,
+                    float* out) const;
   struct Net;
   RmvpeHparams hp_;
   dsp::LogMelSpectrogram mel_;

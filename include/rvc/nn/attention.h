@@ -23,6 +23,12 @@ class MultiHeadAttention {
                      const Tensor& wv, const Tensor& bv, const Tensor& wo, const Tensor& bo,
                      int64_t n_heads, Backend backend = default_backend());
   int64_t channels() const { return channels_; }
+  // Creates the projections' primitives for t frames (forward() then allocates nothing in rvc
+  // code once this thread's scratch has grown to t).
+  void prepare(int64_t t) const {
+    qkv_.prepare(t);
+    out_.prepare(t);
+  }
   // x, y: [t][C]. n_valid_keys in [1, t].
   void forward(const float* x, int64_t t, int64_t n_valid_keys, float* y) const;
 

@@ -20,6 +20,10 @@
 // mutex, at most kMaxCached per layer; call prepare(h, w) at setup to keep that off real-time
 // paths). Construction copies the weights; the layer is then immutable; forward() is const and
 // thread-safe. x and y must not overlap.
+// Precision: a fast Conv2d built while default_precision() is kBf16 (native bf16 CPUs only)
+// packs its weights in bf16 and rounds its input to bf16; accumulation and output stay f32.
+// Heap: once the primitive for (h, w, accumulate) exists, forward() allocates nothing in rvc
+// code (oneDNN's execute keeps a few small nodes of its own per call).
 #pragma once
 
 #include <cstdint>
@@ -61,6 +65,7 @@ class Conv2d {
 
   const Conv2dParams& params() const { return p_; }
   Backend backend() const { return backend_; }
+  Precision precision() const { return precision_; }
   int64_t out_h(int64_t h) const { return h + p_.pad_h + p_.pad_bottom() - p_.kernel_h + 1; }
   int64_t out_w(int64_t w) const { return w + p_.pad_w + p_.pad_right() - p_.kernel_w + 1; }
   void prepare(int64_t h, int64_t w, bool accumulate = false) const;
@@ -71,6 +76,7 @@ class Conv2d {
   struct Impl;
   Conv2dParams p_;
   Backend backend_ = Backend::kReference;
+  Precision precision_ = Precision::kF32;
   Tensor weight_;  // [out][in][kh][kw], BatchNorm folded
   Tensor bias_;    // [out], BatchNorm folded
   std::unique_ptr<Impl> impl_;

@@ -11,8 +11,9 @@
 // the two directions running on two OpenMP threads when num_threads() >= 2.
 // Reference: plain loops with double accumulation.
 //
-// Construction copies the weights; forward() is const, thread-safe and allocates its scratch
-// (O(T * hidden)) per call.
+// Construction copies the weights; forward() is const and thread-safe. Its scratch
+// (O(T * hidden)) is thread-local, grown on first use and kept; after prepare(t) and one call
+// of length t on a thread, calls of length <= t there allocate nothing in rvc code.
 #pragma once
 
 #include <cstdint>

@@ -7,7 +7,12 @@
 // Linear: torch.nn.Linear on [T][in] rows: y[t] = post(W x[t] + b), W given as [out][in].
 // It is also the 1x1 Conv1d of [T][C] activations (pass the conv weight reshaped to [out][in]).
 // Fast path: a oneDNN matmul with weights pre-packed at construction; primitives are cached per
-// T (see conv1d.h for the caching/thread-safety contract).
+// T (see conv1d.h for the caching/thread-safety contract). A fast Linear built while
+// default_precision() is kBf16 (and the CPU has native bf16) packs its weights in bf16 and
+// rounds each input to bf16 (accumulation and output stay f32).
+// Heap: prepare(rows) creates the primitive for `rows` (allocates); a later forward() with the
+// same rows and accumulate flag allocates nothing in rvc code (oneDNN's execute keeps a few
+// small nodes of its own per call); scratch is thread-local and grows once.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +40,7 @@ class Linear {
 
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
+  Precision precision() const { return precision_; }
   void prepare(int64_t rows, bool accumulate = false) const;
   // x: rows x in (row stride in), y: rows x out (row stride out). accumulate: y += result
   // (before the post-op).
@@ -47,6 +53,7 @@ class Linear {
   int64_t in_ = 0, out_ = 0;
   Backend backend_ = Backend::kReference;
   PostOp post_ = PostOp::kNone;
+  Precision precision_ = Precision::kF32;
   float alpha_ = 0.f;
   Tensor weight_;  // [out][in]
   Tensor bias_;    // [out]
