@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "rvc/core/error.h"
 #include "rvc/formats/model_info.h"
@@ -11,6 +12,13 @@
 #include "synthesizer_parts.h"
 
 namespace rvc::models {
+
+struct SynthesizerWorkspace::Buffers {
+  synth::Buf m_p, logs_p, z, zin;
+  synth::EncoderScratch enc;
+  synth::FlowScratch flow;
+  synth::DecoderScratch dec;
+};
 
 struct Synthesizer::Parts {
   Parts(const SynthesizerConfig& c, const synth::Weights& w, nn::Backend b)
@@ -103,7 +111,32 @@ Synthesizer& Synthesizer::operator=(Synthesizer&&) noexcept = default;
 int64_t Synthesizer::phone_dim() const { return parts_->enc.phone_dim(); }
 int64_t Synthesizer::speakers() const { return parts_->emb_g.dim(0); }
 
-SynthesizerOutputs Synthesizer::infer(const SynthesizerRequest& rq) const {
+SynthesizerWorkspace::SynthesizerWorkspace() : b_(std::make_unique<Buffers>()) {}
+SynthesizerWorkspace::~SynthesizerWorkspace() = default;
+SynthesizerWorkspace::SynthesizerWorkspace(SynthesizerWorkspace&&) noexcept = default;
+SynthesizerWorkspace& SynthesizerWorkspace::operator=(SynthesizerWorkspace&&) noexcept = default;
+
+SynthesizerWorkspace Synthesizer::make_workspace(int64_t max_frames,
+                                                 int64_t max_decoder_frames) const {
+  if (max_frames <= 0) fail("synthesizer: workspace max_frames ", max_frames, " must be > 0");
+  if (max_decoder_frames < 0) max_decoder_frames = max_frames;
+  SynthesizerWorkspace ws;
+  ws.max_frames_ = max_frames;
+  ws.max_decoder_frames_ = max_decoder_frames;
+  // One call of the largest shape: sizes every buffer and creates the primitives.
+  Tensor phone({max_frames, phone_dim()});
+  std::vector<int64_t> pitch(static_cast<size_t>(max_frames), 1);
+  std::vector<float> pitchf(static_cast<size_t>(max_frames), 100.f);
+  SynthesizerRequest rq;
+  rq.phone = &phone;
+  rq.pitch = pitch.data();
+  rq.pitchf = pitchf.data();
+  if (max_decoder_frames != max_frames) rq.return_length2 = max_decoder_frames;
+  infer(rq, ws);
+  return ws;
+}
+
+SynthesizerResult Synthesizer::infer(const SynthesizerRequest& rq, SynthesizerWorkspace& ws) const {
   // ref: infer/lib/infer_pack/models.py SynthesizerTrnMs256NSFsid.infer (and _nono.infer)
   if (!rq.phone || rq.phone->ndim() != 2 || rq.phone->dim(1) != phone_dim() ||
       rq.phone->dim(0) <= 0) {
@@ -128,34 +161,55 @@ SynthesizerOutputs Synthesizer::infer(const SynthesizerRequest& rq) const {
   const float* g = parts_->emb_g.data() + rq.sid * config_.gin_channels;
   std::mt19937_64 rng(rq.seed);
   std::mt19937_64* rngp = rq.noise ? &rng : nullptr;
+  SynthesizerWorkspace::Buffers& b = *ws.b_;
+  const int64_t plan_t = std::max(ws.max_frames_, t);
 
-  SynthesizerOutputs out;
+  const int64_t ci = config_.inter_channels;
   const int64_t flow_head = rt ? std::max<int64_t>(rq.skip_head - 24, 0) : 0;
   const int64_t dec_head = rt ? rq.skip_head - flow_head : 0;
-  parts_->enc.forward(*rq.phone, config_.f0 ? rq.pitch : nullptr, length, flow_head, out.m_p,
-                      out.logs_p);
-  const int64_t tf = out.m_p.dim(0), ci = out.m_p.dim(1), valid = length - flow_head;
-  Tensor z = out.m_p;
+  const int64_t tf = t - flow_head, valid = length - flow_head;
+  float* m_p = b.m_p.at(static_cast<size_t>(tf * ci));
+  float* logs_p = b.logs_p.at(static_cast<size_t>(tf * ci));
+  parts_->enc.forward(rq.phone->data(), t, config_.f0 ? rq.pitch : nullptr, length, flow_head, m_p,
+                      logs_p, b.enc, plan_t);
+  float* z = b.z.at(static_cast<size_t>(tf * ci));
+  std::memcpy(z, m_p, sizeof(float) * tf * ci);
   if (rngp) {
     std::normal_distribution<float> normal(0.f, 1.f);
-    for (int64_t i = 0; i < z.numel(); ++i) {
-      z[i] = z[i] + std::exp(out.logs_p[i]) * normal(rng) * 0.66666f;
+    for (int64_t i = 0; i < tf * ci; ++i) {
+      z[i] = z[i] + std::exp(logs_p[i]) * normal(rng) * 0.66666f;
     }
   }
-  nn::mask_rows(z.data(), tf, ci, valid);
-  parts_->flow.reverse(z, valid, g);
+  nn::mask_rows(z, tf, ci, valid);
+  parts_->flow.reverse(z, tf, valid, g, b.flow, plan_t);
   const float* f0 = rq.pitchf;
-  if (rt) {
-    out.z.resize({rq.return_length, ci});
-    std::memcpy(out.z.data(), z.data() + dec_head * ci, sizeof(float) * rq.return_length * ci);
-    if (f0) f0 += rq.skip_head;
-  } else {
-    out.z = std::move(z);
-  }
+  const int64_t dec_frames = rt ? rq.return_length : tf;
+  const float* zdec = z + dec_head * ci;
+  if (rt && f0) f0 += rq.skip_head;
   const int64_t dec_valid = rt ? valid - dec_head : valid;
-  Tensor zin = out.z;
-  nn::mask_rows(zin.data(), zin.dim(0), ci, dec_valid);
-  out.audio = parts_->dec.forward(zin, f0, g, rq.return_length2, rngp);
+  float* zin = b.zin.at(static_cast<size_t>(dec_frames * ci));
+  std::memcpy(zin, zdec, sizeof(float) * dec_frames * ci);
+  nn::mask_rows(zin, dec_frames, ci, dec_valid);
+  SynthesizerResult res;
+  res.audio = parts_->dec.forward(zin, dec_frames, f0, g, rq.return_length2, rngp, b.dec,
+                                  ws.max_decoder_frames_, &res.samples);
+  res.m_p = m_p;
+  res.logs_p = logs_p;
+  res.prior_frames = tf;
+  res.z = zdec;
+  res.z_frames = dec_frames;
+  res.inter = ci;
+  return res;
+}
+
+SynthesizerOutputs Synthesizer::infer(const SynthesizerRequest& rq) const {
+  SynthesizerWorkspace ws;
+  const SynthesizerResult r = infer(rq, ws);
+  SynthesizerOutputs out;
+  out.audio = Tensor({r.samples}, r.audio);
+  out.m_p = Tensor({r.prior_frames, r.inter}, r.m_p);
+  out.logs_p = Tensor({r.prior_frames, r.inter}, r.logs_p);
+  out.z = Tensor({r.z_frames, r.inter}, r.z);
   return out;
 }
 

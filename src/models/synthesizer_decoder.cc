@@ -1,4 +1,7 @@
 // Synthesizer decoder: NSF-HiFiGAN (GeneratorNSF + SourceModuleHnNSF/SineGen) or HiFi-GAN.
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -7,6 +10,49 @@
 #include "synthesizer_parts.h"
 
 namespace rvc::models::synth {
+namespace {
+
+// Element-wise passes over the big decoder buffers: split over nn::num_threads() OpenMP threads
+// (oneDNN's primitives use the same pool) and vectorised for the CPU at run time.
+constexpr size_t kParallelMin = size_t{1} << 15;
+constexpr size_t kGrain = 1024;  // split points stay 4 KiB aligned
+
+template <typename F>
+void parallel_range(size_t n, F&& f) {
+  const int nt = nn::num_threads();
+  if (nt <= 1 || n < kParallelMin) {
+    f(size_t{0}, n);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    const size_t parts = static_cast<size_t>(omp_get_num_threads());
+    const size_t id = static_cast<size_t>(omp_get_thread_num());
+    const size_t per = ((n + kGrain - 1) / kGrain + parts - 1) / parts * kGrain;
+    const size_t b = std::min(n, id * per), e = std::min(n, b + per);
+    if (b < e) f(b, e);
+  }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void leaky_span(const float* x,
+                                                                             float* y, size_t n,
+                                                                             float slope) {
+  for (size_t i = 0; i < n; ++i) y[i] = x[i] < 0.f ? x[i] * slope : x[i];
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void add_span(float* y, const float* x,
+                                                                           size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void leaky(const float* x, float* y, size_t n, float slope) {
+  parallel_range(n, [&](size_t b, size_t e) { leaky_span(x + b, y + b, e - b, slope); });
+}
+void add_into(float* y, const float* x, size_t n) {
+  parallel_range(n, [&](size_t b, size_t e) { add_span(y + b, x + b, e - b); });
+}
+
+}  // namespace
 
 Decoder::Decoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b) : c_(c) {
   nsf_ = c.f0;
@@ -78,13 +124,13 @@ Decoder::Decoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b) : 
   }
 }
 
-void Decoder::source(const float* f0, int64_t frames, int64_t n_res, std::mt19937_64* rng,
-                     Tensor& har) const {
+const float* Decoder::source(const float* f0, int64_t frames, int64_t n_res, std::mt19937_64* rng,
+                             DecoderScratch& s) const {
   // ref: models.py SineGen._f02sine / forward (per-frame fmod cumulative phase, harmonic_num=0)
   // and SourceModuleHnNSF.forward.
   const int64_t upp = upp_, n = frames * upp;
   const float sr = static_cast<float>(c_.sample_rate_hz);
-  Tensor sine({n, 1});
+  float* sine = s.sine.at(static_cast<size_t>(n));
   double acc = 0.0;     // torch.cumsum accumulates float32 in double on CPU
   float rad_acc = 0.f;  // cumsum(...).fmod(1.0) of the previous frame
   const float two_pi = static_cast<float>(2.0 * M_PI);
@@ -95,8 +141,7 @@ void Decoder::source(const float* f0, int64_t frames, int64_t n_res, std::mt1993
     for (int64_t k = 0; k < upp; ++k) {
       float rad = base * static_cast<float>(k + 1);
       if (t > 0) rad += rad_acc;
-      float s = std::sin(two_pi * rad) * 0.1f;
-      float v = voiced ? s : 0.f;
+      float v = voiced ? std::sin(two_pi * rad) * 0.1f : 0.f;
       if (rng) {
         float amp = voiced ? 0.003f : 0.1f / 3.f;
         v += amp * normal(*rng);
@@ -110,74 +155,121 @@ void Decoder::source(const float* f0, int64_t frames, int64_t n_res, std::mt1993
   }
   for (int64_t i = 0; i < n; ++i) sine[i] = std::tanh(sine[i] * lin_w_ + lin_b_);
   if (n_res >= 0 && n_res * upp != n) {
-    har.resize({n_res * upp, 1});
-    nn::interpolate_linear(sine.data(), n, 1, har.data(), n_res * upp);
-  } else {
-    har = std::move(sine);
+    float* har = s.har.at(static_cast<size_t>(n_res * upp));
+    nn::interpolate_linear(sine, n, 1, har, n_res * upp);
+    return har;
   }
+  return sine;
 }
 
-Tensor Decoder::forward(const Tensor& x_in, const float* f0, const float* g, int64_t n_res,
-                        std::mt19937_64* rng) const {
+const float* Decoder::forward(const float* x_in, int64_t frames, const float* f0, const float* g,
+                              int64_t n_res, std::mt19937_64* rng, DecoderScratch& s,
+                              int64_t plan_frames, int64_t* samples) const {
   // ref: models.py GeneratorNSF.forward / Generator.forward
-  Tensor har;
-  if (nsf_) source(f0, x_in.dim(0), n_res, rng, har);
-  const Tensor* xp = &x_in;
-  Tensor xi;
-  if (n_res >= 0 && n_res != x_in.dim(0)) {
-    xi.resize({n_res, x_in.dim(1)});
-    nn::interpolate_linear(x_in.data(), x_in.dim(0), x_in.dim(1), xi.data(), n_res);
-    xp = &xi;
+  const float* har = nsf_ ? source(f0, frames, n_res, rng, s) : nullptr;
+  const int64_t ci = c_.inter_channels;
+  const float* xp = x_in;
+  int64_t t = frames;
+  if (n_res >= 0 && n_res != frames) {
+    float* xi = s.xi.at(static_cast<size_t>(n_res * ci));
+    nn::interpolate_linear(x_in, frames, ci, xi, n_res);
+    xp = xi;
+    t = n_res;
   }
-  Tensor x, y, xs, tmp, a, bb;
-  conv_pre_.forward(*xp, x);
-  const int64_t c0 = x.dim(1);
-  if (has_cond_) {
-    Tensor gc({1, c0});
-    cond_.forward(g, 1, gc.data());
-    for (int64_t t = 0; t < x.dim(0); ++t) {
-      for (int64_t ch = 0; ch < c0; ++ch) x[t * c0 + ch] += gc[ch];
+  const int64_t plan = std::max(plan_frames, t);
+  const int64_t c0 = conv_pre_.params().out_channels;
+  // Largest activation of any stage: t * upsampling so far * channels.
+  size_t cap = static_cast<size_t>(t * c0);
+  {
+    int64_t tt = t, ch = c0;
+    for (size_t i = 0; i < ups_.size(); ++i) {
+      tt = ups_[i].out_length(tt);
+      ch /= 2;
+      cap = std::max(cap, static_cast<size_t>(tt * ch));
     }
   }
-  nn::leaky_relu(x.data(), x.data(), static_cast<size_t>(x.numel()), 0.1f);
+  float* x = s.x.at(cap);
+  float* xs = s.xs.at(cap);
+  float* y = s.y.at(cap);
+  float* a0 = s.a0.at(cap);
+  float* a = s.a.at(cap);
+  float* bb = s.bb.at(cap);
+  float* r = s.r.at(cap);
+  float* pre = s.pre.at(static_cast<size_t>(t * c0 + c0));  // + the speaker bias row
+  const int64_t n_har = t * upp_, plan_har = plan * upp_;
+
+  conv_pre_.forward(xp, t, pre, nn::ConvEpilogue{}, plan);
+  if (has_cond_) {
+    float* gc = pre + t * c0;
+    cond_.forward(g, 1, gc);
+    for (int64_t i = 0; i < t; ++i) {
+      for (int64_t ch = 0; ch < c0; ++ch) pre[i * c0 + ch] += gc[ch];
+    }
+  }
+  leaky(pre, x, static_cast<size_t>(t * c0), 0.1f);
   const size_t nk = c_.resblock_kernel_sizes.size();
+  const float inv_nk = 1.f / static_cast<float>(nk);
+  int64_t plan_t = plan, ch = c0;
   for (size_t i = 0; i < ups_.size(); ++i) {
-    ups_[i].forward(x, y);
-    if (nsf_) noise_convs_[i].forward(har, y, /*accumulate=*/true);
-    const int64_t t = y.dim(0), ch = y.dim(1);
+    ups_[i].forward(x, t, y, plan_t);
+    plan_t = ups_[i].out_length(plan_t);
+    t = ups_[i].out_length(t);
+    ch /= 2;
+    if (nsf_) {
+      nn::ConvEpilogue acc;
+      acc.accumulate = true;
+      noise_convs_[i].forward(har, n_har, y, acc, plan_har);
+    }
     const size_t n = static_cast<size_t>(t * ch);
-    xs.resize({t, ch});
-    a.resize({t, ch});
-    bb.resize({t, ch});
+    // x_{d+1} = x_d + conv2(lrelu(conv1(lrelu(x_d)))) per dilation d (ResBlock2: one conv);
+    // the stage output is lrelu(mean over the nk resblocks). lrelu(y) is shared by every
+    // resblock's first conv; the first residual add reads y directly; resblock j > 0 folds its
+    // running sum into xs before its last conv, whose epilogue accumulates into xs and, for the
+    // last resblock, applies the mean and the next leaky ReLU.
+    leaky(y, a0, n, 0.1f);
+    const float slope = i + 1 < ups_.size() ? 0.1f : 0.01f;
     for (size_t j = 0; j < nk; ++j) {
       const ResBlock& rb = resblocks_[i * nk + j];
-      Tensor& r = j == 0 ? xs : tmp;
-      r.resize({t, ch});
-      std::memcpy(r.data(), y.data(), sizeof(float) * n);
-      for (size_t d = 0; d < rb.c1.size(); ++d) {
-        nn::leaky_relu(r.data(), a.data(), n, 0.1f);
-        if (!rb.c2.empty()) {
-          rb.c1[d].forward(a.data(), t, bb.data());
-          rb.c2[d].forward(bb.data(), t, r.data(), /*accumulate=*/true);
-        } else {
-          rb.c1[d].forward(a.data(), t, r.data(), /*accumulate=*/true);
+      const bool rb1 = !rb.c2.empty();
+      const size_t nd = rb.c1.size();
+      float* rj = j == 0 ? xs : r;
+      for (size_t d = 0; d < nd; ++d) {
+        const float* in = a0;
+        if (d > 0) {
+          leaky(rj, a, n, 0.1f);
+          in = a;
         }
+        const nn::Conv1d* last = &rb.c1[d];
+        if (rb1) {
+          rb.c1[d].forward(in, t, bb, nn::ConvEpilogue{}, plan_t);
+          in = bb;
+          last = &rb.c2[d];
+        }
+        nn::ConvEpilogue ep;
+        float* dst = rj;
+        if (d + 1 == nd && j > 0) {
+          add_into(xs, d == 0 ? y : rj, n);
+          dst = xs;
+          ep.accumulate = true;
+        } else if (d == 0) {
+          ep.residual = y;
+        } else {
+          ep.accumulate = true;
+        }
+        if (d + 1 == nd && j + 1 == nk) {
+          ep.scale = inv_nk;
+          ep.post2 = nn::PostOp::kLeakyRelu;
+          ep.alpha2 = slope;
+        }
+        last->forward(in, t, dst, ep, plan_t);
       }
-      if (j > 0) nn::add(xs.data(), tmp.data(), xs.data(), n);
     }
-    // x = xs / num_kernels, then the next leaky ReLU (0.1 between stages, 0.01 before conv_post)
-    const float slope = i + 1 < ups_.size() ? 0.1f : 0.01f;
-    const float nkf = static_cast<float>(nk);
-    x.resize({t, ch});
-    for (size_t e = 0; e < n; ++e) {
-      float v = xs[static_cast<int64_t>(e)] / nkf;
-      x[static_cast<int64_t>(e)] = v < 0.f ? v * slope : v;
-    }
+    std::swap(x, xs);
   }
-  Tensor out;
-  conv_post_.forward(x, out);
-  out.reshape({out.dim(0)});
-  return out;
+  float* audio = s.audio.at(static_cast<size_t>(t));
+  conv_post_.forward(x, t, audio, nn::ConvEpilogue{}, plan_t);
+  *samples = t;
+  return audio;
 }
 
 }  // namespace rvc::models::synth

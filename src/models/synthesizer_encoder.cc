@@ -1,4 +1,5 @@
 // Synthesizer weights access, TextEncoder and the reverse flow.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -85,16 +86,25 @@ TextEncoder::TextEncoder(const SynthesizerConfig& c, const Weights& w, nn::Backe
                      &w.get(p + "proj.bias", {2 * inter_}), b);
 }
 
-void TextEncoder::forward(const Tensor& phone, const int64_t* pitch, int64_t length, int64_t head,
-                          Tensor& m, Tensor& logs) const {
+void TextEncoder::forward(const float* phone, int64_t t, const int64_t* pitch, int64_t length,
+                          int64_t head, float* m, float* logs, EncoderScratch& s,
+                          int64_t plan_t) const {
   // ref: infer/lib/infer_pack/models.py TextEncoder.forward
-  const int64_t t = phone.dim(0), h = hidden_;
-  Tensor x({t, h}), y({t, h}), ff;
-  emb_phone_.forward(phone, x);
+  const int64_t h = hidden_;
   if (pitch) {
     for (int64_t i = 0; i < t; ++i) {
       if (pitch[i] < 0 || pitch[i] >= 256)
         fail("synthesizer: pitch[", i, "] = ", pitch[i], " outside [0, 256)");
+    }
+  }
+  int64_t f = 0;
+  for (const Layer& l : layers_) f = std::max(f, l.ffn1.params().out_channels);
+  float* x = s.x.at(static_cast<size_t>(t * h));
+  float* y = s.y.at(static_cast<size_t>(t * h));
+  float* ff = s.ff.at(static_cast<size_t>(t * std::max<int64_t>(f, 1)));
+  emb_phone_.forward(phone, t, x);
+  if (pitch) {
+    for (int64_t i = 0; i < t; ++i) {
       const float* e = emb_pitch_.data() + pitch[i] * h;
       for (int64_t c = 0; c < h; ++c) x[i * h + c] += e[c];
     }
@@ -104,31 +114,29 @@ void TextEncoder::forward(const Tensor& phone, const int64_t* pitch, int64_t len
     float v = x[i] * sq;
     x[i] = v < 0.f ? v * 0.1f : v;
   }
-  nn::mask_rows(x.data(), t, h, length);
+  nn::mask_rows(x, t, h, length);
+  const nn::ConvEpilogue plain;
   // ref: infer/lib/infer_pack/attentions.py Encoder.forward (post-LN)
   for (const Layer& l : layers_) {
-    l.attn.forward(x.data(), t, length, y.data());
-    nn::add(x.data(), y.data(), y.data(), static_cast<size_t>(t * h));
-    nn::layer_norm(y.data(), x.data(), t, h, l.ln1_g.data(), l.ln1_b.data());
-    nn::mask_rows(x.data(), t, h, length);  // FFN input is x * x_mask
-    l.ffn1.forward(x, ff);
-    nn::mask_rows(ff.data(), t, ff.dim(1), length);
-    l.ffn2.forward(ff, y);
-    nn::mask_rows(y.data(), t, h, length);
-    nn::add(x.data(), y.data(), y.data(), static_cast<size_t>(t * h));
-    nn::layer_norm(y.data(), x.data(), t, h, l.ln2_g.data(), l.ln2_b.data());
+    l.attn.forward(x, t, length, y);
+    nn::add(x, y, y, static_cast<size_t>(t * h));
+    nn::layer_norm(y, x, t, h, l.ln1_g.data(), l.ln1_b.data());
+    nn::mask_rows(x, t, h, length);  // FFN input is x * x_mask
+    l.ffn1.forward(x, t, ff, plain, plan_t);
+    nn::mask_rows(ff, t, l.ffn1.params().out_channels, length);
+    l.ffn2.forward(ff, t, y, plain, plan_t);
+    nn::mask_rows(y, t, h, length);
+    nn::add(x, y, y, static_cast<size_t>(t * h));
+    nn::layer_norm(y, x, t, h, l.ln2_g.data(), l.ln2_b.data());
   }
-  nn::mask_rows(x.data(), t, h, length);
+  nn::mask_rows(x, t, h, length);
   const int64_t tt = t - head;
-  Tensor stats({tt, 2 * inter_});
-  proj_.forward(x.data() + head * h, tt, stats.data());
-  nn::mask_rows(stats.data(), tt, 2 * inter_, length - head);
-  m.resize({tt, inter_});
-  logs.resize({tt, inter_});
+  float* stats = s.stats.at(static_cast<size_t>(tt * 2 * inter_));
+  proj_.forward(x + head * h, tt, stats);
+  nn::mask_rows(stats, tt, 2 * inter_, length - head);
   for (int64_t i = 0; i < tt; ++i) {
-    std::memcpy(m.data() + i * inter_, stats.data() + i * 2 * inter_, sizeof(float) * inter_);
-    std::memcpy(logs.data() + i * inter_, stats.data() + i * 2 * inter_ + inter_,
-                sizeof(float) * inter_);
+    std::memcpy(m + i * inter_, stats + i * 2 * inter_, sizeof(float) * inter_);
+    std::memcpy(logs + i * inter_, stats + i * 2 * inter_ + inter_, sizeof(float) * inter_);
   }
 }
 
@@ -175,48 +183,58 @@ Flow::Flow(const SynthesizerConfig& c, const Weights& w, nn::Backend b)
   if (flows_.empty()) fail("synthesizer weights: missing tensor 'flow.flows.0.pre.weight'");
 }
 
-void Flow::reverse(Tensor& x, int64_t valid, const float* g) const {
+void Flow::reverse(float* x, int64_t t, int64_t valid, const float* g, FlowScratch& s,
+                   int64_t plan_t) const {
   // ref: modules.py ResidualCouplingLayer.forward(reverse=True), WN.forward, Flip
-  const int64_t t = x.dim(0), c = channels_, hf = half_, h = hidden_;
-  Tensor x0({t, hf}), hbuf({t, h}), xin({t, 2 * h}), acts({t, h}), rs({t, 2 * h}), out({t, h}),
-      stats({t, hf});
-  Tensor gc;
+  const int64_t c = channels_, hf = half_, h = hidden_;
+  int64_t max_layers = 0;
+  for (const Coupling& cp : flows_) {
+    max_layers = std::max<int64_t>(max_layers, static_cast<int64_t>(cp.in_layers.size()));
+  }
+  float* x0 = s.x0.at(static_cast<size_t>(t * hf));
+  float* hbuf = s.hbuf.at(static_cast<size_t>(t * h));
+  float* xin = s.xin.at(static_cast<size_t>(t * 2 * h));
+  float* acts = s.acts.at(static_cast<size_t>(t * h));
+  float* rs = s.rs.at(static_cast<size_t>(t * 2 * h));
+  float* out = s.out.at(static_cast<size_t>(t * h));
+  float* stats = s.stats.at(static_cast<size_t>(t * hf));
+  float* gc = s.gc.at(static_cast<size_t>(2 * h * max_layers));
+  const nn::ConvEpilogue plain;
   for (auto it = flows_.rbegin(); it != flows_.rend(); ++it) {
     const Coupling& cp = *it;
     // Flip (reverse the channel order), then the coupling layer in reverse.
     for (int64_t i = 0; i < t; ++i) {
-      float* r = x.data() + i * c;
+      float* r = x + i * c;
       for (int64_t a = 0, bb = c - 1; a < bb; ++a, --bb) std::swap(r[a], r[bb]);
-      std::memcpy(x0.data() + i * hf, r, sizeof(float) * hf);
+      std::memcpy(x0 + i * hf, r, sizeof(float) * hf);
     }
     const int64_t n_layers = static_cast<int64_t>(cp.in_layers.size());
-    gc.resize({1, 2 * h * n_layers});
     if (g) {
-      cp.cond.forward(g, 1, gc.data());
+      cp.cond.forward(g, 1, gc);
     } else {
-      std::memset(gc.data(), 0, sizeof(float) * gc.numel());
+      std::memset(gc, 0, sizeof(float) * 2 * h * n_layers);
     }
-    cp.pre.forward(x0.data(), t, hbuf.data());
-    nn::mask_rows(hbuf.data(), t, h, valid);
-    std::memset(out.data(), 0, sizeof(float) * out.numel());
+    cp.pre.forward(x0, t, hbuf);
+    nn::mask_rows(hbuf, t, h, valid);
+    std::memset(out, 0, sizeof(float) * t * h);
     for (int64_t l = 0; l < n_layers; ++l) {
-      cp.in_layers[l].forward(hbuf.data(), t, xin.data());
-      const float* gl = gc.data() + l * 2 * h;
+      cp.in_layers[l].forward(hbuf, t, xin, plain, plan_t);
+      const float* gl = gc + l * 2 * h;
       for (int64_t i = 0; i < t; ++i) {
-        const float* xr = xin.data() + i * 2 * h;
-        float* ar = acts.data() + i * h;
+        const float* xr = xin + i * 2 * h;
+        float* ar = acts + i * h;
         for (int64_t ch = 0; ch < h; ++ch) {
           float ta = std::tanh(xr[ch] + gl[ch]);
           float sa = 1.f / (1.f + std::exp(-(xr[h + ch] + gl[h + ch])));
           ar[ch] = ta * sa;
         }
       }
-      cp.res_skip[l].forward(acts.data(), t, rs.data());
+      cp.res_skip[l].forward(acts, t, rs);
       if (l + 1 < n_layers) {
         for (int64_t i = 0; i < t; ++i) {
-          float* hr = hbuf.data() + i * h;
-          const float* rr = rs.data() + i * 2 * h;
-          float* orow = out.data() + i * h;
+          float* hr = hbuf + i * h;
+          const float* rr = rs + i * 2 * h;
+          float* orow = out + i * h;
           const bool keep = i < valid;
           for (int64_t ch = 0; ch < h; ++ch) {
             hr[ch] = keep ? hr[ch] + rr[ch] : 0.f;
@@ -227,12 +245,12 @@ void Flow::reverse(Tensor& x, int64_t valid, const float* g) const {
         for (int64_t i = 0; i < t * h; ++i) out[i] += rs[i];
       }
     }
-    nn::mask_rows(out.data(), t, h, valid);
-    cp.post.forward(out.data(), t, stats.data());
-    nn::mask_rows(stats.data(), t, hf, valid);
+    nn::mask_rows(out, t, h, valid);
+    cp.post.forward(out, t, stats);
+    nn::mask_rows(stats, t, hf, valid);
     for (int64_t i = 0; i < t; ++i) {
-      float* x1 = x.data() + i * c + hf;
-      const float* m = stats.data() + i * hf;
+      float* x1 = x + i * c + hf;
+      const float* m = stats + i * hf;
       const bool keep = i < valid;
       for (int64_t ch = 0; ch < c - hf; ++ch) x1[ch] = keep ? (x1[ch] - m[ch]) : 0.f;
     }

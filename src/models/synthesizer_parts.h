@@ -14,6 +14,29 @@
 
 namespace rvc::models::synth {
 
+// A growable float buffer: at(n) returns storage for n floats, allocating only when n exceeds
+// what it already holds (contents unspecified).
+class Buf {
+ public:
+  float* at(size_t n) {
+    if (v_.size() < n) v_.resize(n);
+    return v_.data();
+  }
+
+ private:
+  AlignedVector<float> v_;
+};
+
+struct EncoderScratch {
+  Buf x, y, ff, stats;
+};
+struct FlowScratch {
+  Buf x0, hbuf, xin, acts, rs, out, stats, gc;
+};
+struct DecoderScratch {
+  Buf sine, har, xi, pre, x, xs, y, a0, a, bb, r, audio;
+};
+
 // Named weight access with readable errors; folds weight norm (dim=0) on request.
 class Weights {
  public:
@@ -34,9 +57,10 @@ class TextEncoder {
  public:
   TextEncoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b);
   int64_t phone_dim() const { return emb_phone_.in_features(); }
-  // phone [T][phone_dim], pitch T ids or null; writes m/logs [T - head][inter].
-  void forward(const Tensor& phone, const int64_t* pitch, int64_t length, int64_t head, Tensor& m,
-               Tensor& logs) const;
+  // phone [T][phone_dim], pitch T ids or null; writes m/logs [T - head][inter]. plan_t: the
+  // frame count the conv primitives are planned for (Conv1d::forward's plan_t_in).
+  void forward(const float* phone, int64_t t, const int64_t* pitch, int64_t length, int64_t head,
+               float* m, float* logs, EncoderScratch& s, int64_t plan_t) const;
 
  private:
   int64_t hidden_ = 0, inter_ = 0;
@@ -57,7 +81,8 @@ class Flow {
  public:
   Flow(const SynthesizerConfig& c, const Weights& w, nn::Backend b);
   // x [T][inter] in place, valid = unmasked prefix length, g = speaker embedding [gin].
-  void reverse(Tensor& x, int64_t valid, const float* g) const;
+  void reverse(float* x, int64_t t, int64_t valid, const float* g, FlowScratch& s,
+               int64_t plan_t) const;
 
  private:
   struct Coupling {
@@ -74,16 +99,20 @@ class Decoder {
  public:
   Decoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b);
   // x [T][inter] (already masked), f0 T values (NSF only), g [gin]; n_res < 0 or the
-  // interpolated frame count. Returns [samples].
-  Tensor forward(const Tensor& x, const float* f0, const float* g, int64_t n_res,
-                 std::mt19937_64* rng) const;
+  // interpolated frame count; plan_frames: decoder frames the primitives are planned for.
+  // Returns the audio (in s.audio) and its sample count.
+  const float* forward(const float* x, int64_t frames, const float* f0, const float* g,
+                       int64_t n_res, std::mt19937_64* rng, DecoderScratch& s, int64_t plan_frames,
+                       int64_t* samples) const;
+  int64_t upp() const { return upp_; }
 
  private:
   struct ResBlock {
     std::vector<nn::Conv1d> c1, c2;  // c2 empty for ResBlock2
   };
-  void source(const float* f0, int64_t frames, int64_t n_res, std::mt19937_64* rng,
-              Tensor& har) const;
+  // NSF source into s.har (n_res * upp or frames * upp samples); returns its pointer.
+  const float* source(const float* f0, int64_t frames, int64_t n_res, std::mt19937_64* rng,
+                      DecoderScratch& s) const;
   SynthesizerConfig c_;
   bool nsf_ = false;
   int64_t upp_ = 0;

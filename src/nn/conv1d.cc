@@ -1,10 +1,15 @@
 #include "rvc/nn/conv1d.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <mutex>
+#include <tuple>
+#include <vector>
 
+#include "dnnl_exec.h"
 #include "dnnl_util.h"
 #include "rvc/core/error.h"
 
@@ -17,12 +22,37 @@ using Dt = memory::data_type;
 struct Conv1d::Entry {
   dnnl::convolution_forward prim;
   memory::desc src_md, dst_md;
-  memory weights;  // packed for this primitive
+  memory weights;        // packed for this primitive
+  int residual_arg = 0;  // DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1, 0 = none
 };
+
+namespace {
+// Cache key: chunk length and the epilogue's shape (not its residual pointer).
+using EntryKey = std::tuple<int64_t, bool, bool, float, int, float>;
+EntryKey key_of(int64_t lc, const ConvEpilogue& ep) {
+  return {lc,       ep.accumulate, ep.residual != nullptr, ep.scale, static_cast<int>(ep.post2),
+          ep.alpha2};
+}
+void append_post(dnnl::post_ops& po, PostOp post, float alpha) {
+  switch (post) {
+    case PostOp::kNone:
+      break;
+    case PostOp::kLeakyRelu:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f);
+      break;
+    case PostOp::kRelu:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      break;
+    case PostOp::kTanh:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f);
+      break;
+  }
+}
+}  // namespace
 
 struct Conv1d::Impl {
   std::mutex mu;
-  std::map<int64_t, std::unique_ptr<Entry>> cache;  // key: chunk length * 2 + accumulate
+  std::map<EntryKey, std::unique_ptr<Entry>> cache;
   memory bias;
   // First packed weights and their desc, shared by entries whose desc matches.
   memory packed;
@@ -35,6 +65,7 @@ Conv1d& Conv1d::operator=(Conv1d&&) noexcept = default;
 
 Conv1d::Conv1d(const Conv1dParams& p, const Tensor& weight, const Tensor* bias, Backend backend)
     : p_(p), backend_(backend) {
+  if (backend_ == Backend::kFast) precision_ = effective_precision(default_precision());
   if (p.in_channels <= 0 || p.out_channels <= 0 || p.kernel <= 0 || p.stride <= 0 ||
       p.dilation <= 0 || p.groups <= 0 || p.pad_left < 0 || p.pad_right < 0 ||
       p.in_channels % p.groups != 0 || p.out_channels % p.groups != 0) {
@@ -68,14 +99,24 @@ int64_t Conv1d::out_length(int64_t t_in) const {
 }
 
 void Conv1d::prepare(int64_t t_in, bool accumulate) const {
+  ConvEpilogue ep;
+  ep.accumulate = accumulate;
+  prepare(t_in, ep);
+}
+
+void Conv1d::prepare(int64_t t_in, const ConvEpilogue& ep) const {
   if (backend_ != Backend::kFast || out_length(t_in) <= 0) return;
-  entry(detail::chunk_length(out_length(t_in)), accumulate);
+  entry(detail::chunk_length(out_length(t_in)), ep);
+}
+
+int64_t Conv1d::plan_chunk(int64_t t_in, int64_t plan_t_in) const {
+  return detail::chunk_length(out_length(std::max(t_in, plan_t_in)));
 }
 
 // One primitive per (chunk length, accumulate): input of exactly the rows the chunk reads, no
 // implicit padding (boundary chunks are copied into a zero-padded scratch by forward()).
-Conv1d::Entry* Conv1d::entry(int64_t lc, bool accumulate) const {
-  int64_t key = lc * 2 + (accumulate ? 1 : 0);
+Conv1d::Entry* Conv1d::entry(int64_t lc, const ConvEpilogue& ep) const {
+  const EntryKey key = key_of(lc, ep);
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->cache.find(key);
   if (it != impl_->cache.end()) return it->second.get();
@@ -83,18 +124,31 @@ Conv1d::Entry* Conv1d::entry(int64_t lc, bool accumulate) const {
   const int64_t span = p_.dilation * (p_.kernel - 1) + 1;
   const int64_t lin = (lc - 1) * p_.stride + span;
   int64_t g = p_.groups;
-  memory::desc src_md({1, p_.in_channels, lin}, Dt::f32, Tag::nwc);
+  const Dt act = precision_ == Precision::kBf16 ? Dt::bf16 : Dt::f32;
+  memory::desc src_md({1, p_.in_channels, lin}, act, Tag::nwc);
   memory::desc dst_md({1, p_.out_channels, lc}, Dt::f32, Tag::nwc);
   memory::dims wdims = g == 1 ? memory::dims{p_.out_channels, p_.in_channels, p_.kernel}
                               : memory::dims{g, p_.out_channels / g, p_.in_channels / g, p_.kernel};
-  memory::desc w_any(wdims, Dt::f32, Tag::any);
+  memory::desc w_any(wdims, act, Tag::any);
   memory::desc b_md({p_.out_channels}, Dt::f32, Tag::a);
   dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
                                     dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
                                     dst_md, {p_.stride}, {p_.dilation - 1}, {0}, {0});
-  auto attr = detail::make_attr(accumulate, p_.post, p_.alpha);
+  dnnl::post_ops po;
+  int residual_arg = 0;
+  if (ep.accumulate) po.append_sum(1.f);
+  if (ep.residual) {
+    residual_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(po.len()) | DNNL_ARG_SRC_1;
+    po.append_binary(dnnl::algorithm::binary_add, dst_md);
+  }
+  append_post(po, p_.post, p_.alpha);
+  if (ep.scale != 1.f) po.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, ep.scale, 0.f);
+  append_post(po, ep.post2, ep.alpha2);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(po);
   dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
   auto e = std::make_unique<Entry>();
+  e->residual_arg = residual_arg;
   e->prim = dnnl::convolution_forward(pd);
   e->src_md = src_md;
   e->dst_md = dst_md;
@@ -102,6 +156,7 @@ Conv1d::Entry* Conv1d::entry(int64_t lc, bool accumulate) const {
     e->weights = impl_->packed;
   } else {
     Tag plain = g == 1 ? Tag::oiw : Tag::goiw;
+    // A reorder to bf16 rounds to nearest even.
     memory src_w({wdims, Dt::f32, plain}, eng, const_cast<float*>(weight_.data()));
     memory packed(pd.weights_desc(), eng);
     detail::apply_threads();
@@ -118,7 +173,7 @@ Conv1d::Entry* Conv1d::entry(int64_t lc, bool accumulate) const {
 namespace {
 
 void conv1d_reference(const Conv1dParams& p, const float* w, const float* b, const float* x,
-                      int64_t t_in, float* y, int64_t t_out, bool accumulate) {
+                      int64_t t_in, float* y, int64_t t_out, const ConvEpilogue& ep) {
   int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
   for (int64_t t = 0; t < t_out; ++t) {
     float* yr = y + t * p.out_channels;
@@ -133,30 +188,41 @@ void conv1d_reference(const Conv1dParams& p, const float* w, const float* b, con
         for (int64_t i = 0; i < cig; ++i) acc += static_cast<double>(xr[i]) * wr[i * p.kernel];
       }
       float v = static_cast<float>(acc);
-      if (accumulate) v += yr[o];
+      if (ep.accumulate) v += yr[o];
+      if (ep.residual) v += ep.residual[t * p.out_channels + o];
       yr[o] = v;
     }
-    detail::apply_post(yr, static_cast<size_t>(p.out_channels), p.post, p.alpha);
+    const auto co = static_cast<size_t>(p.out_channels);
+    detail::apply_post(yr, co, p.post, p.alpha);
+    if (ep.scale != 1.f) {
+      for (size_t o = 0; o < co; ++o) yr[o] *= ep.scale;
+    }
+    detail::apply_post(yr, co, ep.post2, ep.alpha2);
   }
 }
 
 }  // namespace
 
 void Conv1d::forward(const float* x, int64_t t_in, float* y, bool accumulate) const {
+  ConvEpilogue ep;
+  ep.accumulate = accumulate;
+  forward(x, t_in, y, ep);
+}
+
+void Conv1d::forward(const float* x, int64_t t_in, float* y, const ConvEpilogue& ep,
+                     int64_t plan_t_in) const {
   int64_t t_out = out_length(t_in);
   if (t_out <= 0) return;
   if (backend_ == Backend::kReference) {
-    conv1d_reference(p_, weight_.data(), bias_.data(), x, t_in, y, t_out, accumulate);
+    conv1d_reference(p_, weight_.data(), bias_.data(), x, t_in, y, t_out, ep);
     return;
   }
-  const int64_t lc = detail::chunk_length(t_out);
-  Entry* e = entry(lc, accumulate);
+  const int64_t lc = plan_chunk(t_in, plan_t_in);
+  Entry* e = entry(lc, ep);
   const int64_t span = p_.dilation * (p_.kernel - 1) + 1;
   const int64_t lin = (lc - 1) * p_.stride + span;
   const int64_t ci = p_.in_channels, co = p_.out_channels;
-  const auto& eng = detail::cpu_engine();
-  detail::apply_threads();
-  auto& s = detail::thread_stream();
+  const bool bf16 = precision_ == Precision::kBf16;
   for (int64_t c0 = 0; c0 < t_out; c0 += lc) {
     const int64_t n = std::min(lc, t_out - c0);
     const int64_t start = c0 * p_.stride - p_.pad_left;
@@ -173,19 +239,38 @@ void Conv1d::forward(const float* x, int64_t t_in, float* y, bool accumulate) co
       }
       src = buf;
     }
+    const void* src_arg = src;
+    if (bf16) {
+      uint16_t* b = detail::bf16_scratch(3, static_cast<size_t>(lin * ci));
+      detail::to_bf16(src, b, static_cast<size_t>(lin * ci));
+      src_arg = b;
+    }
     float* dst = y + c0 * co;
+    const float* res = ep.residual ? ep.residual + c0 * co : nullptr;
     const bool partial = n < lc;
     if (partial) {
-      dst = detail::thread_scratch(detail::kScratchConvOut, static_cast<size_t>(lc * co));
-      if (accumulate) std::memcpy(dst, y + c0 * co, sizeof(float) * n * co);
+      const auto rows = static_cast<size_t>(lc * co), used = static_cast<size_t>(n * co);
+      dst = detail::thread_scratch(detail::kScratchConvOut, rows);
+      if (ep.accumulate) std::memcpy(dst, y + c0 * co, sizeof(float) * used);
+      if (res) {
+        float* rb = detail::thread_scratch(detail::kScratchConvRes, rows);
+        std::memcpy(rb, res, sizeof(float) * used);
+        std::memset(rb + used, 0, sizeof(float) * (rows - used));
+        res = rb;
+      }
     }
-    memory src_m(e->src_md, eng, const_cast<float*>(src));
-    memory dst_m(e->dst_md, eng, dst);
-    e->prim.execute(s, {{DNNL_ARG_SRC, src_m},
-                        {DNNL_ARG_WEIGHTS, e->weights},
-                        {DNNL_ARG_BIAS, impl_->bias},
-                        {DNNL_ARG_DST, dst_m}});
-    s.wait();
+    if (res) {
+      detail::run_primitive(e->prim, {detail::bound(DNNL_ARG_SRC, e->src_md, src_arg),
+                                      detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
+                                      detail::fixed(DNNL_ARG_BIAS, impl_->bias),
+                                      detail::bound(DNNL_ARG_DST, e->dst_md, dst),
+                                      detail::bound(e->residual_arg, e->dst_md, res)});
+    } else {
+      detail::run_primitive(e->prim, {detail::bound(DNNL_ARG_SRC, e->src_md, src_arg),
+                                      detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
+                                      detail::fixed(DNNL_ARG_BIAS, impl_->bias),
+                                      detail::bound(DNNL_ARG_DST, e->dst_md, dst)});
+    }
     if (partial) std::memcpy(y + c0 * co, dst, sizeof(float) * n * co);
   }
 }

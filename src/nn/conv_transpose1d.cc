@@ -71,7 +71,7 @@ void ConvTranspose1d::prepare(int64_t t_in) const {
   if (backend_ == Backend::kFast) poly_.prepare(t_in);
 }
 
-void ConvTranspose1d::forward(const float* x, int64_t t_in, float* y) const {
+void ConvTranspose1d::forward(const float* x, int64_t t_in, float* y, int64_t plan_t_in) const {
   const int64_t t_out = out_length(t_in);
   if (t_out <= 0) return;
   const int64_t s = p_.stride, k = p_.kernel, ci = p_.in_channels, co = p_.out_channels;
@@ -94,7 +94,7 @@ void ConvTranspose1d::forward(const float* x, int64_t t_in, float* y) const {
   }
   int64_t rows = poly_.out_length(t_in);
   float* buf = detail::thread_scratch(detail::kScratchConvT, static_cast<size_t>(rows * s * co));
-  poly_.forward(x, t_in, buf);
+  poly_.forward(x, t_in, buf, ConvEpilogue{}, plan_t_in);
   int64_t offset = p_.padding - (p_.padding / s) * s;
   std::memcpy(y, buf + offset * co, sizeof(float) * t_out * co);
 }

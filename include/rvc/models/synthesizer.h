@@ -13,7 +13,15 @@
 // are returned time-major too: m_p / logs_p / z are [T'][inter] where upstream has [1, inter, T'].
 //
 // Thread-safety: a constructed Synthesizer is immutable; infer() is const and may run from
-// several threads at once. infer() allocates its activations per call (not real-time safe yet).
+// several threads at once (each with its own workspace).
+//
+// Heap use: infer(request) allocates its activations and outputs per call. For real-time use,
+// create a SynthesizerWorkspace once (make_workspace) and call infer(request, workspace): it
+// writes into the workspace's buffers and, once a call of the same shape (frame count,
+// skip_head/return_length/return_length2) has run on that workspace, allocates nothing in rvc
+// code (oneDNN 2.6 builds a small argument map inside each primitive execute; the unit test
+// synth_workspace_test counts those apart). Precision: the layers take nn::default_precision() at
+// construction (bf16 opt-in, see rvc/nn/backend.h).
 #pragma once
 
 #include <cstdint>
@@ -77,6 +85,37 @@ struct SynthesizerOutputs {
   Tensor z;       // [frames][inter]: flow output (sliced to the decoder frames in rt calls)
 };
 
+// Results of the workspace form of infer(): views into the workspace, valid until its next
+// infer() call. Same layouts as SynthesizerOutputs.
+struct SynthesizerResult {
+  const float* audio = nullptr;
+  int64_t samples = 0;
+  const float* m_p = nullptr;  // [prior_frames][inter]
+  const float* logs_p = nullptr;
+  int64_t prior_frames = 0;
+  const float* z = nullptr;  // [z_frames][inter]
+  int64_t z_frames = 0;
+  int64_t inter = 0;
+};
+
+// Per-caller scratch of a Synthesizer: every activation buffer, sized for the largest call
+// seen (make_workspace: for max_frames input frames). Owned by one caller at a time (not
+// thread-safe); must not outlive the Synthesizer that made it.
+class SynthesizerWorkspace {
+ public:
+  ~SynthesizerWorkspace();
+  SynthesizerWorkspace(SynthesizerWorkspace&&) noexcept;
+  SynthesizerWorkspace& operator=(SynthesizerWorkspace&&) noexcept;
+  int64_t max_frames() const { return max_frames_; }
+  struct Buffers;
+
+ private:
+  friend class Synthesizer;
+  SynthesizerWorkspace();
+  int64_t max_frames_ = 0, max_decoder_frames_ = 0;
+  std::unique_ptr<Buffers> b_;
+};
+
 class Synthesizer {
  public:
   // Throws rvc::Error naming the first missing or mis-shaped weight.
@@ -91,6 +130,15 @@ class Synthesizer {
   int64_t speakers() const;
   // Throws rvc::Error on inconsistent request fields (naming the field).
   SynthesizerOutputs infer(const SynthesizerRequest& request) const;
+
+  // A workspace for calls of up to max_frames input frames whose decoder renders at most
+  // max_decoder_frames frames (-1: max_frames; pass return_length2 when formant shift may
+  // stretch the output). It allocates every buffer and runs one warm-up call of max_frames
+  // frames (so the oneDNN primitives for that size exist). Not real-time: call at set-up.
+  SynthesizerWorkspace make_workspace(int64_t max_frames, int64_t max_decoder_frames = -1) const;
+  // infer() into `ws` (see the heap note at the top). Calls longer than the workspace was made
+  // for work too; they grow its buffers (allocating) once. Throws like infer(request).
+  SynthesizerResult infer(const SynthesizerRequest& request, SynthesizerWorkspace& ws) const;
 
   struct Parts;
 

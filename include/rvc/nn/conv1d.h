@@ -10,6 +10,13 @@
 // ceil(k/stride) taps producing stride*Cout channels, so its [T][C] output is a plain
 // reinterpretation of that conv's buffer (no deconvolution primitive).
 //
+// A forward call may add a fused epilogue (ConvEpilogue): a residual tensor added before the
+// layer's activation, then a scale and a second activation (HiFi-GAN's resblock average).
+//
+// Precision: a fast layer built while default_precision() is kBf16 (and the CPU has native
+// bf16) packs its weights to bf16 and rounds each input to bf16; accumulation, bias, epilogue
+// and output stay f32 (relative error ~3e-3 per layer). Otherwise f32.
+//
 // Construction copies/repacks the weights; the layer is then immutable. forward() is const and
 // thread-safe: fast-path oneDNN primitives are created on the first call for each input length
 // (under a mutex) and cached; call prepare(t_in) at setup to keep that cost off real-time paths.
@@ -46,6 +53,19 @@ struct Conv1dParams {
   }
 };
 
+// Per-call epilogue, applied to conv(x) + bias in this order:
+//   + y (accumulate) or + residual rows; the layer's own post (params().post, alpha);
+//   * scale; post2 (slope alpha2 for leaky ReLU).
+// residual: t_out rows of out_channels floats, must not overlap y. Each distinct combination
+// (accumulate, residual or not, scale, post2, alpha2) is its own cached primitive.
+struct ConvEpilogue {
+  bool accumulate = false;
+  const float* residual = nullptr;
+  float scale = 1.f;
+  PostOp post2 = PostOp::kNone;
+  float alpha2 = 0.f;
+};
+
 class Conv1d {
  public:
   Conv1d();
@@ -61,10 +81,19 @@ class Conv1d {
   Backend backend() const { return backend_; }
   // Output frames for t_in input frames (0 if the input is too short).
   int64_t out_length(int64_t t_in) const;
+  Precision precision() const { return precision_; }
   // Creates the fast-path primitives for this input length (no-op for the reference backend).
   void prepare(int64_t t_in, bool accumulate = false) const;
+  // Same for an epilogue (its residual pointer is ignored; only whether it is set matters).
+  void prepare(int64_t t_in, const ConvEpilogue& ep) const;
 
   void forward(const float* x, int64_t t_in, float* y, bool accumulate = false) const;
+  // With a fused epilogue. plan_t_in >= t_in: run with the primitive prepared for plan_t_in
+  // input frames (shorter inputs are zero-padded into thread-local scratch), so that calls of
+  // any length up to plan_t_in create no primitive and allocate nothing once one call of that
+  // plan has run (apart from the small argument map oneDNN 2.6 builds inside its execute).
+  void forward(const float* x, int64_t t_in, float* y, const ConvEpilogue& ep,
+               int64_t plan_t_in = -1) const;
   // Tensor form: x is {t_in, in}; y is resized to {t_out, out} (must already be that shape when
   // accumulate is true).
   void forward(const Tensor& x, Tensor& y, bool accumulate = false) const;
@@ -73,9 +102,11 @@ class Conv1d {
   struct Impl;
   struct Entry;
   // Fast path: the cached primitive for chunk length lc (created on first use).
-  Entry* entry(int64_t lc, bool accumulate) const;
+  Entry* entry(int64_t lc, const ConvEpilogue& ep) const;
+  int64_t plan_chunk(int64_t t_in, int64_t plan_t_in) const;
   Conv1dParams p_;
   Backend backend_ = Backend::kReference;
+  Precision precision_ = Precision::kF32;
   Tensor weight_;  // [out][in/groups][k], reference layout
   Tensor bias_;    // [out] (zeros when absent)
   std::unique_ptr<Impl> impl_;
@@ -103,8 +134,9 @@ class ConvTranspose1d {
   // (t_in - 1) * stride - 2 * padding + kernel + output_padding.
   int64_t out_length(int64_t t_in) const;
   void prepare(int64_t t_in) const;
-  // Uses a thread-local scratch buffer on the fast path (grown, never shrunk).
-  void forward(const float* x, int64_t t_in, float* y) const;
+  // Uses a thread-local scratch buffer on the fast path (grown, never shrunk). plan_t_in as in
+  // Conv1d::forward.
+  void forward(const float* x, int64_t t_in, float* y, int64_t plan_t_in = -1) const;
   void forward(const Tensor& x, Tensor& y) const;
 
  private:

@@ -1,9 +1,11 @@
-// Conv1d / ConvTranspose1d: oneDNN fast path against the reference loops on random shapes, and
-// the reference against hand-computed values.
+// Conv1d / ConvTranspose1d: oneDNN fast path against the reference loops on random shapes (with
+// fused epilogues and planned chunk lengths), the reference against hand-computed values, and
+// bf16 precision against f32.
 #include "rvc/nn/conv1d.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "nn_test_util.h"
@@ -94,6 +96,121 @@ TEST(Conv1dTest, LongInputsSpanSeveralChunks) {
     fast.forward(x, yf, cs.acc);
     EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << "t_in " << cs.t_in;
   }
+}
+
+TEST(Conv1dTest, FusedEpilogueFastMatchesReference) {
+  // Residual add or accumulate, the layer's post, a scale and a second activation, over lengths
+  // that span several chunks and end in a partial one.
+  std::mt19937 rng(4321);
+  for (int iter = 0; iter < 12; ++iter) {
+    Conv1dParams p;
+    p.in_channels = 3 + iter % 5;
+    p.out_channels = 4 + iter % 3;
+    p.kernel = 1 + 2 * (iter % 4);
+    p.dilation = 1 + iter % 3;
+    p.pad((p.kernel * p.dilation - p.dilation) / 2);
+    p.post = iter % 2 ? PostOp::kLeakyRelu : PostOp::kNone;
+    p.alpha = 0.1f;
+    const int64_t t_in = iter < 6 ? 37 + 13 * iter : 5000 + 77 * iter;
+    Tensor w = random_tensor({p.out_channels, p.in_channels, p.kernel}, rng, 0.3f);
+    Tensor b = random_tensor({p.out_channels}, rng);
+    Tensor x = random_tensor({t_in, p.in_channels}, rng);
+    Conv1d ref(p, w, &b, Backend::kReference), fast(p, w, &b, Backend::kFast);
+    const int64_t t_out = ref.out_length(t_in);
+    Tensor res = random_tensor({t_out, p.out_channels}, rng);
+    ConvEpilogue ep;
+    if (iter % 3 == 0) ep.residual = res.data();
+    if (iter % 3 == 1) ep.accumulate = true;
+    if (iter % 4 != 0) ep.scale = 1.f / 3.f;
+    if (iter % 2 == 0) {
+      ep.post2 = PostOp::kLeakyRelu;
+      ep.alpha2 = 0.01f;
+    }
+    Tensor yr = random_tensor({t_out, p.out_channels}, rng), yf = yr;
+    ref.forward(x.data(), t_in, yr.data(), ep);
+    fast.forward(x.data(), t_in, yf.data(), ep);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << "iter " << iter;
+  }
+}
+
+TEST(Conv1dTest, PlannedLengthRunsShorterInputs) {
+  // A call planned for a longer input (one primitive for every length up to it) gives the
+  // same result as an unplanned call.
+  std::mt19937 rng(11);
+  Conv1dParams p;
+  p.in_channels = 6;
+  p.out_channels = 5;
+  p.kernel = 5;
+  p.dilation = 3;
+  p.pad(6);
+  Tensor w = random_tensor({5, 6, 5}, rng, 0.3f);
+  Tensor b = random_tensor({5}, rng);
+  Conv1d fast(p, w, &b, Backend::kFast), ref(p, w, &b, Backend::kReference);
+  for (int64_t t_in : {1, 17, 300, 4095, 6000}) {
+    Tensor x = random_tensor({t_in, 6}, rng);
+    Tensor res = random_tensor({t_in, 5}, rng);
+    ConvEpilogue ep;
+    ep.residual = res.data();
+    Tensor yr({t_in, 5}), yf({t_in, 5});
+    ref.forward(x.data(), t_in, yr.data(), ep);
+    fast.forward(x.data(), t_in, yf.data(), ep, /*plan_t_in=*/6000);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << "t_in " << t_in;
+  }
+}
+
+// Relative L2 error ||a - b|| / ||b||.
+double rel_l2(const Tensor& a, const Tensor& b) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += double(b[i]) * b[i];
+  }
+  return std::sqrt(num / den);
+}
+
+struct PrecisionGuard {
+  explicit PrecisionGuard(Precision p) : saved(default_precision()) { set_default_precision(p); }
+  ~PrecisionGuard() { set_default_precision(saved); }
+  Precision saved;
+};
+
+TEST(Conv1dTest, Bf16CloseToF32) {
+  if (!bf16_supported()) GTEST_SKIP() << "this CPU has no native bf16 (AVX512-BF16); f32 only";
+  std::mt19937 rng(5);
+  Conv1dParams p;
+  p.in_channels = 64;
+  p.out_channels = 48;
+  p.kernel = 7;
+  p.dilation = 3;
+  p.pad(9);
+  p.post = PostOp::kLeakyRelu;
+  p.alpha = 0.1f;
+  Tensor w = random_tensor({48, 64, 7}, rng, 0.05f);
+  Tensor b = random_tensor({48}, rng, 0.1f);
+  Tensor x = random_tensor({3000, 64}, rng);
+  Conv1d f32(p, w, &b, Backend::kFast);
+  PrecisionGuard guard(Precision::kBf16);
+  Conv1d bf(p, w, &b, Backend::kFast);
+  ASSERT_EQ(bf.precision(), Precision::kBf16);
+  ASSERT_EQ(f32.precision(), Precision::kF32);
+  Tensor y32, y16;
+  f32.forward(x, y32);
+  bf.forward(x, y16);
+  const double e = rel_l2(y16, y32);
+  EXPECT_LT(e, 1e-2);  // bf16 has an 8-bit mantissa: ~3e-3 per product sum
+  EXPECT_GT(e, 1e-6);  // and it is really bf16, not f32
+  // The transposed conv (its polyphase conv) follows the setting too.
+  ConvTranspose1dParams tp{64, 32, 4, 2, 1};
+  Tensor tw = random_tensor({64, 32, 4}, rng, 0.1f);
+  ConvTranspose1d t16(tp, tw, nullptr, Backend::kFast);
+  set_default_precision(Precision::kF32);
+  ConvTranspose1d t32(tp, tw, nullptr, Backend::kFast);
+  Tensor z32, z16;
+  t32.forward(x, z32);
+  t16.forward(x, z16);
+  const double et = rel_l2(z16, z32);
+  EXPECT_LT(et, 1e-2);
+  EXPECT_GT(et, 1e-6);
 }
 
 TEST(Conv1dTest, RejectsBadWeightShape) {
