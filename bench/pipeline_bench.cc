@@ -1,19 +1,25 @@
-// End-to-end cost of converting 30 s of speech with full-size random-weight models, stage by
-// stage as rvc::pipeline::Pipeline::convert runs them on one chunk (30 s < x_max = 41 s):
-// reflect pad by x_pad = 1 s, HuBERT base (v2 path, layer 12), RMVPE E2E(4,1,(2,2)) on the padded
-// audio, faiss retrieval (k = 8, 1/d^2 weights, index_rate 0.75) on an index of 100k x 768
-// vectors trained as upstream (IVF(min(16 sqrt(N), N/39)),Flat, nprobe 1), x2 feature upsample,
-// v2 40k synthesizer. Pipeline itself needs model files (VoiceModels::load), which cannot be
-// written here without a torch writer, so the stages are composed directly from the same model
-// classes; filtfilt, RMS mixing and int16 scaling are omitted (well under 1% of the time).
+// End-to-end cost of converting 30 s of speech with full-size random-weight models through
+// rvc::pipeline::Pipeline::convert, exactly as `rvc-rt convert` runs it: HuBERT base (v2 path,
+// layer 12), RMVPE E2E(4,1,(2,2)), an index of 100k x 768 vectors trained as upstream
+// (IVF(min(16 sqrt(N), N/39)),Flat, nprobe 1; retrieval k = 8, index_rate 0.75), protect 0.33,
+// the v2 40k synthesizer, rms_mix_rate 0.25: upstream's settings in reference-perf.md's memory
+// table. The models are built in memory (VoiceModels::from_parts) from bench/full_size_models.h.
 //
-// Counters: rtf (compute seconds per audio second, wall clock), per-stage seconds, cpu_s
-// (process CPU time, all threads), load1 (1-minute load average at the end: the machine is
-// shared), peak_rss_mb. Upstream PyTorch on this machine kind: 10 s end to end in 10.4 s
-// (../shared/reference-perf.md). Argument: threads. RVC_BENCH_INDEX_ROWS overrides the 100k rows
-// and RVC_BENCH_TRAIN_ITERS the k-means iterations (faiss default 25) when time is short.
+// Counters: rtf (wall seconds per audio second), x_realtime, x_upstream (upstream's warm 30 s
+// call, 27.74 s, divided by ours), per-stage wall seconds from the pipeline's observer (each
+// named intermediate closes a stage): filtfilt_s (normalise + high-pass), f0_s (split search,
+// reflect pad, RMVPE), hubert_s, feats_s (index search + blend, x2 upsample, protect), synth_s,
+// post_s (trim, concatenation, change_rms, resample, int16), other_s (the rest); cpu_s (process
+// CPU, all threads), load1 (1-minute load average at the end: the machine is shared),
+// rss_models_mb (resident before the call), convert_peak_rss_mb (peak resident during the call,
+// models included: VmHWM after a reset through /proc/self/clear_refs; -1 if unsupported) and
+// peak_rss_mb (ru_maxrss of the whole process, index training included). Upstream's peak for
+// the same call is 4372 MB (../shared/reference-perf.md, "Memory and the 30 s pipeline").
+// Argument: threads. RVC_BENCH_INDEX_ROWS overrides the 100k rows and RVC_BENCH_TRAIN_ITERS
+// the k-means iterations (faiss default 25) when time is short; RVC_BENCH_SECONDS the 30 s;
+// RVC_BENCH_WARMUP=0 skips the untimed warm-up call.
 //
-// Run: ninja rvc_bench && ./bench/rvc_bench --benchmark_filter=Pipeline
+// Run: ninja rvc_bench && OMP_WAIT_POLICY=passive ./bench/rvc_bench --benchmark_filter=Pipeline
 #include <benchmark/benchmark.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFFlat.h>
@@ -27,6 +33,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,6 +46,8 @@
 #include "rvc/models/rmvpe.h"
 #include "rvc/models/synthesizer.h"
 #include "rvc/nn/backend.h"
+#include "rvc/pipeline/pipeline.h"
+#include "rvc/pipeline/voice_models.h"
 
 namespace {
 
@@ -45,11 +56,8 @@ using rvc::Tensor;
 using rvc::bench::loadavg_1min;
 using rvc::bench::process_cpu_s;
 
-constexpr int64_t kSeconds = 30;
 constexpr int64_t kRate = 16000;
-constexpr int64_t kPad = kRate;  // x_pad = 1 s
-constexpr int kTopK = 8;
-constexpr float kIndexRate = 0.75f;
+constexpr double kUpstream30s = 27.74;  // reference-perf.md: warm 30 s call, 100k-row index
 
 double secs_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -79,8 +87,8 @@ std::vector<float> speechlike(int64_t n) {
 
 // An index like upstream's train_index: IVF(min(16 sqrt(N), N/39)),Flat on N x 768 vectors,
 // written and loaded back through rvc::formats::FeatureIndex (the pipeline's path).
-const rvc::formats::FeatureIndex& full_size_index() {
-  static const rvc::formats::FeatureIndex index = [] {
+rvc::formats::FeatureIndex full_size_index() {
+  return [] {
     const int64_t rows = env_int("RVC_BENCH_INDEX_ROWS", 100000), dim = 768;
     const auto nlist = static_cast<int64_t>(
         std::min(16.0 * std::sqrt(static_cast<double>(rows)), static_cast<double>(rows) / 39));
@@ -112,104 +120,96 @@ const rvc::formats::FeatureIndex& full_size_index() {
     std::remove(path.c_str());
     return loaded;
   }();
-  return index;
 }
 
-// Upstream's mel-scale coarse pitch (ref: Pipeline.get_f0): 1..255.
-int64_t coarse(float f0) {
-  const double mel_min = 1127 * std::log(1 + 50.0 / 700),
-               mel_max = 1127 * std::log(1 + 1100.0 / 700);
-  double m = 1127 * std::log(1 + f0 / 700.0);
-  if (m > 0) m = (m - mel_min) * 254 / (mel_max - mel_min) + 1;
-  return std::clamp<int64_t>(std::lround(m), 1, 255);
+// Resident set now / peak since the last reset, in MB, from /proc/self/status; -1 if absent.
+double status_mb(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::atof(line.c_str() + field.size() + 1) / 1024;
+  }
+  return -1;
+}
+// Resets VmHWM to the current RSS (Linux >= 4.0); false where not allowed.
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+std::shared_ptr<const rvc::pipeline::VoiceModels> full_size_voice() {
+  rvc::pipeline::VoiceModelParts parts;
+  parts.paths = {"random-v2-40k.pth", "random-hubert-base.pt", "random-rmvpe.pt",
+                 "random-100k.index"};
+  const auto cfg = rvc::bench::config_for(40);
+  parts.info.version = "v2";
+  parts.info.has_f0 = true;
+  parts.info.sample_rate_hz = cfg.sample_rate_hz;
+  parts.info.speakers = 109;
+  parts.info.embedding_dim = 768;
+  parts.synthesizer =
+      std::make_unique<rvc::models::Synthesizer>(cfg, rvc::bench::random_weights(cfg));
+  parts.hubert = std::make_unique<rvc::models::Hubert>(rvc::bench::base_info());
+  parts.rmvpe = std::make_unique<rvc::models::Rmvpe>(rvc::bench::full_size_info());
+  parts.index.emplace(full_size_index());
+  return rvc::pipeline::VoiceModels::from_parts(std::move(parts));
 }
 
 void BM_PipelineFullSize(benchmark::State& st) {
   rvc::nn::set_num_threads(static_cast<int>(st.range(0)));
-  static const rvc::models::Hubert hubert(rvc::bench::base_info());
-  static const rvc::models::Rmvpe rmvpe(rvc::bench::full_size_info());
-  static const auto synth_cfg = rvc::bench::config_for(40);
-  static const rvc::models::Synthesizer synth(synth_cfg, rvc::bench::random_weights(synth_cfg));
-  const rvc::formats::FeatureIndex& index = full_size_index();
-  static const Tensor big_npy = index.reconstruct_all();
+  static const auto voice = full_size_voice();
+  const rvc::pipeline::Pipeline pipe(voice);
+  const int64_t seconds = env_int("RVC_BENCH_SECONDS", 30);
+  const std::vector<float> audio = speechlike(seconds * kRate);
+  rvc::pipeline::ConvertParams params;  // upstream web UI defaults: rmvpe, index 0.75, ...
+  params.seed = 1;
 
-  const std::vector<float> audio = speechlike(kSeconds * kRate);
-  std::vector<float> pad(audio.size() + 2 * kPad);
-  const auto n = static_cast<int64_t>(audio.size());
-  for (int64_t i = 0; i < static_cast<int64_t>(pad.size()); ++i) {
-    int64_t j = i - kPad;
-    if (j < 0) j = -j;
-    if (j >= n) j = 2 * (n - 1) - j;
-    pad[static_cast<size_t>(i)] = audio[static_cast<size_t>(j)];
-  }
-  const auto np = static_cast<int64_t>(pad.size());
-  double t_hubert = 0, t_f0 = 0, t_index = 0, t_synth = 0;
+  // Stage of the interval that ends at each named intermediate.
+  auto stage_of = [](const std::string& name) -> std::string {
+    if (name == "audio_filtfilt") return "filtfilt_s";
+    if (name == "f0_estimator") return "f0_s";
+    if (name.rfind("hubert_out_", 0) == 0) return "hubert_s";
+    if (name.rfind("infer_feats_", 0) == 0) return "feats_s";
+    if (name.rfind("infer_audio_", 0) == 0) return "synth_s";
+    if (name == "audio_after_rms" || name == "audio_out") return "post_s";
+    return "other_s";
+  };
+  // Upstream's figure is a warm call (after one warm-up); RVC_BENCH_WARMUP=0 times a cold one.
+  if (env_int("RVC_BENCH_WARMUP", 1) != 0) benchmark::DoNotOptimize(pipe.convert(audio, params));
+  std::map<std::string, double> stage;
+  double total = 0, rss_models = 0, convert_peak = -1;
   const double cpu0 = process_cpu_s();
   for (auto _ : st) {
-    auto t0 = Clock::now();
-    Tensor feats = hubert.forward(pad.data(), np, 12, false);  // [T, 768]
-    t_hubert += secs_since(t0);
-
-    t0 = Clock::now();
-    const std::vector<double> f0 = rmvpe.infer_f0(pad.data(), np, 0.03f);
-    t_f0 += secs_since(t0);
-
-    t0 = Clock::now();
-    const int64_t frames = feats.shape()[0], dim = feats.shape()[1];
-    const auto res = index.search(feats.data(), frames, kTopK);
-    for (int64_t t = 0; t < frames; ++t) {
-      float w[kTopK], wsum = 0;
-      for (int k = 0; k < kTopK; ++k) {
-        const float dk = res.distances[static_cast<size_t>(t * kTopK + k)];
-        w[k] = res.labels[static_cast<size_t>(t * kTopK + k)] < 0 ? 0.f : 1.f / (dk * dk + 1e-12f);
-        wsum += w[k];
-      }
-      float* row = feats.data() + t * dim;
-      for (int64_t c = 0; c < dim; ++c) {
-        float acc = 0;
-        for (int k = 0; k < kTopK; ++k) {
-          const int64_t lab = res.labels[static_cast<size_t>(t * kTopK + k)];
-          if (lab >= 0) acc += w[k] / wsum * big_npy.data()[lab * dim + c];
-        }
-        row[c] = kIndexRate * acc + (1 - kIndexRate) * row[c];
-      }
-    }
-    t_index += secs_since(t0);
-
-    t0 = Clock::now();
-    const int64_t p_len = std::min(2 * frames, np / 160);
-    Tensor phone({p_len, dim});
-    for (int64_t t = 0; t < p_len; ++t) {
-      std::copy_n(feats.data() + (t / 2) * dim, dim, phone.data() + t * dim);
-    }
-    std::vector<float> pitchf(static_cast<size_t>(p_len));
-    std::vector<int64_t> pitch(static_cast<size_t>(p_len));
-    for (int64_t t = 0; t < p_len; ++t) {
-      pitchf[static_cast<size_t>(t)] =
-          static_cast<float>(f0[std::min<size_t>(static_cast<size_t>(t), f0.size() - 1)]);
-      pitch[static_cast<size_t>(t)] = coarse(pitchf[static_cast<size_t>(t)]);
-    }
-    rvc::models::SynthesizerRequest rq;
-    rq.phone = &phone;
-    rq.pitch = pitch.data();
-    rq.pitchf = pitchf.data();
-    rq.noise = true;
-    auto out = synth.infer(rq);
-    benchmark::DoNotOptimize(out.audio.data());
-    t_synth += secs_since(t0);
+    rss_models = status_mb("VmRSS");
+    const bool peak_ok = reset_peak_rss();
+    auto last = Clock::now();
+    const auto t0 = last;
+    rvc::pipeline::ConvertHooks hooks;
+    hooks.observer = [&](const rvc::pipeline::Observed& o) {
+      const auto now = Clock::now();
+      stage[stage_of(std::string(o.name))] += std::chrono::duration<double>(now - last).count();
+      last = now;
+    };
+    const auto r = pipe.convert(audio, params, hooks);
+    benchmark::DoNotOptimize(r.pcm16.data());
+    stage["other_s"] += secs_since(last);
+    total += secs_since(t0);
+    if (peak_ok) convert_peak = status_mb("VmHWM");
   }
   const double iters = static_cast<double>(st.iterations());
-  const double total = (t_hubert + t_f0 + t_index + t_synth) / iters;
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
-  st.counters["rtf"] = total / kSeconds;
-  st.counters["x_realtime"] = kSeconds / total;
-  st.counters["hubert_s"] = t_hubert / iters;
-  st.counters["rmvpe_s"] = t_f0 / iters;
-  st.counters["index_s"] = t_index / iters;
-  st.counters["synth_s"] = t_synth / iters;
+  const double per_call = total / iters;
+  st.counters["rtf"] = per_call / static_cast<double>(seconds);
+  st.counters["x_realtime"] = static_cast<double>(seconds) / per_call;
+  if (seconds == 30) st.counters["x_upstream"] = kUpstream30s / per_call;
+  for (const auto& [name, s] : stage) st.counters[name] = s / iters;
   st.counters["cpu_s"] = (process_cpu_s() - cpu0) / iters;
   st.counters["load1"] = loadavg_1min();
+  st.counters["rss_models_mb"] = rss_models;
+  st.counters["convert_peak_rss_mb"] = convert_peak;
   st.counters["peak_rss_mb"] = static_cast<double>(ru.ru_maxrss) / 1024.0;
 }
 BENCHMARK(BM_PipelineFullSize)->Arg(2)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();

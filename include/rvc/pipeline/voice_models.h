@@ -32,11 +32,24 @@ struct VoiceModelPaths {
   std::string index;   // .index; empty = no retrieval
 };
 
+// Already-built pieces for VoiceModels::from_parts (benchmarks, tools that make weights in memory).
+struct VoiceModelParts {
+  VoiceModelPaths paths;         // names only, for messages and describe(); nothing is read
+  formats::VoiceModelInfo info;  // version, has_f0, sample_rate_hz, speakers (weights ignored)
+  std::unique_ptr<models::Synthesizer> synthesizer;  // required
+  std::unique_ptr<models::Hubert> hubert;            // required
+  std::unique_ptr<models::Rmvpe> rmvpe;              // optional
+  std::optional<formats::FeatureIndex> index;        // optional
+};
+
 class VoiceModels {
  public:
   // Loads and cross-checks every file. Throws rvc::Error naming the file at fault.
   static std::shared_ptr<const VoiceModels> load(const VoiceModelPaths& paths,
                                                  nn::Backend backend = nn::default_backend());
+
+  // The same cross-checks as load() on pieces built in memory. Throws rvc::Error.
+  static std::shared_ptr<const VoiceModels> from_parts(VoiceModelParts parts);
 
   const VoiceModelPaths& paths() const { return paths_; }
   // Voice hyper-parameters (version, f0, rate, speakers); weights are not kept here.
@@ -60,6 +73,8 @@ class VoiceModels {
 
  private:
   VoiceModels() = default;
+  // The checks shared by load() and from_parts(); fills big_npy_.
+  void check_and_finish();
   VoiceModelPaths paths_;
   formats::VoiceModelInfo info_;
   std::unique_ptr<models::Synthesizer> synth_;
