@@ -40,6 +40,17 @@ F0Method parse_f0_method(const std::string& s) {
   fail("f0 method: expected rmvpe, yin or curve, got '", s, "'");
 }
 
+void RmvpeWindow::validate() const {
+  if (!(whole_max_s >= 0 && whole_max_s <= 86400)) {
+    fail("rmvpe_window.whole_max_s: expected 0..86400 s, got ", whole_max_s);
+  }
+  if (!(core_s >= 1 && core_s <= 3600))
+    fail("rmvpe_window.core_s: expected 1..3600 s, got ", core_s);
+  if (!(context_s >= 0.1 && context_s <= 600)) {
+    fail("rmvpe_window.context_s: expected 0.1..600 s, got ", context_s);
+  }
+}
+
 void ConvertParams::validate() const {
   if (sid < 0) fail("sid: expected a speaker id >= 0, got ", sid);
   if (!std::isfinite(f0_up_key) || std::abs(f0_up_key) > 48) {
@@ -89,6 +100,7 @@ void ConvertParams::validate() const {
   if (resample_sr != 0 && (resample_sr < 16000 || resample_sr > 384000)) {
     fail("resample_sr: expected 0 (keep the model rate) or 16000..384000 Hz, got ", resample_sr);
   }
+  rmvpe_window.validate();
   chunk.validate();
 }
 

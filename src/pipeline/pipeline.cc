@@ -102,7 +102,7 @@ std::vector<double> estimate_f0(const VoiceModels& m, const std::vector<float>& 
       if (!m.has_rmvpe()) {
         fail("f0 method rmvpe needs rmvpe.pt, which was not loaded (or choose yin)");
       }
-      return m.rmvpe()->infer_f0(audio_pad.data(), n, p.rmvpe_threshold);
+      return rmvpe_f0(*m.rmvpe(), audio_pad.data(), n, p.rmvpe_threshold, p.rmvpe_window);
     case F0Method::kYin: {
       dsp::F0Config cfg = p.yin;
       cfg.median_radius = 0;  // smoothing follows upstream's harvest rule below
@@ -118,6 +118,39 @@ std::vector<double> estimate_f0(const VoiceModels& m, const std::vector<float>& 
 }
 
 }  // namespace
+
+std::vector<double> rmvpe_f0(const models::Rmvpe& rmvpe, const float* audio16k, int64_t n,
+                             float threshold, const RmvpeWindow& w) {
+  w.validate();
+  if (n <= 512) fail("input: ", n, " samples at 16 kHz are too short for RMVPE (need 513+)");
+  if (static_cast<double>(n) <= w.whole_max_s * kSr) {
+    return rmvpe.infer_f0(audio16k, n, threshold);  // upstream: one call on all of it
+  }
+  // Frame f is centred on sample f * 160 (the mel is centred), so a window starting at a multiple
+  // of 160 samples gives frames aligned with the whole-input ones. The U-Net pools time by 2 per
+  // level, so windows also start on multiples of 2^levels frames: the same pooling grid as the
+  // whole call (a shifted grid changes every frame, not only the window edges).
+  const int64_t frames = n / kWindow + 1;
+  const int64_t grid = int64_t{1} << rmvpe.hparams().en_de_layers;
+  auto to_grid = [&](double s) {
+    const auto f = static_cast<int64_t>(std::ceil(s * kTf0));
+    return std::max<int64_t>(grid, (f + grid - 1) / grid * grid);
+  };
+  const int64_t core = to_grid(w.core_s), ctx = to_grid(w.context_s);
+  std::vector<double> f0(static_cast<size_t>(frames));
+  for (int64_t a = 0; a < frames; a += core) {
+    const int64_t b = std::min(a + core, frames);
+    const int64_t s0 = std::max<int64_t>(a - ctx, 0) * kWindow;
+    // The last window reaches the end of the audio, so its last frames see the same edge.
+    const int64_t s1 = b + ctx >= frames ? n : (b + ctx) * kWindow;
+    const std::vector<double> part = rmvpe.infer_f0(audio16k + s0, s1 - s0, threshold);
+    const int64_t first = s0 / kWindow;
+    for (int64_t f = a; f < b; ++f) {
+      f0[static_cast<size_t>(f)] = part[static_cast<size_t>(f - first)];
+    }
+  }
+  return f0;
+}
 
 Pipeline::Pipeline(std::shared_ptr<const VoiceModels> models) : models_(std::move(models)) {
   if (!models_) fail("Pipeline: no models given");
@@ -271,11 +304,11 @@ ConvertResult Pipeline::convert(const float* audio16k, int64_t n, const ConvertP
   emit.f32("audio_after_rms", {static_cast<int64_t>(opt.size())}, opt.data());
   res.sample_rate_hz = output_sample_rate(params);
   if (res.sample_rate_hz != tgt_sr) {
-    // librosa.resample's length is ceil(n * ratio); soxr's is round(): pad/trim to librosa's.
-    const int64_t want = static_cast<int64_t>(
-        std::ceil(static_cast<double>(opt.size()) * res.sample_rate_hz / tgt_sr));
-    opt = dsp::resample(opt, tgt_sr, res.sample_rate_hz);
-    opt.resize(static_cast<size_t>(want), 0.0f);
+    // ref: Pipeline.pipeline, librosa.resample(audio_opt, orig_sr=tgt_sr, target_sr=resample_sr)
+    // with upstream's pinned librosa 0.9.2 + resampy 0.4.2 (requirements.txt): the default
+    // res_type is "kaiser_best" (resampy), which dsp::resample_kaiser_best reproduces, length
+    // ceil(n * ratio) included. (librosa >= 0.10 would default to soxr_hq instead.)
+    opt = dsp::resample_kaiser_best(opt, tgt_sr, res.sample_rate_hz);
   }
   res.pcm16 = to_int16(opt);
   emit.i16("audio_out", {static_cast<int64_t>(res.pcm16.size())}, res.pcm16.data());

@@ -55,17 +55,19 @@ ChunkPlan plan_chunks(const std::vector<double>& filtered, const ChunkConfig& cf
   ChunkPlan plan;
   if (n + kWindow > t_max) {
     const std::vector<double> pad = reflect_pad(filtered, kWindow / 2);
-    // Summed in upstream's order (window offset outer), so ties resolve identically.
-    std::vector<double> sum(static_cast<size_t>(n), 0.0);
-    for (int64_t i = 0; i < kWindow; ++i) {
-      const double* p = pad.data() + i;
-      for (int64_t j = 0; j < n; ++j) sum[static_cast<size_t>(j)] += std::abs(p[j]);
-    }
+    // audio_sum is only read within +-t_query of each cut, so only those stretches are summed
+    // (a third of the input at upstream's CPU values). Each element is summed in upstream's
+    // order (window offset outer), so values and ties are identical to the full array.
+    std::vector<double> sum(static_cast<size_t>(2 * t_query));
     for (int64_t t = t_center; t < n; t += t_center) {
       const int64_t lo = t - t_query, hi = std::min(t + t_query, n);
-      const auto first = sum.begin() + lo;
-      const int64_t at = std::min_element(first, sum.begin() + hi) - first;  // first minimum
-      plan.cuts.push_back((lo + at) / kWindow * kWindow);
+      std::fill(sum.begin(), sum.end(), 0.0);
+      for (int64_t i = 0; i < kWindow; ++i) {
+        const double* p = pad.data() + i + lo;
+        for (int64_t j = 0; j < hi - lo; ++j) sum[static_cast<size_t>(j)] += std::abs(p[j]);
+      }
+      const int64_t at = std::min_element(sum.begin(), sum.begin() + (hi - lo)) - sum.begin();
+      plan.cuts.push_back((lo + at) / kWindow * kWindow);  // first minimum
     }
   }
   const int64_t total = n + t_pad2;

@@ -14,6 +14,20 @@ inline std::vector<float> resample(const std::vector<float>& x, int from_hz, int
   return resample(x.data(), static_cast<int64_t>(x.size()), from_hz, to_hz);
 }
 
+// librosa.resample(x, orig_sr=from_hz, target_sr=to_hz) as upstream RVC calls it for
+// resample_sr: librosa 0.9.2's default res_type "kaiser_best", i.e. resampy 0.4.2 with its
+// pre-computed kaiser_best filter (50 zero crossings, 2^13 table steps per crossing, Kaiser
+// window beta 12.98, roll-off 0.9173 x Nyquist; the table is rebuilt here to within 2e-15 of
+// resampy's stored one), float32 accumulation as numba does it, then librosa's fix_length to
+// ceil(n * to_hz / from_hz) samples (zero padded). Same rate: a copy. Throws rvc::Error on
+// non-positive rates or an input too short for one output sample (resampy's rule).
+// Cost: about 2 * 50 * max(1, from_hz / to_hz) multiply-adds per output sample.
+std::vector<float> resample_kaiser_best(const float* x, int64_t n, int from_hz, int to_hz);
+inline std::vector<float> resample_kaiser_best(const std::vector<float>& x, int from_hz,
+                                               int to_hz) {
+  return resample_kaiser_best(x.data(), static_cast<int64_t>(x.size()), from_hz, to_hz);
+}
+
 // Streaming fixed-ratio resampler for the real-time path: a polyphase Kaiser-windowed sinc
 // (~80 dB stop band, pass band to 0.94 x the lower Nyquist) with rational ratio
 // to/from = L/M reduced by their gcd (L and M up to 4096: 16k, 32k, 40k, 44.1k, 48k all fit).

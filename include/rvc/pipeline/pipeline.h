@@ -52,6 +52,25 @@ struct ChunkConfig {
   void validate() const;
 };
 
+// How RMVPE covers long inputs. Upstream runs it once over the whole padded audio, so its
+// memory grows with the input; here padded audio up to whole_max_s seconds (every input upstream
+// converts as one chunk, at the default x_max) runs whole, exactly as upstream, and longer audio
+// runs in windows of core_s seconds plus context_s seconds of audio on each side whose F0 is
+// dropped (the mel edges, the U-Net's padding and the BiGRU's start-up), so RMVPE's memory is
+// that of a (core_s + 2 context_s) s call whatever the input length. Windows start on the
+// U-Net's pooling grid (2^en_de_layers frames), and each is exactly one standalone call on its
+// audio. Not exactly upstream's single call: RMVPE's BiGRU carries state across the whole input,
+// so even a window with 20 s of context differs from the whole call on some frames (measured on
+// the tiny fixture model: tests/unit/pipeline/pipeline_rmvpe_window_test.cc prints by how much).
+struct RmvpeWindow {
+  double whole_max_s = 43.0;
+  double core_s = 32.0;
+  double context_s = 2.0;
+
+  // Throws rvc::Error naming the bad field.
+  void validate() const;
+};
+
 enum class F0Method {
   kRmvpe,  // the loaded RMVPE model (upstream f0_method="rmvpe")
   kYin,    // dsp::estimate_f0 (classical; median filtered like upstream's harvest branch)
@@ -67,6 +86,7 @@ struct ConvertParams {
   double f0_up_key = 0.0;  // pitch shift in semitones, [-48, 48]
   F0Method f0_method = F0Method::kRmvpe;
   float rmvpe_threshold = 0.03f;  // RMVPE voicing threshold (upstream thred=0.03)
+  RmvpeWindow rmvpe_window;       // long inputs only; see RmvpeWindow
   // kCurve: F0 in Hz per 10 ms frame of the t_pad-padded audio (before the key shift); needs at
   // least (n + 2*t_pad)/160 frames, extra frames are ignored.
   std::vector<double> f0_curve;
@@ -134,6 +154,11 @@ void normalize_input(std::vector<float>& audio);
 // Upstream's f0_file: text lines "seconds,Hz[,...]" (extra columns ignored), as
 // ConvertParams::f0_overrides. Throws rvc::Error naming the file and line of a bad row.
 std::vector<std::pair<double, double>> read_f0_file(const std::string& path);
+
+// RMVPE F0 (float64 Hz, n/160 + 1 frames of 10 ms) of 16 kHz audio, whole or in windows as w
+// says. n > 512. Throws rvc::Error.
+std::vector<double> rmvpe_f0(const models::Rmvpe& rmvpe, const float* audio16k, int64_t n,
+                             float threshold, const RmvpeWindow& w = {});
 
 // Mono audio at any rate -> 16 kHz (upstream load_audio resamples with ffmpeg; here libsoxr).
 std::vector<float> to_16k(const std::vector<float>& mono, int sample_rate_hz);
