@@ -16,6 +16,7 @@
 
 #include "command.h"
 #include "rvc/core/error.h"
+#include "rvc/core/settings.h"
 #include "rvc/dsp/f0.h"
 #include "rvc/dsp/resample.h"
 #include "rvc/formats/audio_file.h"
@@ -65,14 +66,18 @@ int run_f0(const std::vector<std::string>& args) {
   std::string out, rmvpe_path, method = "rmvpe";
   double threshold = 0;
   int threads = nn::num_threads();
-  ArgParser p("f0", "IN_AUDIO");
-  p.option("-o", "OUT.csv", "output CSV: time,f0 per 10 ms frame (0 = unvoiced)", &out);
-  p.option("--method", "rmvpe|yin", "pitch estimator (default rmvpe)", &method);
-  p.option("--rmvpe", "FILE", "RMVPE model (rmvpe.pt), required for --method rmvpe", &rmvpe_path);
-  p.option("--threshold", "X", "voicing threshold (rmvpe default 0.03, yin default 0.15)",
-           &threshold);
-  p.option("--threads", "N", "compute threads", &threads);
-  if (!p.parse(args)) return 0;
+  Settings p("f0", "IN_AUDIO");
+  p.add("output", "OUT.csv", "output CSV: time,f0 per 10 ms frame (0 = unvoiced)", &out)
+      .alias("-o")
+      .cli_only();
+  p.add("method", "rmvpe|yin", "pitch estimator (default rmvpe)", &method);
+  p.add("rmvpe", "FILE", "RMVPE model (rmvpe.pt), required for --method rmvpe", &rmvpe_path);
+  p.add("threshold", "X", "voicing threshold (rmvpe default 0.03, yin default 0.15)", &threshold);
+  p.add("threads", "N", "compute threads", &threads).range(1, 256);
+  if (!p.load(args, environment_without_config())) {
+    std::fputs(p.usage().c_str(), stdout);
+    return 0;
+  }
   if (p.positional().size() != 1) fail("f0: expected one input audio file (see --help)");
   if (out.empty()) fail("f0: -o OUT.csv is required");
   if (method != "rmvpe" && method != "yin") fail("f0: --method must be rmvpe or yin, got ", method);
@@ -80,7 +85,7 @@ int run_f0(const std::vector<std::string>& args) {
     fail("f0: --rmvpe FILE is required for --method rmvpe (or use --method yin)");
   }
   if (threads < 1) fail("f0: --threads must be >= 1, got ", threads);
-  const bool given_threshold = p.given("--threshold");
+  const bool given_threshold = p.given("threshold");
   if (given_threshold && !(threshold > 0 && threshold < 1)) {
     fail("f0: --threshold must be in (0, 1), got ", threshold);
   }

@@ -14,6 +14,7 @@
 
 #include "command.h"
 #include "rvc/core/error.h"
+#include "rvc/core/settings.h"
 #include "rvc/dsp/resample.h"
 #include "rvc/formats/audio_file.h"
 #include "rvc/formats/checkpoint.h"
@@ -55,14 +56,20 @@ int run_features(const std::vector<std::string>& args) {
   std::string out, hubert_path;
   int layer = 12, threads = nn::num_threads();
   bool final_proj = false, no_final_proj = false;
-  ArgParser p("features", "IN_AUDIO");
-  p.option("-o", "OUT.npy", "output features, [frames, dims] float32", &out);
-  p.option("--hubert", "FILE", "HuBERT / ContentVec checkpoint (hubert_base.pt)", &hubert_path);
-  p.option("--layer", "N", "transformer layer to stop after: 12 (v2, default) or 9 (v1)", &layer);
-  p.flag("--final-proj", "apply final_proj (default with --layer 9)", &final_proj);
-  p.flag("--no-final-proj", "do not apply final_proj", &no_final_proj);
-  p.option("--threads", "N", "compute threads", &threads);
-  if (!p.parse(args)) return 0;
+  Settings p("features", "IN_AUDIO");
+  p.add("output", "OUT.npy", "output features, [frames, dims] float32", &out)
+      .alias("-o")
+      .cli_only();
+  p.add("hubert", "FILE", "HuBERT / ContentVec checkpoint (hubert_base.pt)", &hubert_path);
+  p.add("layer", "N", "transformer layer to stop after: 12 (v2, default) or 9 (v1)", &layer)
+      .range(1, 1024);
+  p.add_flag("final-proj", "apply final_proj (default with --layer 9)", &final_proj);
+  p.add_flag("no-final-proj", "do not apply final_proj", &no_final_proj);
+  p.add("threads", "N", "compute threads", &threads).range(1, 256);
+  if (!p.load(args, environment_without_config())) {
+    std::fputs(p.usage().c_str(), stdout);
+    return 0;
+  }
   if (p.positional().size() != 1) fail("features: expected one input audio file (see --help)");
   if (out.empty()) fail("features: -o OUT.npy is required");
   if (hubert_path.empty()) fail("features: --hubert FILE is required");

@@ -13,6 +13,7 @@
 
 #include "command.h"
 #include "rvc/core/error.h"
+#include "rvc/core/settings.h"
 #include "rvc/formats/audio_file.h"
 #include "rvc/formats/checkpoint.h"
 #include "rvc/formats/faiss_index.h"
@@ -154,9 +155,12 @@ void print_human(const json& j) {
 
 int run_info(const std::vector<std::string>& args) {
   bool as_json = false;
-  ArgParser p("info", "FILE...");
-  p.flag("--json", "one JSON object per file, one per line", &as_json);
-  if (!p.parse(args)) return 0;
+  Settings p("info", "FILE...");
+  p.add_flag("json", "one JSON object per file, one per line", &as_json).cli_only();
+  if (!p.load(args, environment_without_config())) {
+    std::fputs(p.usage().c_str(), stdout);
+    return 0;
+  }
   if (p.positional().empty()) fail("info: expected at least one FILE (see rvc-rt info --help)");
   int failed = 0;
   for (const std::string& path : p.positional()) {

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 
 #include "rvc/core/error.h"
@@ -40,6 +41,13 @@ RegisterCommand::RegisterCommand(std::string name, std::string summary, CommandF
 }
 
 const std::vector<Command>& commands() { return registry(); }
+
+EnvLookup environment_without_config() {
+  return [env = process_environment()](const std::string& name) -> std::optional<std::string> {
+    if (name == "RVC_CONFIG") return std::nullopt;
+    return env(name);
+  };
+}
 
 ArgParser::ArgParser(std::string command, std::string positional_usage)
     : command_(std::move(command)), positional_usage_(std::move(positional_usage)) {}

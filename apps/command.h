@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "rvc/core/settings.h"
+
 namespace rvc::app {
 
 using CommandFn = std::function<int(const std::vector<std::string>& args)>;
@@ -24,6 +26,11 @@ struct RegisterCommand {
 };
 
 const std::vector<Command>& commands();
+
+// The process environment minus RVC_CONFIG, for Settings::load() in the tool commands (info,
+// features, f0): a shared config file names voice keys those commands do not have, and an unknown
+// key is an error, so they read a config file only when given --config FILE.
+EnvLookup environment_without_config();
 
 // Flags: "--name value", "--name=value", boolean "--name". Everything else is positional ("--"
 // ends flags). Unknown flags and missing or malformed values throw rvc::Error naming the flag.
