@@ -60,6 +60,23 @@ TEST_F(ConvertBuiltin, PitchFiveKeepsLengthAndMovesF0) {
   EXPECT_NEAR(test::median_f0_ratio(in.samples, got.samples, in.sample_rate), want, 0.02 * want);
 }
 
+// On a terminal the batch shows a redrawn bar with ETA (util-linux `script` gives the binary a
+// pseudo-terminal), then the same per-file summary line as without one.
+TEST_F(ConvertBuiltin, ProgressBarWithEtaOnATerminal) {
+  std::string probe;
+  if (test::run_command("script --version", &probe, true) != 0) GTEST_SKIP() << "no script(1)";
+  fs::copy_file(sample_, dir_ / "a.wav");
+  fs::copy_file(sample_, dir_ / "b.wav");
+  const std::string cmd = q(test::rvc_rt_bin()) + " convert " + q(dir_ / "a.wav") + " " +
+                          q(dir_ / "b.wav") + " -o " + q(dir_ / "batch") + " --pitch 2";
+  std::string log;
+  ASSERT_EQ(test::run_command("script -qec " + q(cmd) + " /dev/null", &log, true), 0) << log;
+  EXPECT_NE(log.find('\r'), std::string::npos) << log;
+  EXPECT_NE(log.find("ETA "), std::string::npos) << log;
+  EXPECT_NE(log.find("file 2/2"), std::string::npos) << log;
+  EXPECT_NE(log.find("real time"), std::string::npos) << log;
+}
+
 TEST_F(ConvertBuiltin, DirectoryKeepsRelativePaths) {
   fs::create_directories(dir_ / "in" / "sub");
   fs::copy_file(sample_, dir_ / "in" / "a.wav");
