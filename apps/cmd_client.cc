@@ -107,6 +107,9 @@ class Run {
     timer_ = std::make_unique<net::steady_timer>(io);
     t_->connect([this, cfg] { t_->send(cfg.dump(), false, nullptr); });
     io.run();
+    // The WebSocket stream must go before the io_context that owns its service.
+    t_.reset();
+    timer_.reset();
     if (!error_.empty()) fail("client: ", error_);
     if (!got_bye_) fail("client: connection ended before the server's bye (", closed_, ")");
     return finish();
@@ -135,7 +138,9 @@ class Run {
     const std::string type = j.value("type", "");
     if (type == "ready") {
       block_ = j.value("block_frames", size_t{0});
-      latency_frames_ = j.value("latency_frames", size_t{0});
+      // Output sample i is the voice for input sample i - (latency - block): the algorithmic
+      // latency counts collecting the block, which is not a shift inside the sample stream.
+      latency_frames_ = j.value("latency_frames", size_t{0}) - block_;
       latency_ms_ = j.value("latency_ms", 0.0);
       if (!o_.quiet) {
         std::printf("ready: %s, block %zu frames, algorithmic latency %.1f ms\n",
