@@ -38,6 +38,10 @@ void add_voice_settings(Settings& s, VoiceOptions* o) {
   s.add("speaker", "ID", "speaker id of multi-speaker voices (default 0)", &o->speaker)
       .range(0, 1 << 20);
   s.add("threads", "N", "compute threads (default 2)", &o->threads).range(1, 256);
+  s.add("precision", "P",
+        "f32 (default) or bf16: ~2x faster convs/matmuls on CPUs with AVX512-BF16, ~30 dB SNR",
+        &o->precision)
+      .choices({"f32", "bf16"});
   s.add("seed", "N", "synthesizer noise seed (default 0)", &o->seed);
   s.add_flag("no-noise", "no synthesizer noise (upstream outputs with zero noise draws)",
              &o->no_noise);
@@ -62,6 +66,8 @@ pipeline::ConvertParams voice_params(const VoiceOptions& o) {
 
 std::shared_ptr<const pipeline::VoiceModels> load_voice(const VoiceOptions& o) {
   nn::set_num_threads(o.threads);
+  nn::set_default_precision(
+      nn::effective_precision(nn::parse_precision(o.precision.c_str(), "--precision")));
   const pipeline::ModelStore store(o.models_dir.empty() ? "models" : o.models_dir);
   pipeline::ModelStore::Overrides ov;
   ov.hubert = o.hubert;

@@ -6,7 +6,7 @@
 // ModelStore (missing files: rvc::Error naming the file and where to get it).
 //
 //   models-dir  model  index  hubert  rmvpe  pitch  f0-method  f0-file  index-rate  protect
-//   rms-mix  filter-radius  resample-sr  speaker  threads  seed  no-noise
+//   rms-mix  filter-radius  resample-sr  speaker  threads  precision  seed  no-noise
 #pragma once
 
 #include <cstdint>
@@ -34,6 +34,7 @@ struct VoiceOptions {
   int resample_sr = 0;
   int64_t speaker = 0;
   int threads = 2;
+  std::string precision = "f32";  // f32 | bf16 (matrix products; bf16 only on native CPUs)
   uint64_t seed = 0;
   bool no_noise = false;
 };
