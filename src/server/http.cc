@@ -29,7 +29,7 @@ Response make(unsigned status, const std::string& type, std::string body, const 
 }
 
 Response json_res(unsigned status, const json& j, const Request& req) {
-  return make(status, "application/json", j.dump(), req);
+  return make(status, "application/json", to_wire(j), req);
 }
 
 Response error_res(ServerState& st, Code code, const std::string& msg, const Request& req) {

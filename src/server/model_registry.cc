@@ -15,7 +15,7 @@ void ModelRegistry::check(const std::string& name) const {
     pipeline::ModelStore::check_name(name);
   } catch (const Error&) {
     throw ProtocolError(Code::kBadModelName,
-                        "model '" + name.substr(0, 64) +
+                        "model '" + name.substr(0, 64) +  // to_wire() repairs bad UTF-8
                             "': not a voice name (a NAME in the models directory, no path)");
   }
   if (!std::filesystem::is_regular_file(store_.models_dir() / (name + ".pth"))) {

@@ -39,7 +39,8 @@ std::string excerpt(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size() && i < 64; ++i) {
     const char ch = s[i];
-    out += (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ? '?' : ch;
+    const auto u = static_cast<unsigned char>(ch);
+    out += (u < 0x20 || u >= 0x7f) ? '?' : ch;  // ASCII only: a cut UTF-8 sequence is not text
   }
   if (s.size() > 64) out += "...";
   return out;
@@ -150,6 +151,10 @@ SessionConfig parse_config(const json& j) {
 }
 
 }  // namespace
+
+std::string to_wire(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 const char* code_name(Code c) { return info(c).name; }
 bool code_fatal(Code c) { return info(c).fatal; }

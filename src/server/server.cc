@@ -119,10 +119,10 @@ struct Server::Impl {
   void reject(tcp::socket s, Code code) {
     st->metrics.error(code);
     auto sock = std::make_shared<tcp::socket>(std::move(s));
-    auto msg = std::make_shared<std::string>(encode_frame(
-        FrameType::kControl,
-        error_json(code, code == Code::kServerBusy ? "max-sessions reached" : "shutting down")
-            .dump()));
+    auto msg = std::make_shared<std::string>(
+        encode_frame(FrameType::kControl,
+                     to_wire(error_json(code, code == Code::kServerBusy ? "max-sessions reached"
+                                                                        : "shutting down"))));
     net::async_write(*sock, net::buffer(*msg), [sock, msg](boost::system::error_code, size_t) {
       boost::system::error_code ec;
       sock->shutdown(tcp::socket::shutdown_send, ec);

@@ -39,7 +39,7 @@ Session::~Session() {
 }
 
 void Session::send_locked(const json& j) {
-  if (sink_) sink_->send(j.dump(), false);
+  if (sink_) sink_->send(to_wire(j), false);
 }
 
 void Session::send(const json& j) {

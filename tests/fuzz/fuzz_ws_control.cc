@@ -16,9 +16,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     m.params.apply_to(&p);
     m.config.params.apply_to(&p);
     p.validate();  // what the parser accepted is in the documented ranges
-    (void)params_json(p).dump();
+    (void)to_wire(params_json(p));
   } catch (const ProtocolError& e) {
-    (void)error_json(e.code(), e.what(), try_extract_id(text)).dump();
+    (void)to_wire(error_json(e.code(), e.what(), try_extract_id(text)));
   }
   if (size > 0) {
     std::vector<float> out;

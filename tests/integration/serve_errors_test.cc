@@ -226,8 +226,14 @@ TEST_F(ServeErrors, WebSocketErrors) {
     buf.consume(buf.size());
     ws.read(buf, ec);
   }
-  EXPECT_EQ(ec, websocket::error::closed) << ec.message();
-  EXPECT_EQ(ws.reason().code, 1009);
+  EXPECT_TRUE(ec) << "the connection stayed open";
+  // Beast closes with 1009; the close frame can be lost to the reset of our unread write.
+  if (ec == websocket::error::closed) {
+    EXPECT_EQ(ws.reason().code, 1009);
+  }
+  EXPECT_NE(test::http_request(s.http_port, "GET", "/metrics")
+                .body.find("rvc_errors_total{code=\"frame_too_large\"} 1"),
+            std::string::npos);
 
   // Upgrades elsewhere than /ws are refused.
   const std::string upgrade =

@@ -61,6 +61,10 @@ class ProtocolError : public Error {
   Code code_;
 };
 
+// Serialises a reply. Messages may quote client bytes that are not UTF-8: those are replaced
+// (U+FFFD) instead of throwing, so a hostile name can never take the server down.
+std::string to_wire(const nlohmann::json& j);
+
 // {"type":"error","code":...,"message":...,"fatal":...} plus "id" when id is not null.
 nlohmann::json error_json(Code code, const std::string& message,
                           const nlohmann::json& id = nullptr);

@@ -161,6 +161,17 @@ TEST(Control, ErrorMessagesDoNotEchoHugeInput) {
   EXPECT_LT(message_of(std::string(100000, '{')).size(), 300u);
 }
 
+TEST(Control, RepliesQuotingNonUtf8BytesStillSerialise) {
+  // Found by fuzz_ws_control: a message quoting invalid UTF-8 made json::dump() throw.
+  const std::string bad = "{\"type\"\x9d:\"ping\"}";
+  const std::string wire = to_wire(error_json(code_of(bad), message_of(bad)));
+  EXPECT_NE(wire.find("bad_json"), std::string::npos);
+  const std::string name = "model '\xff\xfe'";
+  EXPECT_NO_THROW(to_wire(error_json(Code::kModelNotFound, name)));
+  EXPECT_NE(to_wire(error_json(Code::kModelNotFound, name)).find("\xef\xbf\xbd"),
+            std::string::npos);
+}
+
 TEST(Control, IdIsRecoveredFromBadMessages) {
   EXPECT_EQ(try_extract_id(R"({"type":"set","id":42,"params":{"pitch":99}})"), json(42));
   EXPECT_TRUE(try_extract_id("{").is_null());
