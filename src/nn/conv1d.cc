@@ -146,6 +146,7 @@ Conv1d::Entry* Conv1d::entry(int64_t lc, const ConvEpilogue& ep) const {
   append_post(po, ep.post2, ep.alpha2);
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // bound by run_primitive()
   dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
   auto e = std::make_unique<Entry>();
   e->residual_arg = residual_arg;

@@ -19,13 +19,24 @@ struct Bound {
 // limit (the cache is then rebuilt, which allocates once more).
 constexpr size_t kMaxBound = 256;
 
-dnnl::memory& bound_memory(int id, const dnnl::memory::desc& md) {
+std::vector<Bound>& bound_cache() {
   thread_local std::vector<Bound> cache;
+  return cache;
+}
+
+// Makes room for `n` more entries before a call binds any, so that no memory object a call has
+// already bound is destroyed by a later eviction in the same call.
+void reserve_bound(size_t n) {
+  auto& cache = bound_cache();
+  if (cache.size() + n > kMaxBound) cache.clear();
+  if (cache.capacity() < kMaxBound) cache.reserve(kMaxBound);
+}
+
+dnnl::memory& bound_memory(int id, const dnnl::memory::desc& md) {
+  auto& cache = bound_cache();
   for (auto& b : cache) {
     if (b.id == id && b.md == md) return b.mem;
   }
-  if (cache.size() >= kMaxBound) cache.clear();
-  if (cache.capacity() < kMaxBound) cache.reserve(kMaxBound);
   cache.push_back(Bound{id, md, dnnl::memory(md, cpu_engine(), nullptr)});
   return cache.back().mem;
 }
@@ -42,12 +53,21 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void to_bf16_impl(c
   }
 }
 
+// The calling thread's scratchpad for user-scratchpad primitives (grown, never shrunk).
+void* scratchpad(size_t bytes) {
+  thread_local AlignedVector<float> buf;
+  const size_t n = (bytes + sizeof(float) - 1) / sizeof(float);
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
 }  // namespace
 
 void run_primitive(const dnnl::primitive& prim, std::initializer_list<ExecArg> args) {
   dnnl_exec_arg_t c_args[8];
   if (args.size() > 8) fail("run_primitive: too many arguments");
   int n = 0;
+  reserve_bound(args.size() + 1);  // + the scratchpad
   for (const ExecArg& a : args) {
     if (a.fixed) {
       c_args[n++] = {a.id, a.fixed->get()};
@@ -55,6 +75,19 @@ void run_primitive(const dnnl::primitive& prim, std::initializer_list<ExecArg> a
       dnnl::memory& m = bound_memory(a.id, *a.md);
       m.set_data_handle(const_cast<void*>(a.ptr));
       c_args[n++] = {a.id, m.get()};
+    }
+  }
+  // Primitives are created with a user scratchpad (make_attr): give it this thread's buffer.
+  const_dnnl_primitive_desc_t cpd = nullptr;
+  if (dnnl_primitive_get_primitive_desc(prim.get(), &cpd) == dnnl_success && cpd) {
+    const dnnl_memory_desc_t* smd = dnnl_primitive_desc_query_md(cpd, dnnl_query_scratchpad_md, 0);
+    const size_t bytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
+    if (bytes > 0) {
+      if (n >= 8) fail("run_primitive: too many arguments");
+      const dnnl::memory::desc md(*smd);
+      dnnl::memory& m = bound_memory(DNNL_ARG_SCRATCHPAD, md);
+      m.set_data_handle(scratchpad(bytes));
+      c_args[n++] = {DNNL_ARG_SCRATCHPAD, m.get()};
     }
   }
   apply_threads();

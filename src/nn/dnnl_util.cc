@@ -33,6 +33,11 @@ dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha, SumOrd
   if (accumulate && order == SumOrder::kAfterActivation) po.append_sum(1.f);
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
+  // User scratchpad: oneDNN's library-managed (global, per-thread) scratchpad is sized on the
+  // thread that creates a primitive, so running it on another thread (a stream's worker after a
+  // warm-up on the main thread) read past it. run_primitive() binds a scratchpad of the calling
+  // thread instead.
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return attr;
 }
 

@@ -61,6 +61,19 @@ class JackStream : public ::testing::Test {
   // jackd -n NAME --no-realtime -d dummy: a 48 kHz server with 2 capture and 2 playback ports
   // driven by a timer. Waits until a client can connect.
   void start_jackd() {
+    // A server killed with SIGKILL (ServerGoneMidStream) leaves its entry in JACK's shared
+    // registry, which holds only a few servers: after some runs every new jackd fails with "Too
+    // many servers already active". When no jackd runs at all, every entry is stale: clear them.
+    std::string ignored;
+    if (test::run_command("pgrep -x jackd", &ignored, true) != 0) {
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
+        const std::string name = e.path().filename().string();
+        if (name == "jack-shm-registry" || name.rfind("jack_", 0) == 0) {
+          std::filesystem::remove(e.path(), ec);
+        }
+      }
+    }
     const std::string log = (dir_ / "jackd.log").string();
     std::vector<std::string> args = {"jackd", "-n",    server_, "--no-realtime",
                                      "-d",    "dummy", "-r",    std::to_string(kRate),
