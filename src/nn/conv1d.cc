@@ -33,21 +33,6 @@ EntryKey key_of(int64_t lc, const ConvEpilogue& ep) {
   return {lc,       ep.accumulate, ep.residual != nullptr, ep.scale, static_cast<int>(ep.post2),
           ep.alpha2};
 }
-void append_post(dnnl::post_ops& po, PostOp post, float alpha) {
-  switch (post) {
-    case PostOp::kNone:
-      break;
-    case PostOp::kLeakyRelu:
-      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f);
-      break;
-    case PostOp::kRelu:
-      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      break;
-    case PostOp::kTanh:
-      po.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f);
-      break;
-  }
-}
 }  // namespace
 
 struct Conv1d::Impl {
@@ -141,9 +126,9 @@ Conv1d::Entry* Conv1d::entry(int64_t lc, const ConvEpilogue& ep) const {
     residual_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(po.len()) | DNNL_ARG_SRC_1;
     po.append_binary(dnnl::algorithm::binary_add, dst_md);
   }
-  append_post(po, p_.post, p_.alpha);
+  detail::append_post(po, p_.post, p_.alpha);
   if (ep.scale != 1.f) po.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, ep.scale, 0.f);
-  append_post(po, ep.post2, ep.alpha2);
+  detail::append_post(po, ep.post2, ep.alpha2);
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // bound by run_primitive()

@@ -14,9 +14,7 @@ dnnl::stream& thread_stream() {
   return stream;
 }
 
-dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha, SumOrder order) {
-  dnnl::post_ops po;
-  if (accumulate && order == SumOrder::kBeforeActivation) po.append_sum(1.f);
+void append_post(dnnl::post_ops& po, PostOp post, float alpha) {
   switch (post) {
     case PostOp::kNone:
       break;
@@ -30,6 +28,12 @@ dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha, SumOrd
       po.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f);
       break;
   }
+}
+
+dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha, SumOrder order) {
+  dnnl::post_ops po;
+  if (accumulate && order == SumOrder::kBeforeActivation) po.append_sum(1.f);
+  append_post(po, post, alpha);
   if (accumulate && order == SumOrder::kAfterActivation) po.append_sum(1.f);
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);

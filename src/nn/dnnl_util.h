@@ -28,6 +28,8 @@ enum class SumOrder {
   kBeforeActivation,  // y = post(op(x) + y)   (conv1d / linear residual paths)
   kAfterActivation,   // y = post(op(x)) + y   (RMVPE ConvBlockRes shortcut)
 };
+// Appends the activation `post` (nothing for kNone) to po.
+void append_post(dnnl::post_ops& po, PostOp post, float alpha);
 // Post-op attribute for an epilogue: optional sum (accumulate) and the activation, in `order`.
 dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha,
                                SumOrder order = SumOrder::kBeforeActivation);
