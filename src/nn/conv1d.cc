@@ -22,16 +22,23 @@ using Dt = memory::data_type;
 struct Conv1d::Entry {
   dnnl::convolution_forward prim;
   memory::desc src_md, dst_md;
-  memory weights;        // packed for this primitive
-  int residual_arg = 0;  // DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1, 0 = none
+  memory weights;  // packed for this primitive
 };
 
 namespace {
-// Cache key: chunk length and the epilogue's shape (not its residual pointer).
-using EntryKey = std::tuple<int64_t, bool, bool, float, int, float>;
+// Cache key: chunk length and the epilogue's shape.
+using EntryKey = std::tuple<int64_t, bool, float, int, float>;
 EntryKey key_of(int64_t lc, const ConvEpilogue& ep) {
-  return {lc,       ep.accumulate, ep.residual != nullptr, ep.scale, static_cast<int>(ep.post2),
-          ep.alpha2};
+  return {lc, ep.accumulate, ep.scale, static_cast<int>(ep.post2), ep.alpha2};
+}
+// The epilogue the primitive runs: a residual is copied into the output chunk and added by the
+// sum post-op (oneDNN 2.6's brgconv has no binary post-op and falls back to a ~20% slower
+// kernel for one).
+ConvEpilogue primitive_epilogue(const ConvEpilogue& ep) {
+  ConvEpilogue r = ep;
+  r.residual = nullptr;
+  r.accumulate = ep.accumulate || ep.residual != nullptr;
+  return r;
 }
 }  // namespace
 
@@ -91,15 +98,15 @@ void Conv1d::prepare(int64_t t_in, bool accumulate) const {
 
 void Conv1d::prepare(int64_t t_in, const ConvEpilogue& ep) const {
   if (backend_ != Backend::kFast || out_length(t_in) <= 0) return;
-  entry(detail::chunk_length(out_length(t_in)), ep);
+  entry(detail::chunk_length(out_length(t_in)), primitive_epilogue(ep));
 }
 
 int64_t Conv1d::plan_chunk(int64_t t_in, int64_t plan_t_in) const {
   return detail::chunk_length(out_length(std::max(t_in, plan_t_in)));
 }
 
-// One primitive per (chunk length, accumulate): input of exactly the rows the chunk reads, no
-// implicit padding (boundary chunks are copied into a zero-padded scratch by forward()).
+// One primitive per (chunk length, epilogue without residual): input of exactly the rows the chunk
+// reads, no implicit padding (boundary chunks are copied into a zero-padded scratch by forward()).
 Conv1d::Entry* Conv1d::entry(int64_t lc, const ConvEpilogue& ep) const {
   const EntryKey key = key_of(lc, ep);
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -120,12 +127,7 @@ Conv1d::Entry* Conv1d::entry(int64_t lc, const ConvEpilogue& ep) const {
                                     dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
                                     dst_md, {p_.stride}, {p_.dilation - 1}, {0}, {0});
   dnnl::post_ops po;
-  int residual_arg = 0;
   if (ep.accumulate) po.append_sum(1.f);
-  if (ep.residual) {
-    residual_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(po.len()) | DNNL_ARG_SRC_1;
-    po.append_binary(dnnl::algorithm::binary_add, dst_md);
-  }
   detail::append_post(po, p_.post, p_.alpha);
   if (ep.scale != 1.f) po.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, ep.scale, 0.f);
   detail::append_post(po, ep.post2, ep.alpha2);
@@ -134,7 +136,6 @@ Conv1d::Entry* Conv1d::entry(int64_t lc, const ConvEpilogue& ep) const {
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // bound by run_primitive()
   dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
   auto e = std::make_unique<Entry>();
-  e->residual_arg = residual_arg;
   e->prim = dnnl::convolution_forward(pd);
   e->src_md = src_md;
   e->dst_md = dst_md;
@@ -204,7 +205,7 @@ void Conv1d::forward(const float* x, int64_t t_in, float* y, const ConvEpilogue&
     return;
   }
   const int64_t lc = plan_chunk(t_in, plan_t_in);
-  Entry* e = entry(lc, ep);
+  Entry* e = entry(lc, primitive_epilogue(ep));
   const int64_t span = p_.dilation * (p_.kernel - 1) + 1;
   const int64_t lin = (lc - 1) * p_.stride + span;
   const int64_t ci = p_.in_channels, co = p_.out_channels;
@@ -234,30 +235,22 @@ void Conv1d::forward(const float* x, int64_t t_in, float* y, const ConvEpilogue&
     float* dst = y + c0 * co;
     const float* res = ep.residual ? ep.residual + c0 * co : nullptr;
     const bool partial = n < lc;
-    if (partial) {
-      const auto rows = static_cast<size_t>(lc * co), used = static_cast<size_t>(n * co);
-      dst = detail::thread_scratch(detail::kScratchConvOut, rows);
-      if (ep.accumulate) std::memcpy(dst, y + c0 * co, sizeof(float) * used);
-      if (res) {
-        float* rb = detail::thread_scratch(detail::kScratchConvRes, rows);
-        std::memcpy(rb, res, sizeof(float) * used);
-        std::memset(rb + used, 0, sizeof(float) * (rows - used));
-        res = rb;
-      }
+    const auto used = static_cast<size_t>(n * co);
+    if (partial)
+      dst = detail::thread_scratch(detail::kScratchConvOut, static_cast<size_t>(lc * co));
+    if (res && ep.accumulate) {
+      if (partial) std::memcpy(dst, y + c0 * co, sizeof(float) * used);
+      for (size_t i = 0; i < used; ++i) dst[i] += res[i];
+    } else if (res) {
+      std::memcpy(dst, res, sizeof(float) * used);
+    } else if (partial && ep.accumulate) {
+      std::memcpy(dst, y + c0 * co, sizeof(float) * used);
     }
-    if (res) {
-      detail::run_primitive(e->prim, {detail::bound(DNNL_ARG_SRC, e->src_md, src_arg),
-                                      detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
-                                      detail::fixed(DNNL_ARG_BIAS, impl_->bias),
-                                      detail::bound(DNNL_ARG_DST, e->dst_md, dst),
-                                      detail::bound(e->residual_arg, e->dst_md, res)});
-    } else {
-      detail::run_primitive(e->prim, {detail::bound(DNNL_ARG_SRC, e->src_md, src_arg),
-                                      detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
-                                      detail::fixed(DNNL_ARG_BIAS, impl_->bias),
-                                      detail::bound(DNNL_ARG_DST, e->dst_md, dst)});
-    }
-    if (partial) std::memcpy(y + c0 * co, dst, sizeof(float) * n * co);
+    detail::run_primitive(e->prim, {detail::bound(DNNL_ARG_SRC, e->src_md, src_arg),
+                                    detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
+                                    detail::fixed(DNNL_ARG_BIAS, impl_->bias),
+                                    detail::bound(DNNL_ARG_DST, e->dst_md, dst)});
+    if (partial) std::memcpy(y + c0 * co, dst, sizeof(float) * used);
   }
 }
 

@@ -44,8 +44,7 @@ enum ScratchSlot {
   kScratchConvOut = 4,
   kScratchLinIn = 5,
   kScratchLinOut = 6,
-  kScratchConvRes = 7,
-  kNumScratch = 8
+  kNumScratch = 7
 };
 
 // Fast-path primitives are created for a bounded set of lengths: sequences are processed in
