@@ -51,8 +51,14 @@ enum ScratchSlot {
 // chunks of kChunkFrames output frames, and shorter ones are rounded up to a bucket (at most
 // 12.5% extra work), so a model needs a few primitives per layer whatever the input length.
 constexpr int64_t kChunkFrames = 4096;
+// Long sequences are split into equal chunks (the last one padded up to the same length) rather
+// than kChunkFrames-long ones and a short remainder run at full chunk cost.
 inline int64_t chunk_length(int64_t n) {
-  if (n >= kChunkFrames) return kChunkFrames;
+  if (n > kChunkFrames) {
+    const int64_t chunks = (n + kChunkFrames - 1) / kChunkFrames;
+    n = (n + chunks - 1) / chunks;
+  }
+  if (n == kChunkFrames) return kChunkFrames;
   int64_t p = 1;
   while (p < n) p <<= 1;
   int64_t g = p / 8 > 8 ? p / 8 : 8;
