@@ -98,40 +98,66 @@ YinResult YinAnalyzer::analyze(const float* x) {
   return r;
 }
 
-std::vector<float> estimate_f0(const float* x, int64_t n, const F0Config& config) {
-  if (n < 0 || (n > 0 && !x)) fail("estimate_f0: invalid input (n = ", n, ")");
-  YinAnalyzer yin(config);
-  const int hop = config.hop_samples();
-  const int len = yin.frame_length();
+namespace {
+
+// Median of 2r+1 neighbours (edges replicated) of src into dst (may not alias); win: 2r+1 floats.
+void median_into(const float* src, float* dst, int64_t n, int radius, float* win) {
+  const auto w = static_cast<size_t>(2 * radius + 1);
+  for (int64_t i = 0; i < n; ++i) {
+    for (size_t k = 0; k < w; ++k) {
+      const int64_t j = std::clamp<int64_t>(i + static_cast<int64_t>(k) - radius, 0, n - 1);
+      win[k] = src[j];
+    }
+    std::nth_element(win, win + radius, win + w);
+    dst[i] = win[radius];
+  }
+}
+
+}  // namespace
+
+YinTracker::YinTracker(const F0Config& config, int64_t max_samples)
+    : yin_(config), hop_(config.hop_samples()), max_samples_(max_samples) {
+  if (max_samples < 0) fail("YinTracker: negative max_samples ", max_samples);
+  frame_.assign(static_cast<size_t>(yin_.frame_length()), 0.0f);
+  raw_.assign(static_cast<size_t>(frames(max_samples)), 0.0f);
+  win_.assign(static_cast<size_t>(2 * config.median_radius + 1), 0.0f);
+}
+
+void YinTracker::track(const float* x, int64_t n, float* f0) {
+  if (n < 0 || n > max_samples_ || (n > 0 && !x)) {
+    fail("YinTracker: ", n, " samples, expected [0, ", max_samples_, "]");
+  }
+  const int len = yin_.frame_length();
   const int half = len / 2;
-  const int64_t n_frames = n / hop + 1;
-  std::vector<float> f0(static_cast<size_t>(n_frames), 0.0f);
-  std::vector<float> frame(static_cast<size_t>(len));
+  const int64_t n_frames = frames(n);
+  const int radius = yin_.config().median_radius;
+  // Median smoothing reads the raw track, so it goes to raw_ first when smoothing applies.
+  const bool smooth = radius > 0 && n_frames >= 2;
+  float* dst = smooth ? raw_.data() : f0;
   for (int64_t i = 0; i < n_frames; ++i) {
-    const int64_t start = i * hop - half;
+    const int64_t start = i * hop_ - half;
     for (int j = 0; j < len; ++j) {
       const int64_t k = start + j;
-      frame[j] = (k >= 0 && k < n && std::isfinite(x[k])) ? x[k] : 0.0f;
+      frame_[j] = (k >= 0 && k < n && std::isfinite(x[k])) ? x[k] : 0.0f;
     }
-    f0[static_cast<size_t>(i)] = static_cast<float>(yin.analyze(frame.data()).f0_hz);
+    dst[i] = static_cast<float>(yin_.analyze(frame_.data()).f0_hz);
   }
-  median_filter(f0, config.median_radius);
+  if (smooth) median_into(raw_.data(), f0, n_frames, radius, win_.data());
+}
+
+std::vector<float> estimate_f0(const float* x, int64_t n, const F0Config& config) {
+  if (n < 0 || (n > 0 && !x)) fail("estimate_f0: invalid input (n = ", n, ")");
+  YinTracker tracker(config, n);
+  std::vector<float> f0(static_cast<size_t>(tracker.frames(n)), 0.0f);
+  tracker.track(x, n, f0.data());
   return f0;
 }
 
 void median_filter(std::vector<float>& track, int radius) {
   if (radius <= 0 || track.size() < 2) return;
-  const int64_t n = static_cast<int64_t>(track.size());
   const std::vector<float> src = track;
   std::vector<float> win(static_cast<size_t>(2 * radius + 1));
-  for (int64_t i = 0; i < n; ++i) {
-    for (size_t k = 0; k < win.size(); ++k) {
-      const int64_t j = std::clamp<int64_t>(i + static_cast<int64_t>(k) - radius, 0, n - 1);
-      win[k] = src[static_cast<size_t>(j)];
-    }
-    std::nth_element(win.begin(), win.begin() + radius, win.end());
-    track[static_cast<size_t>(i)] = win[static_cast<size_t>(radius)];
-  }
+  median_into(src.data(), track.data(), static_cast<int64_t>(track.size()), radius, win.data());
 }
 
 void shift_f0(std::vector<float>& f0_hz, double semitones) {

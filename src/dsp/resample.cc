@@ -127,39 +127,67 @@ std::vector<float> resample_kaiser_best(const float* x, int64_t n, int from_hz, 
   return y;
 }
 
-StreamResampler::StreamResampler(int from_hz, int to_hz, int max_block_frames, int zero_crossings) {
+namespace {
+
+constexpr int kMaxPolyphase = 4096;
+
+struct Polyphase {
+  int64_t up = 1, down = 1;
+  int half = 0;
+};
+
+Polyphase polyphase_of(const char* who, int from_hz, int to_hz, int zero_crossings) {
   if (from_hz <= 0 || to_hz <= 0)
-    fail("StreamResampler: rates must be positive, got ", from_hz, " -> ", to_hz);
-  if (max_block_frames <= 0) fail("StreamResampler: max_block_frames must be > 0");
+    fail(who, ": rates must be positive, got ", from_hz, " -> ", to_hz);
   if (zero_crossings < 2 || zero_crossings > 256)
-    fail("StreamResampler: zero_crossings ", zero_crossings, " out of [2, 256]");
+    fail(who, ": zero_crossings ", zero_crossings, " out of [2, 256]");
   const int64_t g = std::gcd(from_hz, to_hz);
-  up_ = to_hz / g;
-  down_ = from_hz / g;
-  if (up_ > 4096 || down_ > 4096) {
-    fail("StreamResampler: ratio ", to_hz, "/", from_hz, " reduces to ", up_, "/", down_,
-         ", too fine for the polyphase table (max 4096)");
+  Polyphase p;
+  p.up = to_hz / g;
+  p.down = from_hz / g;
+  if (p.up > kMaxPolyphase || p.down > kMaxPolyphase) {
+    fail(who, ": ratio ", to_hz, "/", from_hz, " reduces to ", p.up, "/", p.down,
+         ", too fine for the polyphase table (max ", kMaxPolyphase, ")");
   }
-  max_block_ = max_block_frames;
-  const double scale = std::min(1.0, static_cast<double>(up_) / static_cast<double>(down_));
+  const double scale = std::min(1.0, static_cast<double>(p.up) / static_cast<double>(p.down));
+  p.half = static_cast<int>(std::ceil(zero_crossings / scale));
+  return p;
+}
+
+// The Kaiser-windowed sinc table [up][2*half] (each phase normalised to unit DC gain); h: 2*half
+// doubles of scratch. Row p, tap t weighs input center - half + 1 + t for an output whose input
+// time is center + p / up.
+void design_table(const Polyphase& pp, double* h, float* table) {
+  const double scale = std::min(1.0, static_cast<double>(pp.up) / static_cast<double>(pp.down));
   constexpr double kRolloff = 0.94, kBeta = 8.6;
   const double cutoff = 0.5 * scale * kRolloff;  // cycles per input sample
-  half_ = static_cast<int>(std::ceil(zero_crossings / scale));
-  const int taps = 2 * half_;
-  table_.assign(static_cast<size_t>(up_ * taps), 0.0f);
-  for (int64_t p = 0; p < up_; ++p) {
+  const int taps = 2 * pp.half;
+  for (int64_t p = 0; p < pp.up; ++p) {
     double sum = 0.0;
-    std::vector<double> h(static_cast<size_t>(taps));
     for (int t = 0; t < taps; ++t) {
-      // Distance from the output's input-time to buffer tap t (center - half + 1 + t).
-      const double d = static_cast<double>(half_ - 1 - t) + static_cast<double>(p) / up_;
+      const double d = static_cast<double>(pp.half - 1 - t) + static_cast<double>(p) / pp.up;
       const double a = 2.0 * cutoff * d;
       const double sinc = std::fabs(a) < 1e-12 ? 1.0 : std::sin(M_PI * a) / (M_PI * a);
-      h[t] = 2.0 * cutoff * sinc * kaiser(d / half_, kBeta);
+      h[t] = 2.0 * cutoff * sinc * kaiser(d / pp.half, kBeta);
       sum += h[t];
     }
-    for (int t = 0; t < taps; ++t) table_[p * taps + t] = static_cast<float>(h[t] / sum);
+    for (int t = 0; t < taps; ++t) table[p * taps + t] = static_cast<float>(h[t] / sum);
   }
+}
+
+}  // namespace
+
+StreamResampler::StreamResampler(int from_hz, int to_hz, int max_block_frames, int zero_crossings) {
+  const Polyphase pp = polyphase_of("StreamResampler", from_hz, to_hz, zero_crossings);
+  if (max_block_frames <= 0) fail("StreamResampler: max_block_frames must be > 0");
+  up_ = pp.up;
+  down_ = pp.down;
+  half_ = pp.half;
+  max_block_ = max_block_frames;
+  const int taps = 2 * half_;
+  table_.assign(static_cast<size_t>(up_ * taps), 0.0f);
+  std::vector<double> h(static_cast<size_t>(taps));
+  design_table(pp, h.data(), table_.data());
   buf_.assign(static_cast<size_t>(max_block_ + 2 * taps + 2), 0.0f);
   reset();
 }
@@ -210,6 +238,65 @@ int64_t StreamResampler::process(const float* in, int64_t n_in, float* out, int6
       len_ -= keep_from;
       center_ -= keep_from;
     }
+  }
+  return n_out;
+}
+
+// ---- BlockResampler ---------------------------------------------------------------------------
+
+BlockResampler::BlockResampler(int from_hz, int to_hz, int64_t max_in_frames, int zero_crossings)
+    : zero_crossings_(zero_crossings), max_in_(max_in_frames) {
+  if (max_in_frames < 0) fail("BlockResampler: negative max_in_frames ", max_in_frames);
+  reserve(from_hz, to_hz);
+  set_rates(from_hz, to_hz);
+}
+
+void BlockResampler::reserve(int from_hz, int to_hz) {
+  const Polyphase pp = polyphase_of("BlockResampler", from_hz, to_hz, zero_crossings_);
+  const auto taps = static_cast<size_t>(2 * pp.half);
+  if (table_.size() < static_cast<size_t>(pp.up) * taps) {
+    table_.resize(static_cast<size_t>(pp.up) * taps);
+  }
+  if (h_.size() < taps) h_.resize(taps);
+}
+
+void BlockResampler::set_rates(int from_hz, int to_hz) {
+  if (from_hz == from_ && to_hz == to_) return;
+  reserve(from_hz, to_hz);  // allocates only for a pair larger than any reserved one
+  const Polyphase pp = polyphase_of("BlockResampler", from_hz, to_hz, zero_crossings_);
+  design_table(pp, h_.data(), table_.data());
+  up_ = pp.up;
+  down_ = pp.down;
+  half_ = pp.half;
+  from_ = from_hz;
+  to_ = to_hz;
+}
+
+int64_t BlockResampler::output_frames(int64_t n_in) const {
+  return static_cast<int64_t>(
+      std::llround(static_cast<double>(n_in) * to_ / static_cast<double>(from_)));
+}
+
+int64_t BlockResampler::process(const float* x, int64_t n_in, float* out, int64_t max_out) const {
+  n_in = std::min(std::max<int64_t>(n_in, 0), max_in_);
+  const int64_t n_out = std::min(output_frames(n_in), max_out);
+  if (from_ == to_) {
+    std::copy(x, x + std::min(n_in, n_out), out);
+    std::fill(out + std::min(n_in, n_out), out + n_out, 0.0f);
+    return n_out;
+  }
+  const int taps = 2 * half_;
+  for (int64_t j = 0; j < n_out; ++j) {
+    // Input time of output j: center + phase / up.
+    const int64_t num = j * down_;
+    const int64_t center = num / up_, phase = num % up_;
+    const float* h = table_.data() + phase * taps;
+    const int64_t first = center - half_ + 1;  // input index of tap 0
+    const int64_t t0 = std::max<int64_t>(0, -first);
+    const int64_t t1 = std::min<int64_t>(taps, n_in - first);
+    float acc = 0.0f;
+    for (int64_t t = t0; t < t1; ++t) acc += h[t] * x[first + t];
+    out[j] = acc;
   }
   return n_out;
 }

@@ -164,6 +164,50 @@ FeatureIndex::SearchResult FeatureIndex::search(const float* queries, int64_t n,
   return r;
 }
 
+namespace {
+
+// One row of the blend (see faiss_index.h for the guards). w: k doubles of scratch; weight: k
+// outputs or null; ret: dim floats, zeroed by the caller; out may alias f.
+void blend_row(const float* f, const Tensor& big_npy, const float* s, const int64_t* l, int k,
+               float index_rate, double* w, float* weight, float* ret, float* out) {
+  const int64_t dim = big_npy.dim(1), rows = big_npy.dim(0);
+  // Smallest valid distance, for the overflow-free form (min/s)^2.
+  double smin = INFINITY;
+  for (int j = 0; j < k; ++j) {
+    if (l[j] < 0 || l[j] >= rows || std::isnan(s[j])) continue;
+    smin = std::min(smin, std::max(0.0, static_cast<double>(s[j])));
+  }
+  double sum = 0.0;
+  for (int j = 0; j < k; ++j) {
+    w[j] = 0.0;
+    if (l[j] < 0 || l[j] >= rows || std::isnan(s[j])) continue;
+    const double sj = std::max(0.0, static_cast<double>(s[j]));
+    if (smin == 0.0) {
+      w[j] = sj == 0.0 ? 1.0 : 0.0;
+    } else if (std::isfinite(sj)) {
+      const double r = smin / sj;
+      w[j] = r * r;
+    } else if (std::isinf(smin)) {
+      w[j] = 1.0;  // every valid distance is +inf: share equally
+    }
+    sum += w[j];
+  }
+  if (sum <= 0.0) {
+    std::copy(f, f + dim, ret);  // no valid neighbour: keep the original feature
+  } else {
+    for (int j = 0; j < k; ++j) {
+      const float wj = static_cast<float>(w[j] / sum);
+      if (weight) weight[j] = wj;
+      if (wj == 0.0f) continue;
+      const float* src = big_npy.data() + l[j] * dim;
+      for (int64_t c = 0; c < dim; ++c) ret[c] += src[c] * wj;
+    }
+  }
+  for (int64_t c = 0; c < dim; ++c) out[c] = index_rate * ret[c] + (1.0f - index_rate) * f[c];
+}
+
+}  // namespace
+
 IndexBlend blend_from_neighbours(const Tensor& feats, const Tensor& big_npy, const float* score,
                                  const int64_t* ix, int k, float index_rate) {
   if (feats.ndim() != 2 || big_npy.ndim() != 2 || feats.dim(1) != big_npy.dim(1)) {
@@ -171,7 +215,7 @@ IndexBlend blend_from_neighbours(const Tensor& feats, const Tensor& big_npy, con
          shape_str(big_npy.shape()), " must be [n, dim] and [rows, dim]");
   }
   if (k < 1) fail("index blend: k must be >= 1, got ", k);
-  const int64_t n = feats.dim(0), dim = feats.dim(1), rows = big_npy.dim(0);
+  const int64_t n = feats.dim(0), dim = feats.dim(1);
   IndexBlend b;
   b.score.assign(score, score + n * k);
   b.ix.assign(ix, ix + n * k);
@@ -180,46 +224,56 @@ IndexBlend blend_from_neighbours(const Tensor& feats, const Tensor& big_npy, con
   b.blended = Tensor({n, dim});
   std::vector<double> w(static_cast<size_t>(k));
   for (int64_t i = 0; i < n; ++i) {
-    const float* s = score + i * k;
-    const int64_t* l = ix + i * k;
-    // Smallest valid distance, for the overflow-free form (min/s)^2.
-    double smin = INFINITY;
-    for (int j = 0; j < k; ++j) {
-      if (l[j] < 0 || l[j] >= rows || std::isnan(s[j])) continue;
-      smin = std::min(smin, std::max(0.0, static_cast<double>(s[j])));
-    }
-    double sum = 0.0;
-    for (int j = 0; j < k; ++j) {
-      w[j] = 0.0;
-      if (l[j] < 0 || l[j] >= rows || std::isnan(s[j])) continue;
-      const double sj = std::max(0.0, static_cast<double>(s[j]));
-      if (smin == 0.0) {
-        w[j] = sj == 0.0 ? 1.0 : 0.0;
-      } else if (std::isfinite(sj)) {
-        const double r = smin / sj;
-        w[j] = r * r;
-      } else if (std::isinf(smin)) {
-        w[j] = 1.0;  // every valid distance is +inf: share equally
-      }
-      sum += w[j];
-    }
-    const float* f = feats.data() + i * dim;
-    float* ret = b.retrieved.data() + i * dim;
-    float* out = b.blended.data() + i * dim;
-    if (sum <= 0.0) {
-      std::copy(f, f + dim, ret);  // no valid neighbour: keep the original feature
-    } else {
-      for (int j = 0; j < k; ++j) {
-        const float wj = static_cast<float>(w[j] / sum);
-        b.weight[i * k + j] = wj;
-        if (wj == 0.0f) continue;
-        const float* src = big_npy.data() + l[j] * dim;
-        for (int64_t c = 0; c < dim; ++c) ret[c] += src[c] * wj;
-      }
-    }
-    for (int64_t c = 0; c < dim; ++c) out[c] = index_rate * ret[c] + (1.0f - index_rate) * f[c];
+    blend_row(feats.data() + i * dim, big_npy, score + i * k, ix + i * k, k, index_rate, w.data(),
+              b.weight.data() + i * k, b.retrieved.data() + i * dim, b.blended.data() + i * dim);
   }
   return b;
+}
+
+IndexBlendWorkspace::IndexBlendWorkspace() = default;
+IndexBlendWorkspace::~IndexBlendWorkspace() = default;
+IndexBlendWorkspace::IndexBlendWorkspace(IndexBlendWorkspace&&) noexcept = default;
+IndexBlendWorkspace& IndexBlendWorkspace::operator=(IndexBlendWorkspace&&) noexcept = default;
+
+IndexBlendWorkspace FeatureIndex::make_blend_workspace(int64_t max_queries, int k) const {
+  if (max_queries < 0) fail("index blend workspace: negative query count ", max_queries);
+  if (k < 1) fail("index blend workspace: k must be >= 1, got ", k);
+  IndexBlendWorkspace ws;
+  ws.max_n_ = max_queries;
+  ws.k_ = k;
+  ws.dim_ = info_.dim;
+  ws.distances_.assign(static_cast<size_t>(max_queries * k), 0.0f);
+  ws.labels_.assign(static_cast<size_t>(max_queries * k), -1);
+  ws.w_.assign(static_cast<size_t>(k), 0.0);
+  ws.row_.assign(static_cast<size_t>(info_.dim), 0.0f);
+  ws.search_ = std::make_unique<ivf::Scratch>(ivf::make_scratch(*data_));
+  return ws;
+}
+
+void blend_with_index(const FeatureIndex& index, const Tensor& big_npy, const float* feats,
+                      int64_t n, float index_rate, IndexBlendWorkspace& ws, float* out) {
+  if (!ws.search_ || ws.dim_ != index.dim()) {
+    fail("index blend: the workspace was not made by this index (dim ", ws.dim_, " vs ",
+         index.dim(), ")");
+  }
+  if (n < 0 || n > ws.max_n_) {
+    fail("index blend: ", n, " queries, the workspace holds ", ws.max_n_);
+  }
+  if (big_npy.ndim() != 2 || big_npy.dim(1) != index.dim()) {
+    fail("index blend: big_npy ", shape_str(big_npy.shape()), " must be [rows, ", index.dim(), "]");
+  }
+  const int k = ws.k_;
+  const int64_t dim = index.dim();
+  if (n == 0) return;
+  std::fill(ws.distances_.begin(), ws.distances_.begin() + n * k, 0.0f);
+  std::fill(ws.labels_.begin(), ws.labels_.begin() + n * k, int64_t{-1});
+  ivf::search_serial(*index.data_, index.info_.nprobe, feats, n, k, ws.distances_.data(),
+                     ws.labels_.data(), *ws.search_);
+  for (int64_t i = 0; i < n; ++i) {
+    std::fill(ws.row_.begin(), ws.row_.end(), 0.0f);
+    blend_row(feats + i * dim, big_npy, ws.distances_.data() + i * k, ws.labels_.data() + i * k, k,
+              index_rate, ws.w_.data(), nullptr, ws.row_.data(), out + i * dim);
+  }
 }
 
 IndexBlend blend_with_index(const FeatureIndex& index, const Tensor& big_npy, const Tensor& feats,

@@ -134,13 +134,6 @@ constexpr int64_t kQueryBlock = 64;  // queries per work item (coarse distances 
 constexpr int64_t kCentroidTile = 8;
 constexpr int64_t kRowChunk = 256;
 
-struct Scratch {
-  std::vector<float> coarse;     // [kQueryBlock, nlist]
-  std::vector<float> probe_d;    // [nprobe]
-  std::vector<int64_t> probe_l;  // [nprobe]
-  std::vector<float> rows;       // [kRowChunk]
-};
-
 void search_block(const SearchData& s, int64_t nprobe, const float* queries, int64_t q0, int64_t q1,
                   int k, float* distances, int64_t* labels, Scratch& sc) {
   const int dim = s.dim;
@@ -184,6 +177,30 @@ void search_block(const SearchData& s, int64_t nprobe, const float* queries, int
 }
 
 }  // namespace
+
+Scratch make_scratch(const SearchData& s) {
+  Scratch sc;
+  if (s.is_ivf) sc.coarse.resize(static_cast<size_t>(kQueryBlock * s.nlist));
+  const auto np = static_cast<size_t>(std::max<int64_t>(1, s.nlist));
+  sc.probe_d.resize(np);
+  sc.probe_l.resize(np);
+  sc.rows.resize(kRowChunk);
+  return sc;
+}
+
+void search_serial(const SearchData& s, int64_t nprobe, const float* queries, int64_t n, int k,
+                   float* distances, int64_t* labels, Scratch& sc) {
+  if (n <= 0 || k <= 0) return;
+  if (s.nlist <= 0) {
+    std::fill(distances, distances + n * k, s.metric == IndexMetric::kL2 ? FLT_MAX : -FLT_MAX);
+    std::fill(labels, labels + n * k, int64_t{-1});
+    return;
+  }
+  nprobe = s.is_ivf ? std::min(std::max<int64_t>(nprobe, 1), s.nlist) : 1;
+  for (int64_t q0 = 0; q0 < n; q0 += kQueryBlock) {
+    search_block(s, nprobe, queries, q0, std::min(n, q0 + kQueryBlock), k, distances, labels, sc);
+  }
+}
 
 void search(const SearchData& s, int64_t nprobe, const float* queries, int64_t n, int k,
             float* distances, int64_t* labels) {

@@ -37,9 +37,25 @@ struct SearchData {
   std::vector<int64_t> ids;           // [ntotal]
 };
 
+// Per-caller scratch of one search thread.
+struct Scratch {
+  std::vector<float> coarse;     // [kQueryBlock, nlist] (IVF only)
+  std::vector<float> probe_d;    // [nprobe]
+  std::vector<int64_t> probe_l;  // [nprobe]
+  std::vector<float> rows;       // [kRowChunk]
+};
+
+// Scratch for any nprobe up to nlist (allocates).
+Scratch make_scratch(const SearchData& data);
+
 // queries [n, dim] -> distances/labels [n, k]. nprobe is clamped to [1, nlist] (IVF only).
 void search(const SearchData& data, int64_t nprobe, const float* queries, int64_t n, int k,
             float* distances, int64_t* labels);
+
+// As search(), on the calling thread only, with caller scratch from make_scratch(data): never
+// allocates. Same results as search().
+void search_serial(const SearchData& data, int64_t nprobe, const float* queries, int64_t n, int k,
+                   float* distances, int64_t* labels, Scratch& scratch);
 
 // Writes every stored vector to out[id] for ids in [0, ntotal) ([ntotal, dim] row-major); others
 // are skipped, like faiss's reconstruct_n.

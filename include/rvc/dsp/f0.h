@@ -66,6 +66,27 @@ class YinAnalyzer {
   std::vector<double> cmnd_;    // d'(tau), tau_max+1
 };
 
+// estimate_f0() with its scratch allocated up front, for repeated calls on signals of up to
+// max_samples (a stream's fixed window). track() never allocates, locks or logs; one instance
+// per caller (not thread-safe).
+class YinTracker {
+ public:
+  // Throws rvc::Error on a bad config or max_samples < 0.
+  YinTracker(const F0Config& config, int64_t max_samples);
+  int64_t max_samples() const { return max_samples_; }
+  // Frames for n samples: n / hop + 1.
+  int64_t frames(int64_t n) const { return n / hop_ + 1; }
+  // f0[frames(n)] = estimate_f0(x, n, config), the same values. Throws rvc::Error when
+  // n > max_samples() (a set-up error).
+  void track(const float* x, int64_t n, float* f0);
+
+ private:
+  YinAnalyzer yin_;
+  int hop_ = 160;
+  int64_t max_samples_ = 0;
+  std::vector<float> frame_, raw_, win_;
+};
+
 // F0 track of a whole signal on the frame grid above (n / hop + 1 frames), median-smoothed.
 std::vector<float> estimate_f0(const float* x, int64_t n, const F0Config& config = {});
 inline std::vector<float> estimate_f0(const std::vector<float>& x, const F0Config& config = {}) {

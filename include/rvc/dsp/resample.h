@@ -65,4 +65,42 @@ class StreamResampler {
   int64_t phase_ = 0;         // fractional part of that time, in 1/L units
 };
 
+// One-shot resampling of whole blocks for the real-time path: each process() call converts one
+// block on its own, as resample() does (input outside the block is silence; output j sits at
+// input time j * from_hz / to_hz; round(n * to_hz / from_hz) outputs), with StreamResampler's
+// polyphase Kaiser-windowed sinc filter instead of libsoxr (which allocates and designs its
+// filter on every call).
+//
+// Memory: the constructor sizes the filter table and scratch for blocks of up to max_in_frames
+// and for the rate pairs reserve() was told about; set_rates() to a reserved pair and process()
+// then never allocate, lock or throw (set_rates rebuilds the table in place: O(L * taps) sine and
+// Bessel evaluations, so do it on parameter changes, not per block). One instance per caller.
+class BlockResampler {
+ public:
+  // Throws rvc::Error on bad rates or sizes.
+  BlockResampler(int from_hz, int to_hz, int64_t max_in_frames, int zero_crossings = 32);
+  // Makes room (allocates) so that set_rates(from_hz, to_hz) will not. Throws on bad rates.
+  void reserve(int from_hz, int to_hz);
+  // Switches the filter to from_hz -> to_hz (no-op when unchanged). Allocates only for a pair
+  // larger than any reserved one. Throws rvc::Error on bad rates.
+  void set_rates(int from_hz, int to_hz);
+  int from_hz() const { return from_; }
+  int to_hz() const { return to_; }
+  // round(n * to / from), as resample().
+  int64_t output_frames(int64_t n_in) const;
+  // Converts x[0, n_in) (n_in <= max_in_frames) into out[0, min(output_frames(n_in), max_out)),
+  // returning that count. Longer inputs are cut to max_in_frames (never happens for callers that
+  // keep to their declared size).
+  int64_t process(const float* x, int64_t n_in, float* out, int64_t max_out) const;
+
+ private:
+  void design();
+  int from_ = 0, to_ = 0, zero_crossings_ = 32;
+  int64_t up_ = 1, down_ = 1;
+  int half_ = 0;
+  int64_t max_in_ = 0;
+  std::vector<float> table_;  // [L][2*half_]
+  std::vector<double> h_;     // design scratch, 2*half_
+};
+
 }  // namespace rvc::dsp

@@ -16,6 +16,8 @@
 // Thread-safety: a loaded FeatureIndex is immutable except set_nprobe(); search() and
 // reconstruct_all() on a const index may run concurrently. search() uses several threads for
 // large batches (thousands of queries on a full-size index).
+// Real-time use: make an IndexBlendWorkspace once (set-up, allocates); blend_with_index(...,
+// workspace, out) then runs on the calling thread only and allocates, locks and logs nothing.
 #pragma once
 
 #include <cstddef>
@@ -29,7 +31,34 @@
 namespace rvc::formats {
 namespace ivf {
 struct SearchData;
-}
+struct Scratch;
+}  // namespace ivf
+class FeatureIndex;
+
+// Caller-owned scratch of the allocation-free blend (one per concurrent caller): search results
+// and weights for up to max_queries rows with k neighbours. Movable; tied to the index that made
+// it (make_blend_workspace) only through its sizes (dim, nlist).
+class IndexBlendWorkspace {
+ public:
+  IndexBlendWorkspace();
+  ~IndexBlendWorkspace();
+  IndexBlendWorkspace(IndexBlendWorkspace&&) noexcept;
+  IndexBlendWorkspace& operator=(IndexBlendWorkspace&&) noexcept;
+  int64_t max_queries() const { return max_n_; }
+  int k() const { return k_; }
+
+ private:
+  friend class FeatureIndex;
+  friend void blend_with_index(const FeatureIndex&, const Tensor&, const float*, int64_t, float,
+                               IndexBlendWorkspace&, float*);
+  int64_t max_n_ = 0;
+  int k_ = 0, dim_ = 0;
+  std::vector<float> distances_;  // [max_n, k]
+  std::vector<int64_t> labels_;   // [max_n, k]
+  std::vector<double> w_;         // [k]
+  std::vector<float> row_;        // [dim]
+  std::unique_ptr<ivf::Scratch> search_;
+};
 
 enum class IndexMetric { kInnerProduct = 0, kL2 = 1 };
 
@@ -68,6 +97,10 @@ class FeatureIndex {
   // IVF only: lists probed per query, clamped to [1, nlist]. No-op for flat indexes.
   void set_nprobe(int64_t nprobe);
 
+  // Scratch for blend_with_index(..., workspace, out) calls of up to max_queries rows and k
+  // neighbours. Allocates (set-up). Throws rvc::Error when max_queries < 0 or k < 1.
+  IndexBlendWorkspace make_blend_workspace(int64_t max_queries, int k = 8) const;
+
   // All stored vectors by id, [ntotal, dim] row-major (upstream: index.reconstruct_n(0, ntotal)).
   Tensor reconstruct_all() const;
 
@@ -81,6 +114,9 @@ class FeatureIndex {
   SearchResult search(const float* queries, int64_t n, int k) const;
 
  private:
+  friend void blend_with_index(const FeatureIndex&, const Tensor&, const float*, int64_t, float,
+                               IndexBlendWorkspace&, float*);
+
   FeatureIndex() = default;
   static FeatureIndex from_bytes(std::vector<uint8_t> bytes, const std::string& name);
   IndexInfo info_;
@@ -114,5 +150,11 @@ IndexBlend blend_from_neighbours(const Tensor& feats, const Tensor& big_npy, con
 // search + blend_from_neighbours. big_npy normally = index.reconstruct_all(), computed once.
 IndexBlend blend_with_index(const FeatureIndex& index, const Tensor& big_npy, const Tensor& feats,
                             float index_rate, int k = 8);
+// The same blend, allocation-free: feats [n, dim] row-major with dim == index.dim() and
+// n <= ws.max_queries(); k = ws.k(); the search runs on the calling thread. out [n, dim] receives
+// the blended rows (bit-identical to blend_with_index(...).blended) and may alias feats. Throws
+// rvc::Error on a size mismatch (a set-up error; it never throws for sizes the workspace fits).
+void blend_with_index(const FeatureIndex& index, const Tensor& big_npy, const float* feats,
+                      int64_t n, float index_rate, IndexBlendWorkspace& ws, float* out);
 
 }  // namespace rvc::formats
