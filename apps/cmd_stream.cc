@@ -31,6 +31,7 @@
 #include "rvc/audio/portaudio_device.h"
 #include "rvc/audio/stream_runner.h"
 #include "rvc/core/error.h"
+#include "rvc/nn/backend.h"
 #include "rvc/pipeline/model_store.h"
 #include "rvc/pipeline/stream.h"
 #include "rvc/pipeline/voice_models.h"
@@ -43,7 +44,8 @@ extern "C" void on_sigint(int) { g_interrupted = true; }
 
 struct StreamOptions {
   std::string input_file, output_file, input_dev, output_dev, model, hubert, rmvpe, index;
-  int speaker = 0;
+  std::string precision = "f32";
+  int speaker = 0, threads = 2;
   bool realtime = false, quiet = false;
   int sample_rate = 0, buffer_frames = 0;
   double duration_s = 0.0;
@@ -96,6 +98,9 @@ bool parse_stream_options(const std::vector<std::string>& args, StreamOptions* o
   a.option("--rms-mix", "X", "RVC loudness: 0 = follow the input, 1 = the voice's (default 0)",
            &p.rms_mix);
   a.option("--speaker", "N", "RVC speaker id (default 0)", &o->speaker);
+  a.option("--threads", "N", "RVC compute threads per block (default 2)", &o->threads);
+  a.option("--precision", "P", "RVC networks in f32 (default) or bf16 (needs AVX512-BF16)",
+           &o->precision);
   a.flag("--quiet", "no live status line", &o->quiet);
   if (!a.parse(args)) return false;
   if (!a.positional().empty()) fail("stream: unexpected argument '", a.positional()[0], "'");
@@ -114,6 +119,8 @@ bool parse_stream_options(const std::vector<std::string>& args, StreamOptions* o
   }
   if (!std::isfinite(o->headroom_ms)) fail("--headroom-ms: expected a number");
   if (o->speaker < 0) fail("--speaker: expected >= 0, got ", o->speaker);
+  if (o->threads < 1 || o->threads > 256) fail("--threads: expected 1..256, got ", o->threads);
+  nn::parse_precision(o->precision.c_str(), "--precision");  // fails on a bad value
   return true;
 }
 
@@ -160,6 +167,10 @@ int run_stream(const std::vector<std::string>& args) {
   if (o.model.empty()) {
     backend = pipeline::make_builtin_backend();
   } else {
+    // Layers pack their weights in the default precision when loaded: set it first.
+    nn::set_num_threads(o.threads);
+    nn::set_default_precision(
+        nn::effective_precision(nn::parse_precision(o.precision.c_str(), "--precision")));
     pipeline::ModelStore::Overrides ov;
     ov.hubert = o.hubert;
     ov.rmvpe = o.rmvpe;
