@@ -7,11 +7,17 @@
 // a pitch cache; the synthesizer renders only the last return_length frames (skip_head /
 // return_length / return_length2 for the formant shift); the model-rate audio is resampled to
 // the device rate and, with rms_mix < 1, given the input's loudness envelope.
-// Not real-time safe yet: the models allocate their activations per call.
+// Real-time safe after prepare(): every model runs through its workspace API, the index blend and
+// F0 write into scratch, and the per-block resampling uses preallocated polyphase tables, so
+// infer() allocates, locks and logs nothing (tests/unit/pipeline/stream_rvc_alloc_test.cc counts
+// it). Caveats: oneDNN's own execute keeps a few small heap nodes per primitive call; the first
+// block on a thread other than the one that built the stream creates that thread's scratch once;
+// a formant change rebuilds the formant resampler's table in place (compute, no allocation).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "rvc/core/error.h"
@@ -58,7 +64,7 @@ class RvcBackend final : public VoiceBackend {
   std::string describe() const override { return "RVC " + m_->describe(); }
   bool continuous() const override { return false; }
 
-  void prepare(const StreamGeometry& g, const StreamParams&) override {
+  void prepare(const StreamGeometry& g, const StreamParams& initial) override {
     g_ = g;
     if (g.sample_rate % 100 != 0) {
       fail("RVC streaming needs a device rate that is a multiple of 100 Hz, got ", g.sample_rate);
@@ -77,11 +83,85 @@ class RvcBackend final : public VoiceBackend {
     return_length_ = (g.infer_frames() + zc_ - 1) / zc_;
     frames_ = g.extra + return_length_ * zc_;
     win16_.assign(static_cast<size_t>(160 * frames_ / zc_), 0.0f);
-    p_len_ = static_cast<int64_t>(win16_.size()) / 160;
+    const int64_t n16 = static_cast<int64_t>(win16_.size());
+    p_len_ = n16 / 160;
     cache_pitch_.assign(static_cast<size_t>(p_len_), 1);
     cache_pitchf_.assign(static_cast<size_t>(p_len_), 0.0f);
-    res_out_.resize(static_cast<size_t>(in_res_->max_output(g.block) + 16));
-    pending_.clear();
+    pitchf_scaled_.assign(static_cast<size_t>(p_len_), 0.0f);
+    res_out_.assign(static_cast<size_t>(in_res_->max_output(g.block) + 16), 0.0f);
+    // The resampler gives block16 samples per block on average, +-1 per call: a few blocks of
+    // room never fill.
+    pending_.assign(static_cast<size_t>(2 * block16_ + res_out_.size()), 0.0f);
+    pending_n_ = 0;
+
+    // Every model's workspace for this fixed geometry (each runs a warm-up pass).
+    const models::Hubert& hubert = m_->hubert();
+    hubert_ws_ = hubert.make_workspace(n16);
+    hubert.prepare(hubert_ws_, n16);
+    t_ = hubert.frames(n16);
+    c_ = hubert.output_dim(m_->hubert_final_proj());
+    feats_.assign(static_cast<size_t>(t_ * c_), 0.0f);
+    if (m_->has_index()) {
+      index_ws_ = m_->index()->make_blend_workspace(std::max<int64_t>(t_ - skip_head_ / 2, 0));
+    }
+    phone_ = Tensor({p_len_, c_});
+    // Formant shift renders return_length2 = ceil(return_length * 2^(f/12)) frames, f in
+    // [-12, 12] (StreamParams::validate).
+    const int64_t rl2_min = (return_length_ + 1) / 2, rl2_max = 2 * return_length_;
+    synth_ws_ = m_->synthesizer().make_workspace(p_len_, rl2_max);
+
+    f0_n_ = block16_ + 800;
+    if (g_.f0_method == "rmvpe") f0_n_ = 5120 * ((f0_n_ - 1) / 5120 + 1) - 160;
+    f0_n_ = std::min<int64_t>(f0_n_, n16);
+    if (m_->has_f0()) {
+      if (g_.f0_method == "rmvpe") {
+        rmvpe_ws_ = m_->rmvpe()->make_workspace(f0_n_);
+        m_->rmvpe()->prepare(rmvpe_ws_, f0_n_, kRmvpeThreshold);
+        f0_frames_ = m_->rmvpe()->frames(f0_n_);
+      } else {
+        yin_ = std::make_unique<dsp::YinTracker>(dsp::F0Config{}, f0_n_);
+        f0_frames_ = yin_->frames(f0_n_);
+      }
+      f0d_.assign(static_cast<size_t>(f0_frames_), 0.0);
+      f0_.assign(static_cast<size_t>(f0_frames_), 0.0f);
+      coarse_.assign(static_cast<size_t>(f0_frames_), 1);
+    }
+
+    // Model rate -> device rate, and the formant squeeze (upp -> spf samples per 10 ms frame),
+    // with room for every upp the formant range gives.
+    const int tgt = m_->sample_rate_hz(), spf = tgt / 100;
+    const int64_t synth_max = (rl2_max + 1) * spf;
+    formant_res_ = std::make_unique<dsp::BlockResampler>(spf, spf, synth_max);
+    for (int upp = spf / 2 - 1; upp <= 2 * spf + 1; ++upp) {
+      if (upp > 0) formant_res_->reserve(upp, spf);
+    }
+    formant_buf_.assign(static_cast<size_t>(return_length_ * spf + 16), 0.0f);
+    out_res_ = std::make_unique<dsp::BlockResampler>(tgt, g.sample_rate, synth_max);
+    out_buf_.assign(static_cast<size_t>(out_res_->output_frames(synth_max) + 16), 0.0f);
+    const int64_t n_out = g.infer_frames();
+    rms_frames_.assign(static_cast<size_t>(1 + n_out / zc_), 0.0);
+    env_in_.assign(static_cast<size_t>(n_out), 0.0f);
+    env_out_.assign(static_cast<size_t>(n_out), 0.0f);
+
+    // One whole block on silence with the initial parameters, and decoder calls at both formant
+    // extremes, so every primitive, thread-local scratch and pool buffer exists before the first
+    // live block; then back to silence.
+    if (m_->has_f0()) {
+      std::fill(pitchf_scaled_.begin(), pitchf_scaled_.end(), 100.0f);
+      std::fill(cache_pitch_.begin(), cache_pitch_.end(), 50);
+    }
+    for (const int64_t rl2 : {rl2_min, rl2_max}) {
+      models::SynthesizerRequest rq = request(rl2);
+      m_->synthesizer().infer(rq, *synth_ws_);
+    }
+    std::fill(pitchf_scaled_.begin(), pitchf_scaled_.end(), 0.0f);
+    std::vector<float> silence(static_cast<size_t>(window_frames(g)), 0.0f);
+    std::vector<float> out(static_cast<size_t>(n_out), 0.0f);
+    StreamParams warm = initial;
+    warm.index_rate = m_->has_index() ? 0.5 : 0.0;  // the index path too
+    warm.rms_mix = 0.5;
+    infer(silence.data(), out.data(), warm);
+    reset();
   }
   int64_t window_frames(const StreamGeometry& g) const override {
     return std::max(g.block, std::max(frames_, g.infer_frames() + delay_));
@@ -90,108 +170,132 @@ class RvcBackend final : public VoiceBackend {
 
   void infer(const float* window, float* out, const StreamParams& p) override {
     const int64_t wf = window_frames(g_);
-    // 16 kHz window: shift by one block, append the newest resampled block.
+    // 16 kHz window: shift by one block, append the newest resampled block (through the
+    // pending queue, since the resampler's output count varies by a sample between calls).
     const int64_t got = in_res_->process(window + wf - g_.block, g_.block, res_out_.data(),
                                          static_cast<int64_t>(res_out_.size()));
-    pending_.insert(pending_.end(), res_out_.begin(), res_out_.begin() + got);
+    const int64_t room = static_cast<int64_t>(pending_.size()) - pending_n_;
+    const int64_t add = std::min(got, room);  // room never runs out (see prepare)
+    std::copy(res_out_.data(), res_out_.data() + add, pending_.data() + pending_n_);
+    pending_n_ += add;
     const int64_t n16 = static_cast<int64_t>(win16_.size());
     std::memmove(win16_.data(), win16_.data() + block16_,
                  static_cast<size_t>(n16 - block16_) * sizeof(float));
-    const int64_t take = std::min<int64_t>(block16_, static_cast<int64_t>(pending_.size()));
+    const int64_t take = std::min(block16_, pending_n_);
     float* dst = win16_.data() + n16 - block16_;
     std::fill(dst, dst + (block16_ - take), 0.0f);  // start-up only
-    std::copy(pending_.begin(), pending_.begin() + take, dst + (block16_ - take));
-    pending_.erase(pending_.begin(), pending_.begin() + take);
+    std::copy(pending_.data(), pending_.data() + take, dst + (block16_ - take));
+    std::memmove(pending_.data(), pending_.data() + take,
+                 static_cast<size_t>(pending_n_ - take) * sizeof(float));
+    pending_n_ -= take;
 
     // HuBERT over the whole window; upstream repeats the last frame once.
-    Tensor feats = m_->hubert().forward(win16_.data(), n16, m_->hubert_output_layer(),
-                                        m_->hubert_final_proj());
-    const int64_t t = feats.dim(0), c = feats.dim(1);
-    // Index blend on the new part (20 ms frames from skip_head / 2).
+    m_->hubert().forward(win16_.data(), n16, m_->hubert_output_layer(), m_->hubert_final_proj(),
+                         hubert_ws_, feats_.data());
+    const int64_t t = t_, c = c_;
+    // Index blend on the new part (20 ms frames from skip_head / 2), in place.
     if (m_->has_index() && p.index_rate > 0 && t > skip_head_ / 2) {
       const int64_t from = skip_head_ / 2, n = t - from;
-      Tensor part({n, c}, feats.data() + from * c);
-      const auto blend = formats::blend_with_index(*m_->index(), m_->big_npy(), part,
-                                                   static_cast<float>(p.index_rate));
-      std::copy(blend.blended.data(), blend.blended.data() + n * c, feats.data() + from * c);
+      formats::blend_with_index(*m_->index(), m_->big_npy(), feats_.data() + from * c, n,
+                                static_cast<float>(p.index_rate), index_ws_,
+                                feats_.data() + from * c);
     }
     // x2 nearest upsampling to 10 ms frames, p_len of them (last frame repeated as needed).
-    Tensor phone({p_len_, c});
     for (int64_t i = 0; i < p_len_; ++i) {
       const int64_t src = std::min(i / 2, t - 1);
-      std::copy(feats.data() + src * c, feats.data() + (src + 1) * c, phone.data() + i * c);
+      std::copy(feats_.data() + src * c, feats_.data() + (src + 1) * c, phone_.data() + i * c);
     }
     const double factor = std::pow(2.0, p.formant_semitones / 12.0);
     const int64_t return_length2 =
         static_cast<int64_t>(std::ceil(static_cast<double>(return_length_) * factor));
-    models::SynthesizerRequest rq;
-    rq.phone = &phone;
-    rq.sid = sid_;
-    rq.skip_head = skip_head_;
-    rq.return_length = return_length_;
-    rq.return_length2 = return_length2;
-    std::vector<float> pitchf_scaled;
     if (m_->has_f0()) {
       update_pitch_cache(p);
-      pitchf_scaled = cache_pitchf_;
-      for (float& f : pitchf_scaled) {
-        f = static_cast<float>(f * static_cast<double>(return_length2) / return_length_);
+      for (int64_t i = 0; i < p_len_; ++i) {
+        pitchf_scaled_[static_cast<size_t>(i)] =
+            static_cast<float>(cache_pitchf_[static_cast<size_t>(i)] *
+                               static_cast<double>(return_length2) / return_length_);
       }
-      rq.pitch = cache_pitch_.data();
-      rq.pitchf = pitchf_scaled.data();
     }
-    const Tensor audio = m_->synthesizer().infer(rq).audio;
+    const models::SynthesizerResult r =
+        m_->synthesizer().infer(request(return_length2), *synth_ws_);
     // Formant shift: the return_length2 frames are squeezed back to return_length.
     const int tgt = m_->sample_rate_hz(), spf = tgt / 100;
-    std::vector<float> y(audio.data(), audio.data() + audio.numel());
+    const float* y = r.audio;
+    int64_t ny = r.samples;
     const int upp = static_cast<int>(std::floor(factor * tgt / 100.0));
     if (upp != spf) {
-      y.resize(std::min<size_t>(y.size(), static_cast<size_t>(return_length_ * upp)));
-      y = dsp::resample(y, upp, spf);
+      ny = std::min(ny, return_length_ * upp);
+      formant_res_->set_rates(upp, spf);  // rebuilds its table only when upp changed
+      ny = formant_res_->process(y, ny, formant_buf_.data(),
+                                 static_cast<int64_t>(formant_buf_.size()));
+      y = formant_buf_.data();
     }
-    if (tgt != g_.sample_rate) y = dsp::resample(y, tgt, g_.sample_rate);
+    if (tgt != g_.sample_rate) {
+      ny = out_res_->process(y, ny, out_buf_.data(), static_cast<int64_t>(out_buf_.size()));
+      y = out_buf_.data();
+    }
     const int64_t n_out = g_.infer_frames();
-    y.resize(static_cast<size_t>(std::max<int64_t>(n_out, static_cast<int64_t>(y.size()))), 0.0f);
-    std::copy(y.begin(), y.begin() + n_out, out);
+    const int64_t have = std::min(n_out, ny);
+    std::copy(y, y + have, out);
+    std::fill(out + have, out + n_out, 0.0f);
     if (p.rms_mix < 1.0) mix_rms(window + wf - n_out - delay_, out, n_out, p.rms_mix);
   }
 
   void reset() override {
     in_res_->reset();
-    pending_.clear();
+    pending_n_ = 0;
     std::fill(win16_.begin(), win16_.end(), 0.0f);
     std::fill(cache_pitch_.begin(), cache_pitch_.end(), 1);
     std::fill(cache_pitchf_.begin(), cache_pitchf_.end(), 0.0f);
   }
 
  private:
+  static constexpr float kRmvpeThreshold = 0.03f;
+
+  models::SynthesizerRequest request(int64_t return_length2) const {
+    models::SynthesizerRequest rq;
+    rq.phone = &phone_;
+    rq.sid = sid_;
+    rq.skip_head = skip_head_;
+    rq.return_length = return_length_;
+    rq.return_length2 = return_length2;
+    if (m_->has_f0()) {
+      rq.pitch = cache_pitch_.data();
+      rq.pitchf = pitchf_scaled_.data();
+    }
+    return rq;
+  }
+
   // ref: rtrvc.py, RVC.infer (if_f0 branch): F0 of the newest block + 800 samples (rmvpe:
   // rounded up to 5120k - 160), shifted by pitch - formant semitones, written over the cache
   // tail after the cache moved by one block.
   void update_pitch_cache(const StreamParams& p) {
-    int64_t nf = block16_ + 800;
-    if (g_.f0_method == "rmvpe") nf = 5120 * ((nf - 1) / 5120 + 1) - 160;
-    nf = std::min<int64_t>(nf, static_cast<int64_t>(win16_.size()));
-    const float* x = win16_.data() + win16_.size() - static_cast<size_t>(nf);
-    std::vector<float> f0;
+    const float* x = win16_.data() + win16_.size() - static_cast<size_t>(f0_n_);
     if (g_.f0_method == "rmvpe") {
-      const auto d = m_->rmvpe()->infer_f0(x, nf, 0.03f);
-      f0.assign(d.begin(), d.end());
+      m_->rmvpe()->infer_f0(x, f0_n_, rmvpe_ws_, f0d_.data(), kRmvpeThreshold);
+      for (int64_t i = 0; i < f0_frames_; ++i) {
+        f0_[static_cast<size_t>(i)] = static_cast<float>(f0d_[static_cast<size_t>(i)]);
+      }
     } else {
-      f0 = dsp::estimate_f0(x, nf, dsp::F0Config{});
+      yin_->track(x, f0_n_, f0_.data());
     }
-    dsp::shift_f0(f0, p.pitch_semitones - p.formant_semitones);
-    const auto coarse = dsp::f0_to_coarse(f0);
+    // dsp::shift_f0 and dsp::f0_to_coarse, in place.
+    const double ratio = std::pow(2.0, (p.pitch_semitones - p.formant_semitones) / 12.0);
+    for (int64_t i = 0; i < f0_frames_; ++i) {
+      float& f = f0_[static_cast<size_t>(i)];
+      f = static_cast<float>(f * ratio);
+      coarse_[static_cast<size_t>(i)] = dsp::f0_to_coarse(static_cast<double>(f));
+    }
     const int64_t shift = std::min(block16_ / 160, p_len_);
     std::copy(cache_pitch_.begin() + shift, cache_pitch_.end(), cache_pitch_.begin());
     std::copy(cache_pitchf_.begin() + shift, cache_pitchf_.end(), cache_pitchf_.begin());
-    const int64_t len = static_cast<int64_t>(f0.size());
+    const int64_t len = f0_frames_;
     const int64_t n = std::min(len - 4, p_len_);  // pitch[3:-1]
     for (int64_t i = 0; i < n; ++i) {
       const size_t dst = static_cast<size_t>(p_len_ - n + i),
                    src = static_cast<size_t>(len - 1 - n + i);
-      cache_pitch_[dst] = coarse[src];
-      cache_pitchf_[dst] = f0[src];
+      cache_pitch_[dst] = coarse_[src];
+      cache_pitchf_[dst] = f0_[src];
     }
   }
 
@@ -209,11 +313,19 @@ class RvcBackend final : public VoiceBackend {
   int64_t sid_ = 0;
   StreamGeometry g_;
   int64_t zc_ = 0, block16_ = 0, delay_ = 0, skip_head_ = 0, return_length_ = 0, frames_ = 0;
-  int64_t p_len_ = 0;
+  int64_t p_len_ = 0, t_ = 0, c_ = 0, f0_n_ = 0, f0_frames_ = 0, pending_n_ = 0;
   std::unique_ptr<dsp::StreamResampler> in_res_;
-  std::vector<float> res_out_, pending_, win16_, cache_pitchf_, env_in_, env_out_;
-  std::vector<int64_t> cache_pitch_;
-  std::vector<double> rms_frames_;
+  std::unique_ptr<dsp::BlockResampler> formant_res_, out_res_;
+  models::HubertWorkspace hubert_ws_;
+  models::RmvpeWorkspace rmvpe_ws_;
+  std::optional<models::SynthesizerWorkspace> synth_ws_;  // set in prepare()
+  formats::IndexBlendWorkspace index_ws_;
+  std::unique_ptr<dsp::YinTracker> yin_;
+  Tensor phone_;
+  std::vector<float> res_out_, pending_, win16_, cache_pitchf_, pitchf_scaled_, feats_, f0_;
+  std::vector<float> formant_buf_, out_buf_, env_in_, env_out_;
+  std::vector<int64_t> cache_pitch_, coarse_;
+  std::vector<double> rms_frames_, f0d_;
 };
 
 }  // namespace

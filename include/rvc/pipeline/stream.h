@@ -17,10 +17,12 @@
 // entering process() leaves it latency_frames() - block_frames() samples later.
 //
 // Real-time contract: the constructor allocates everything; process() never allocates, locks,
-// logs or throws with a real-time-safe backend such as the built-in voice
-// (tests/unit/pipeline/stream_test.cc counts operator new to prove it). The RVC backend is not
-// yet: its models allocate per call, so it must run on a worker thread (audio/stream_runner.h),
-// never in an audio callback.
+// logs or throws with either backend (tests/unit/pipeline/stream_test.cc and
+// stream_rvc_alloc_test.cc count operator new to prove it; oneDNN's own execute keeps a few
+// small heap nodes per primitive call, counted apart). The RVC backend's compute per block is
+// still far longer than an audio callback may take, so it runs on a worker thread
+// (audio/stream_runner.h); its first block on a thread other than the constructing one (or
+// warm_up()'s) creates that thread's model scratch once.
 // set_params() may be called from any thread at any time (it takes a lock only on the writer
 // side); process() picks the newest parameters up at its next block through a lock-free triple
 // buffer, and gains ramp over a block, pitch/formant glide, so changes do not click.
@@ -116,8 +118,9 @@ class VoiceModels;
 // index blend and F0 (pitch cache) on the new part, synthesizer with skip_head / return_length /
 // return_length2 (formant), model rate resampled to the device rate, optional rms mix. Needs a
 // device rate that is a multiple of 100 Hz and, for f0_method rmvpe with an f0 voice, an RMVPE
-// model. Not real-time safe yet: the models allocate per call, so Stream::process allocates with
-// this backend (it runs on the worker thread, never the audio thread).
+// model. Real-time safe after construction: the models run through workspaces sized for the
+// stream's fixed window, so Stream::process allocates nothing with this backend (a formant change
+// rebuilds a resampler table in place). Its compute is long, so it runs on the worker thread.
 std::unique_ptr<VoiceBackend> make_rvc_backend(std::shared_ptr<const VoiceModels> models,
                                                int64_t speaker = 0);
 
