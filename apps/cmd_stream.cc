@@ -31,6 +31,7 @@
 #include "rvc/audio/portaudio_device.h"
 #include "rvc/audio/stream_runner.h"
 #include "rvc/core/error.h"
+#include "rvc/dsp/denoise.h"
 #include "rvc/nn/backend.h"
 #include "rvc/pipeline/model_store.h"
 #include "rvc/pipeline/stream.h"
@@ -86,6 +87,9 @@ bool parse_stream_options(const std::vector<std::string>& args, StreamOptions* o
            &p.threshold_db);
   a.option("--input-gain-db", "N", "input gain in dB (default 0)", &p.input_gain_db);
   a.option("--output-gain-db", "N", "output gain in dB (default 0)", &p.output_gain_db);
+  std::string denoise = "off";
+  a.option("--denoise", "LEVEL",
+           "input noise suppression: off (default), low, moderate, high or very_high", &denoise);
   a.option("--model", "M",
            "RVC voice: NAME (in $RVC_MODELS_DIR) or a .pth; default: built-in voice", &o->model);
   a.option("--hubert", "FILE", "hubert_base.pt (default: found under assets/ or the models dir)",
@@ -104,6 +108,7 @@ bool parse_stream_options(const std::vector<std::string>& args, StreamOptions* o
   a.flag("--quiet", "no live status line", &o->quiet);
   if (!a.parse(args)) return false;
   if (!a.positional().empty()) fail("stream: unexpected argument '", a.positional()[0], "'");
+  p.noise_suppression = dsp::parse_noise_level(denoise, "--denoise");
   const bool file = !o->input_file.empty() || !o->output_file.empty();
   if (file && (o->input_file.empty() || o->output_file.empty())) {
     fail("stream: --input-file and --output-file go together");
@@ -211,9 +216,10 @@ int run_stream(const std::vector<std::string>& args) {
   }
   std::printf(
       "algorithmic latency: %.1f ms (%lld samples) = block %.1f + crossfade %.1f + search %.1f"
-      " + voice %.1f + buffering %.1f ms\n",
+      " + voice %.1f + denoise %.1f + buffering %.1f ms\n",
       ms(latency, sr), static_cast<long long>(latency), ms(L.block, sr), ms(L.crossfade, sr),
-      ms(L.search, sr), ms(L.backend, sr), ms(runner.prime_frames() - L.block, sr));
+      ms(L.search, sr), ms(L.backend, sr), ms(L.denoise, sr),
+      ms(runner.prime_frames() - L.block, sr));
   std::printf(
       "output buffering: %lld samples (one block + period alignment + %.1f ms compute "
       "headroom)\n",

@@ -1,4 +1,5 @@
-// Stream: gain, silence gate, input window, backend, SOLA, output gain. See stream.h.
+// Stream: gain, noise suppression, silence gate, input window, backend, SOLA, output gain. See
+// stream.h.
 #include "rvc/pipeline/stream.h"
 
 #include <algorithm>
@@ -80,7 +81,8 @@ Stream::Stream(const StreamConfig& config, std::unique_ptr<VoiceBackend> backend
       box_(config.params),
       cur_(config.params),
       sola_(config.block_frames(), backend_->continuous() ? 0 : config.crossfade_frames(),
-            backend_->continuous() ? 0 : config.sola_search_frames()) {
+            backend_->continuous() ? 0 : config.sola_search_frames()),
+      denoise_(config.sample_rate, config.block_frames(), config.params.noise_suppression) {
   geometry_ = make_geometry(config_, *backend_);
   if (geometry_.crossfade > geometry_.block) {
     fail("crossfade_ms: ", config_.crossfade_ms, " ms is longer than the block (",
@@ -110,14 +112,16 @@ void Stream::set_params(const StreamParams& p) {
 StreamParams Stream::params() const { return box_.latest(); }
 
 StreamLatency Stream::latency() const {
-  return {geometry_.block, geometry_.crossfade, geometry_.search, backend_->latency_frames()};
+  return {geometry_.block, geometry_.crossfade, geometry_.search, backend_->latency_frames(),
+          denoise_.latency_frames()};
 }
 
 double Stream::latency_ms() const {
   return static_cast<double>(latency_frames()) * 1000.0 / config_.sample_rate;
 }
 
-// Gain ramp into raw_, then the gate writes the gated block to the end of window_.
+// Gain ramp into raw_, noise suppression in place there (so the gate measures the cleaned
+// input), then the gate writes the gated block to the end of window_.
 // ref: gui_v1.py, audio_infer (threhold: librosa RMS over 4*zc frames per zc hop, chunks below
 // the threshold in dB zeroed). Here the RMS window ends at the chunk's end (no look-ahead) and the
 // gate ramps over one chunk instead of switching hard.
@@ -127,6 +131,8 @@ void Stream::gate_and_gain(const float* in) {
   const float g_in = db_to_gain(cur_.input_gain_db);
   apply_ramp(in, raw_.data() + hist, b, in_gain_, g_in);
   in_gain_ = g_in;
+  denoise_.set_level(cur_.noise_suppression);
+  denoise_.process(raw_.data() + hist, b);
 
   float* dst = window_.data() + (window_frames_ - b);
   if (cur_.threshold_db <= -60.0) {
@@ -175,6 +181,7 @@ void Stream::warm_up(int blocks) {
 void Stream::reset() {
   backend_->reset();
   sola_.reset();
+  denoise_.reset();
   std::fill(window_.begin(), window_.end(), 0.0f);
   std::fill(raw_.begin(), raw_.end(), 0.0f);
   box_.read(&cur_);

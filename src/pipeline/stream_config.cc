@@ -24,6 +24,10 @@ void StreamParams::validate() const {
   check_range("threshold_db", threshold_db, -200, 0);
   check_range("input_gain_db", input_gain_db, -60, 30);
   check_range("output_gain_db", output_gain_db, -60, 30);
+  if (!dsp::valid_noise_level(noise_suppression)) {
+    fail("noise_suppression: expected off, low, moderate, high or very_high, got level ",
+         static_cast<int>(noise_suppression));
+  }
 }
 
 void StreamConfig::validate() const {
@@ -71,7 +75,8 @@ std::string StreamConfig::to_string() const {
      << "threshold_db = " << params.threshold_db
      << (params.threshold_db <= -60 ? " (gate off)" : "") << "\n"
      << "input_gain_db = " << params.input_gain_db << "\n"
-     << "output_gain_db = " << params.output_gain_db << "\n";
+     << "output_gain_db = " << params.output_gain_db << "\n"
+     << "noise_suppression = " << dsp::noise_level_name(params.noise_suppression) << "\n";
   return os.str();
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "rvc/dsp/denoise.h"
 #include "rvc/pipeline/model_store.h"
 
 namespace rvc::server {
@@ -97,11 +98,21 @@ ParamUpdate parse_params(const json& j, const std::string& where) {
       u.input_gain_db = number(v, f, -60, 30);
     } else if (key == "output_gain_db") {
       u.output_gain_db = number(v, f, -60, 30);
+    } else if (key == "noise_suppression") {
+      if (!v.is_string()) {
+        bad_field(f, "\"off\", \"low\", \"moderate\", \"high\" or \"very_high\"");
+      }
+      try {
+        u.noise_suppression = dsp::parse_noise_level(v.get<std::string>(), f);
+      } catch (const Error&) {
+        bad_field(f, "\"off\", \"low\", \"moderate\", \"high\" or \"very_high\", got '" +
+                         excerpt(v.get<std::string>()) + "'");
+      }
     } else {
       throw ProtocolError(Code::kBadField,
                           where + ": unknown parameter '" + excerpt(key) +
                               "' (expected pitch, formant, index_rate, rms_mix, threshold_db, "
-                              "input_gain_db, output_gain_db)");
+                              "input_gain_db, output_gain_db, noise_suppression)");
     }
   }
   return u;
@@ -182,13 +193,18 @@ void ParamUpdate::apply_to(pipeline::StreamParams* p) const {
   if (threshold_db) p->threshold_db = *threshold_db;
   if (input_gain_db) p->input_gain_db = *input_gain_db;
   if (output_gain_db) p->output_gain_db = *output_gain_db;
+  if (noise_suppression) p->noise_suppression = *noise_suppression;
 }
 
 json params_json(const pipeline::StreamParams& p) {
-  return {{"pitch", p.pitch_semitones},        {"formant", p.formant_semitones},
-          {"index_rate", p.index_rate},        {"rms_mix", p.rms_mix},
-          {"threshold_db", p.threshold_db},    {"input_gain_db", p.input_gain_db},
-          {"output_gain_db", p.output_gain_db}};
+  return {{"pitch", p.pitch_semitones},
+          {"formant", p.formant_semitones},
+          {"index_rate", p.index_rate},
+          {"rms_mix", p.rms_mix},
+          {"threshold_db", p.threshold_db},
+          {"input_gain_db", p.input_gain_db},
+          {"output_gain_db", p.output_gain_db},
+          {"noise_suppression", dsp::noise_level_name(p.noise_suppression)}};
 }
 
 ControlMessage parse_control(std::string_view text) {

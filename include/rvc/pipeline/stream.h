@@ -1,9 +1,10 @@
 // rvc/pipeline/stream.h: the real-time block processor (one live voice stream).
 //
 // In the manner of upstream's realtime GUI (gui_v1.py GUI.audio_infer + infer/lib/rtrvc.py
-// RVC.infer): every block of `block_frames()` device-rate samples is gain-ramped, silence-gated
-// (RMS in dB per 10 ms), appended to a sliding input window, converted by a VoiceBackend, joined
-// to the previous block with SOLA (rvc/pipeline/sola.h) and written out.
+// RVC.infer): every block of `block_frames()` device-rate samples is gain-ramped, noise-suppressed
+// (rvc/dsp/denoise.h; optional, hot-switchable), silence-gated (RMS in dB per 10 ms), appended to
+// a sliding input window, converted by a VoiceBackend, joined to the previous block with SOLA
+// (rvc/pipeline/sola.h) and written out.
 //
 // Voice backends:
 //  - the built-in DSP voice (make_builtin_backend): a streaming pitch/formant shifter whose
@@ -13,7 +14,8 @@
 //    skip_head/return_length), block-wise, joined by SOLA.
 //
 // Latency (samples at the device rate): algorithmic = block (collecting one block) + SOLA
-// crossfade + SOLA search (both 0 for continuous backends) + the backend's own delay. A sample
+// crossfade + SOLA search (both 0 for continuous backends) + the backend's own delay + the noise
+// suppressor's (always, whatever its level, so that switching it never moves the output). A sample
 // entering process() leaves it latency_frames() - block_frames() samples later.
 //
 // Real-time contract: the constructor allocates everything; process() never allocates, locks,
@@ -36,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "rvc/dsp/denoise.h"
 #include "rvc/pipeline/sola.h"
 
 namespace rvc::pipeline {
@@ -49,6 +52,8 @@ struct StreamParams {
   double threshold_db = -60.0;     // silence gate on input RMS; <= -60 turns the gate off
   double input_gain_db = 0.0;      // [-60, 30]
   double output_gain_db = 0.0;     // [-60, 30]
+  // Noise suppression of the input (after input gain, before the gate); off = only its delay.
+  dsp::NoiseLevel noise_suppression = dsp::NoiseLevel::kOff;
   // Throws rvc::Error naming the bad field.
   void validate() const;
 };
@@ -126,8 +131,8 @@ std::unique_ptr<VoiceBackend> make_rvc_backend(std::shared_ptr<const VoiceModels
 
 // Breakdown of latency_frames().
 struct StreamLatency {
-  int64_t block = 0, crossfade = 0, search = 0, backend = 0;
-  int64_t total() const { return block + crossfade + search + backend; }
+  int64_t block = 0, crossfade = 0, search = 0, backend = 0, denoise = 0;
+  int64_t total() const { return block + crossfade + search + backend + denoise; }
 };
 
 class Stream {
@@ -158,7 +163,8 @@ class Stream {
   int64_t last_sola_offset() const { return last_offset_; }
   // Blocks processed since construction / reset.
   int64_t blocks() const { return blocks_; }
-  // Back to silence with the current parameters. Not concurrently with process().
+  // Back to silence with the current parameters. Not concurrently with process(); not
+  // real-time (re-initialises the noise suppressor).
   void reset();
   // Runs `blocks` silent blocks and resets: models do their one-time lazy set-up (kernel JIT,
   // first allocations) here instead of in the first live block. Not real-time; call before the
@@ -191,6 +197,7 @@ class Stream {
   ParamBox box_;
   StreamParams cur_;  // worker's copy
   Sola sola_;
+  dsp::NoiseSuppressor denoise_;
   int64_t window_frames_ = 0;
   std::vector<float> window_;  // backend input, newest block last
   std::vector<float> raw_;     // 3 zc of gain-applied history + the new block (gate RMS)

@@ -77,6 +77,7 @@ inline int bytes_per_sample(AudioFormat f) { return f == AudioFormat::kS16 ? 2 :
 struct ParamUpdate {
   std::optional<double> pitch, formant, index_rate, rms_mix, threshold_db, input_gain_db,
       output_gain_db;
+  std::optional<dsp::NoiseLevel> noise_suppression;
   void apply_to(pipeline::StreamParams* p) const;
 };
 nlohmann::json params_json(const pipeline::StreamParams& p);

@@ -41,7 +41,8 @@ TEST(Control, ParsesAFullConfig) {
       R"({"type":"config","sample_rate":48000,"format":"pcm_f32le","channels":2,"model":"alice",)"
       R"("speaker":1,"block_ms":50,"extra_ms":1000,"crossfade_ms":20,"f0_method":"yin",)"
       R"("params":{"pitch":4,"formant":-2,"index_rate":0.5,"rms_mix":0.25,"threshold_db":-50,)"
-      R"("input_gain_db":3,"output_gain_db":-3},"token":"t","id":9})");
+      R"("input_gain_db":3,"output_gain_db":-3,"noise_suppression":"very_high"},"token":"t",)"
+      R"("id":9})");
   EXPECT_EQ(m.type, MessageType::kConfig);
   EXPECT_EQ(m.id, json(9));
   const SessionConfig& c = m.config;
@@ -64,7 +65,9 @@ TEST(Control, ParsesAFullConfig) {
   EXPECT_EQ(p.threshold_db, -50);
   EXPECT_EQ(p.input_gain_db, 3);
   EXPECT_EQ(p.output_gain_db, -3);
+  EXPECT_EQ(p.noise_suppression, dsp::NoiseLevel::kVeryHigh);
   EXPECT_EQ(params_json(p)["pitch"], 4.0);
+  EXPECT_EQ(params_json(p)["noise_suppression"], "very_high");
 }
 
 TEST(Control, MinimalConfigKeepsDefaults) {
@@ -78,6 +81,8 @@ TEST(Control, MinimalConfigKeepsDefaults) {
   p.pitch_semitones = 7;
   m.config.params.apply_to(&p);
   EXPECT_EQ(p.pitch_semitones, 7);  // untouched
+  EXPECT_EQ(p.noise_suppression, dsp::NoiseLevel::kOff);
+  EXPECT_EQ(params_json(p)["noise_suppression"], "off");
 }
 
 TEST(Control, OtherTypes) {
@@ -138,6 +143,21 @@ TEST(Control, BadFieldsNameTheField) {
   EXPECT_EQ(code_of(R"({"type":"set","params":{"index_rate":1.5}})"), Code::kBadField);
   EXPECT_EQ(code_of(R"({"type":"set","params":{"output_gain_db":31}})"), Code::kBadField);
   EXPECT_EQ(code_of(R"({"type":"set","params":{"ptich":1}})"), Code::kBadField);
+  EXPECT_EQ(code_of(R"({"type":"set","params":{"noise_suppression":"loud"}})"), Code::kBadField);
+  EXPECT_EQ(code_of(R"({"type":"set","params":{"noise_suppression":3}})"), Code::kBadField);
+  EXPECT_EQ(code_of(R"({"type":"set","params":{"noise_suppression":null}})"), Code::kBadField);
+  const std::string ns = message_of(R"({"type":"set","params":{"noise_suppression":"High"}})");
+  EXPECT_NE(ns.find("params.noise_suppression"), std::string::npos) << ns;
+  EXPECT_NE(ns.find("very_high"), std::string::npos) << ns;
+  EXPECT_NE(ns.find("'High'"), std::string::npos) << ns;
+  EXPECT_EQ(ns.find('\n'), std::string::npos) << ns;
+  const ControlMessage set =
+      parse_control(R"({"type":"set","params":{"noise_suppression":"moderate"}})");
+  pipeline::StreamParams q;
+  q.pitch_semitones = 3;
+  set.params.apply_to(&q);
+  EXPECT_EQ(q.noise_suppression, dsp::NoiseLevel::kModerate);
+  EXPECT_EQ(q.pitch_semitones, 3);  // only the keys given change
   EXPECT_NE(message_of(R"({"type":"set","params":{"pitch":40}})").find("params.pitch"),
             std::string::npos);
   EXPECT_NE(message_of(R"({"type":"set","params":{"ptich":1}})").find("ptich"), std::string::npos);
