@@ -37,7 +37,10 @@ void parallel_range(size_t n, F&& f) {
 __attribute__((target_clones("avx512f", "avx2", "default"))) void leaky_span(const float* x,
                                                                              float* y, size_t n,
                                                                              float slope) {
-  for (size_t i = 0; i < n; ++i) y[i] = x[i] < 0.f ? x[i] * slope : x[i];
+  for (size_t i = 0; i < n; ++i) {
+    const float v = x[i], m = v * slope;  // both sides computed: no branch, so it vectorises
+    y[i] = v < 0.f ? m : v;
+  }
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void add_span(float* y, const float* x,
