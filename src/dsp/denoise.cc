@@ -130,14 +130,16 @@ NoiseSuppressor::NoiseSuppressor(int sample_rate, int64_t max_block_frames, Nois
     fail("noise_suppression: expected a level 0..4, got ", static_cast<int>(level));
   }
   const int rate = 100 * frame_;  // see the header: 22050 -> 22000
-  latency_ = measure_latency(rate, frame_);
+  ns_delay_ = measure_latency(rate, frame_);
+  latency_ = std::max<int64_t>(1, (ns_delay_ + frame_ - 1) / frame_) * frame_;
+  lead_ = latency_ - ns_delay_;
   prime_ = kPrimeFrames * static_cast<int64_t>(frame_);
   webrtc_ = std::make_unique<Webrtc>();
   webrtc_->sc = webrtc::StreamConfig(rate, 1);
   for (auto& a : webrtc_->apm)
     a = make_apm(rate, level == NoiseLevel::kOff ? NoiseLevel::kLow : level);
   webrtc_->frame.assign(static_cast<size_t>(frame_), 0.0f);
-  hist_.assign(static_cast<size_t>(std::max(prime_, latency_) + max_block_), 0.0f);
+  hist_.assign(static_cast<size_t>(std::max(prime_ + lead_, latency_) + max_block_), 0.0f);
   for (auto& w : wet_) w.assign(static_cast<size_t>(max_block_), 0.0f);
   want_ = level;
 }
@@ -148,7 +150,7 @@ void NoiseSuppressor::set_level(NoiseLevel level) {
   want_ = valid_noise_level(level) ? level : NoiseLevel::kOff;
 }
 
-void NoiseSuppressor::run(int k, float* x, int64_t n) {
+void NoiseSuppressor::run(int k, const float* x, int64_t n) {
   float* w = wet_[k].data();
   for (int64_t i = 0; i < n; ++i) w[i] = std::isfinite(x[i]) ? x[i] : 0.0f;
   auto& apm = *webrtc_->apm[k];
@@ -160,12 +162,12 @@ void NoiseSuppressor::run(int k, float* x, int64_t n) {
   }
 }
 
-// Feeds the input just before the current block of n samples (up to prime_ samples of what has
-// been seen) through both instances, outputs discarded.
+// Feeds the input just before what webrtc gets for the current block of n samples (up to prime_
+// samples of what has been seen) through both instances, outputs discarded.
 void NoiseSuppressor::prime(int64_t n) {
   const int64_t h = static_cast<int64_t>(hist_.size());
-  const int64_t p = std::min(prime_, std::max<int64_t>(0, seen_ - n)) / frame_ * frame_;
-  const float* src0 = hist_.data() + h - n - p;
+  const int64_t p = std::min(prime_, std::max<int64_t>(0, seen_ - n - lead_)) / frame_ * frame_;
+  const float* src0 = hist_.data() + h - n - lead_ - p;
   float* buf = webrtc_->frame.data();
   for (int64_t f = 0; f < p; f += frame_) {
     for (auto& a : webrtc_->apm) {
@@ -188,6 +190,7 @@ void NoiseSuppressor::process(float* x, int64_t n) {
   std::memcpy(hist_.data() + h - n, x, static_cast<size_t>(n) * sizeof(float));
   seen_ = std::min(seen_ + n, h);
   const float* dry = hist_.data() + h - n - latency_;
+  const float* wet_in = hist_.data() + h - n - lead_;  // webrtc adds the other ns_delay_
 
   const NoiseLevel target = want_;
   if (target == NoiseLevel::kOff && shown_ == NoiseLevel::kOff) {
@@ -202,8 +205,8 @@ void NoiseSuppressor::process(float* x, int64_t n) {
   const int other = 1 - active_;
   const bool change = shown_ != NoiseLevel::kOff && target != NoiseLevel::kOff && target != shown_;
   if (change) webrtc_->apm[other]->noise_suppression()->set_level(webrtc_level(target));
-  run(active_, x, n);
-  run(other, x, n);
+  run(active_, wet_in, n);
+  run(other, wet_in, n);
 
   const float* from = shown_ == NoiseLevel::kOff ? dry : wet_[active_].data();
   const float* to =

@@ -8,11 +8,15 @@
 // 100 * (sample_rate / 100) Hz (22050 -> 22000): only the suppressor's idea of frequency is scaled
 // by under 0.5%, the signal itself is untouched.
 //
-// Latency: the wet (suppressed) path lags the input by latency_frames() (webrtc's overlap-add
-// and band-split filters, 6-9 ms: 334 samples at 48 kHz, 96 at 16 kHz), measured once at
-// construction by cross-correlation through a scratch instance. The dry path is delayed by the
-// same amount, so the output is always the input delayed by latency_frames(), whatever the level:
-// at level off it is exactly that (bit-identical samples), and fades mix aligned signals.
+// Latency: exactly one 10 ms frame (frame_frames() samples), whatever the level. webrtc's own delay
+// (overlap-add and band-split filters, 6-9 ms: 334 samples at 48 kHz, 96 at 16 kHz) is measured
+// once at construction by cross-correlation through a scratch instance, and webrtc is fed the
+// input that much less than a frame late, so the wet path lags by one frame; the dry path is
+// delayed by one frame too. So the output is always the input one frame later: at level off
+// exactly that (bit-identical samples), and fades mix aligned signals. A whole frame, not 6-9 ms,
+// so that what follows sees its input shifted by a whole 10 ms: processing on a 10 ms grid (the
+// built-in voice's pitch tracker at rates where 10 ms is its hop, e.g. 16 or 48 kHz) then gives
+// the same output as without the suppressor, one frame later.
 //
 // Switching: set_level() takes effect at the next process(), which fades over that whole call
 // (raised cosine) from the old output (dry or the old level's) to the new one. Two webrtc
@@ -68,25 +72,28 @@ class NoiseSuppressor {
   void process(float* x, int64_t n);
 
   int sample_rate() const { return sample_rate_; }
-  int frame_frames() const { return frame_; }  // samples per 10 ms (sample_rate / 100)
-  int64_t latency_frames() const { return latency_; }
+  int frame_frames() const { return frame_; }          // samples per 10 ms (sample_rate / 100)
+  int64_t latency_frames() const { return latency_; }  // == frame_frames()
+  int64_t webrtc_delay_frames() const { return ns_delay_; }  // the part webrtc itself adds
   // Back to the freshly constructed state (silence, webrtc re-initialised), level kept. Not
   // real-time.
   void reset();
 
  private:
   struct Webrtc;
-  void run(int k, float* x, int64_t n);  // instance k over x[0, n), in place
-  void prime(int64_t n);                 // before the current block of n samples
+  void run(int k, const float* x, int64_t n);  // instance k: x[0, n) -> wet_[k]
+  void prime(int64_t n);                       // before the current block of n samples
 
   int sample_rate_ = 0, frame_ = 0;
   int64_t max_block_ = 0, latency_ = 0, prime_ = 0;
+  int64_t ns_delay_ = 0;  // webrtc's own delay
+  int64_t lead_ = 0;      // latency_ - ns_delay_: how much later webrtc is fed than the input
   std::unique_ptr<Webrtc> webrtc_;
   NoiseLevel want_ = NoiseLevel::kOff, shown_ = NoiseLevel::kOff;
   int active_ = 0;           // instance whose output is heard at level shown_
   bool running_ = false;     // both instances are fed every frame
   int64_t seen_ = 0;         // input samples in hist_ since construction / reset (capped)
-  std::vector<float> hist_;  // the last max(prime_, latency_) + max_block_ input samples
+  std::vector<float> hist_;  // the last max(prime_ + lead_, latency_) + max_block_ inputs
   std::vector<float> wet_[2];
 };
 

@@ -140,13 +140,15 @@ TEST(NoiseSuppressor, RemovesNoiseInPausesAndKeepsTheVoice) {
       eo += double(y[size_t(i + d)]) * y[size_t(i + d)];
     }
     const double voice_db = 10.0 * std::log10(eo / ec);
-    std::printf("%d Hz %-9s latency %lld (%.2f ms): pause noise -%.1f dB, voice %+.2f dB\n", c.sr,
-                noise_level_name(c.level), static_cast<long long>(d), 1000.0 * double(d) / c.sr,
-                drop_db, voice_db);
+    std::printf(
+        "%d Hz %-9s latency %lld (webrtc's own %.2f ms): pause noise -%.1f dB, voice %+.2f dB\n",
+        c.sr, noise_level_name(c.level), static_cast<long long>(d),
+        1000.0 * double(ns.webrtc_delay_frames()) / c.sr, drop_db, voice_db);
     EXPECT_GE(drop_db, 10.0) << c.sr << " Hz " << noise_level_name(c.level);
     EXPECT_LT(std::abs(voice_db), 3.0) << c.sr << " Hz " << noise_level_name(c.level);
-    EXPECT_GT(d, 0);
-    EXPECT_LT(d, c.sr / 50);  // < 20 ms
+    EXPECT_EQ(d, ns.frame_frames());  // one 10 ms frame
+    EXPECT_GT(ns.webrtc_delay_frames(), 0);
+    EXPECT_LE(ns.webrtc_delay_frames(), d);
   }
 }
 
@@ -205,9 +207,12 @@ TEST(NoiseSuppressor, SwitchingLevelsMakesNoClick) {
   std::vector<float> noise(x.size());
   for (int64_t i = 0; i < n; ++i) {
     phase += 2 * M_PI * 150.0 * (1.0 + 0.05 * std::sin(2 * M_PI * 5.0 * i / sr)) / sr;
+    // 0.8 s voiced, 0.4 s pause, 20 ms fades: webrtc would learn an endless tone as noise.
+    const int64_t u = i % (sr * 6 / 5), on = sr * 4 / 5, edge = sr / 50;
+    const double env = u < on ? std::min({1.0, double(u) / edge, double(on - u) / edge}) : 0.0;
     double v = 0.0;
     for (int h = 1; h <= 5; ++h) v += std::sin(h * phase) / h;
-    x[size_t(i)] = static_cast<float>(0.3 * v / 2.3);
+    x[size_t(i)] = static_cast<float>(env * 0.3 * v / 2.3);
     lp1 += 0.08 * (nd(rng) - lp1);  // two one-pole low-passes (~600 Hz)
     lp2 += 0.08 * (lp1 - lp2);
     noise[size_t(i)] = static_cast<float>(lp2);
@@ -218,14 +223,19 @@ TEST(NoiseSuppressor, SwitchingLevelsMakesNoClick) {
   const NoiseLevel seq[] = {NoiseLevel::kHigh, NoiseLevel::kLow,      NoiseLevel::kVeryHigh,
                             NoiseLevel::kOff,  NoiseLevel::kModerate, NoiseLevel::kOff};
   std::vector<int64_t> switch_blocks;
+  std::vector<bool> on;  // per block: suppression on
   NoiseSuppressor ns(sr, block);
+  int64_t next = 25;  // switch every 9-16 blocks, so switches land at every phase of the tone
+  std::mt19937 when(8);
   const std::vector<float> y = run(ns, x, block, [&](int64_t k) {
-    if (k >= 25 && k % 12 == 0) {
-      ns.set_level(seq[(k / 12) % 6]);
+    if (k == next) {
+      ns.set_level(seq[switch_blocks.size() % 6]);
       switch_blocks.push_back(k);
+      next += 9 + static_cast<int64_t>(when() % 8);
     }
+    on.push_back(ns.level() != NoiseLevel::kOff);
   });
-  // Per join (block boundary) the worst roughness within +-1 sample.
+  // Per join (block boundary): the worst roughness within +-1 sample; -1 when too quiet.
   auto join_max = [&](const std::vector<float>& v, int64_t j) {
     double m = -1;
     for (int64_t t = j - 1; t <= j + 1; ++t) m = std::max(m, test::roughness(v, t, sr));
@@ -237,35 +247,40 @@ TEST(NoiseSuppressor, SwitchingLevelsMakesNoClick) {
     }
     return false;
   };
-  std::vector<double> others;
-  double worst = 0.0;
+  // Switch joins against all ordinary joins, on and off.
+  std::vector<double> others, switches;
+  std::vector<int64_t> other_joins;
   for (int64_t j = 2 * block; j + block < n; j += block) {
     const double r = join_max(y, j);
     if (r < 0) continue;
     if (is_switch(j)) {
-      worst = std::max(worst, r);
+      switches.push_back(r);
     } else {
       others.push_back(r);
+      if (on[size_t(j / block) - 1] && on[size_t(j / block)]) other_joins.push_back(j);
     }
   }
   ASSERT_GT(others.size(), 50u);
-  ASSERT_GT(switch_blocks.size(), 20u);
+  ASSERT_GT(switches.size(), 20u);
   std::sort(others.begin(), others.end());
-  const double p90 = others[others.size() * 9 / 10];
-  // Control: the same output spliced hard from the off path (the delayed input) at one join.
+  std::sort(switches.begin(), switches.end());
+  const double p90 = others[others.size() * 9 / 10], median = others[others.size() / 2];
+  const double worst = switches.back(), switch_median = switches[switches.size() / 2];
+  // Control: the same output spliced hard from the off path (the delayed input) at an ordinary
+  // join while suppression is on.
   std::vector<float> spliced = y;
-  const int64_t cut = 60 * block, lat = ns.latency_frames();
+  const int64_t cut = other_joins[other_joins.size() / 2], lat = ns.latency_frames();
   for (int64_t i = cut; i < cut + block; ++i) spliced[size_t(i)] = x[size_t(i - lat)];
   const double control = std::max(join_max(spliced, cut), join_max(spliced, cut + block));
   std::printf(
-      "switch joins (%zu) worst roughness %.3f; other joins (%zu) median %.3f p90 %.3f max %.3f; "
-      "hard splice %.3f\n",
-      switch_blocks.size() * 2, worst, others.size(), others[others.size() / 2], p90, others.back(),
-      control);
-  // No rougher than the roughest ordinary join (there are twice as many of those), and a hard
-  // switch is an order of magnitude rougher.
-  EXPECT_LE(worst, std::max(1.5 * p90, others.back())) << "switching clicks";
-  EXPECT_GT(control, 10.0 * p90) << "the measure cannot see a hard switch";
+      "roughness at joins: switch joins (%zu) median %.3f worst %.3f; other joins "
+      "(%zu) median %.3f p90 %.3f max %.3f; hard splice %.3f\n",
+      switches.size(), switch_median, worst, others.size(), median, p90, others.back(), control);
+  // Switch joins are like the others (a click at every switch would move their median; one at
+  // some, their worst), and one hard switch is rougher than any of them could be and pass.
+  EXPECT_LE(switch_median, 1.25 * median) << "switching clicks";
+  EXPECT_LE(worst, 1.5 * others.back()) << "switching clicks";
+  EXPECT_GT(control, 3.0 * others.back()) << "the measure cannot see a hard switch";
 }
 
 TEST(NoiseSuppressor, ProcessNeverAllocates) {
