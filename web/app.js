@@ -166,6 +166,7 @@ async function listDevices() {
 function currentParams() {
   const params = {};
   for (const id of kParamSliders) params[id] = Number($(id).value);
+  params.noise_suppression = $("noise_suppression").value;
   return params;
 }
 
@@ -384,6 +385,7 @@ function init() {
   $("block_ms").addEventListener("change", reconnect);
   $("voice").addEventListener("change", reconnect);
   $("format").addEventListener("change", reconnect);
+  $("noise_suppression").addEventListener("change", sendParams);
   $("token").addEventListener("change", loadVoices);
   $("connect").addEventListener("click", () => {
     if (app.state === "disconnected" || app.state === "error") connect();
