@@ -1,72 +1,16 @@
 // Synthesizer workspace: infer(request, workspace) matches infer(request) (full, shorter,
 // realtime and formant-shift calls), a repeated call allocates nothing (global operator new is
 // replaced by a counting one), and bf16 precision stays close to f32 on a whole synthesizer.
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 #include <random>
 #include <vector>
 
 #include "../../../bench/full_size_models.h"
 #include "rvc/models/synthesizer.h"
 #include "rvc/nn/backend.h"
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<int64_t> g_allocs{0};       // allocations by any code but libdnnl's own
-std::atomic<int64_t> g_dnnl_allocs{0};  // made from inside libdnnl (its execute's argument map)
-
-bool called_from_dnnl(void* ret) {
-  Dl_info info{};
-  return dladdr(ret, &info) != 0 && info.dli_fname && std::strstr(info.dli_fname, "libdnnl");
-}
-
-void* counted_alloc(std::size_t n, std::size_t align, void* ret) {
-  if (g_counting.load(std::memory_order_relaxed)) {
-    if (called_from_dnnl(ret)) {
-      g_dnnl_allocs.fetch_add(1);
-    } else {
-      g_allocs.fetch_add(1);
-    }
-  }
-  if (n == 0) n = 1;
-  void* p = align > alignof(std::max_align_t)
-                ? std::aligned_alloc(align, (n + align - 1) / align * align)
-                : std::malloc(n);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
-}  // namespace
-
-// Every replaceable allocation form funnels into counted_alloc with its caller's address.
-void* operator new(std::size_t n) { return counted_alloc(n, 0, __builtin_return_address(0)); }
-void* operator new[](std::size_t n) { return counted_alloc(n, 0, __builtin_return_address(0)); }
-void* operator new(std::size_t n, std::align_val_t a) {
-  return counted_alloc(n, static_cast<std::size_t>(a), __builtin_return_address(0));
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-  return counted_alloc(n, static_cast<std::size_t>(a), __builtin_return_address(0));
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  try {
-    return counted_alloc(n, 0, __builtin_return_address(0));
-  } catch (...) {
-    return nullptr;
-  }
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#include "support/alloc_counter.h"
 
 namespace rvc::models {
 namespace {
@@ -160,24 +104,24 @@ TEST(SynthesizerWorkspace, RepeatedCallDoesNotAllocate) {
       in.rq.noise = true;
     }
     synth.infer(in.rq, ws);  // first call of this shape: creates its primitives
-    g_allocs = 0;
-    g_dnnl_allocs = 0;
-    g_counting = true;
+    test::AllocCounter counter;
+    counter.start();
     const SynthesizerResult r = synth.infer(in.rq, ws);
-    g_counting = false;
-    EXPECT_EQ(g_allocs.load(), 0) << "infer(request, workspace) allocated (rt=" << rt << ")";
+    counter.stop();
+    EXPECT_EQ(counter.outside_dnnl(), 0)
+        << "infer(request, workspace) allocated (rt=" << rt << "): " << counter.callers();
     EXPECT_GT(r.samples, 0);
     // oneDNN 2.6 builds a small argument map inside each primitive execute; reported, bounded.
     std::printf("rt=%d: %lld allocations inside libdnnl's execute\n", rt ? 1 : 0,
-                static_cast<long long>(g_dnnl_allocs.load()));
+                static_cast<long long>(counter.dnnl()));
   }
   // The counter works: an allocation inside the counted region is seen.
-  g_allocs = 0;
-  g_counting = true;
+  test::AllocCounter counter;
+  counter.start();
   auto* probe = new std::vector<float>(16);
-  g_counting = false;
+  counter.stop();
   delete probe;
-  EXPECT_GE(g_allocs.load(), 1);
+  EXPECT_GE(counter.outside_dnnl(), 1);
 }
 
 TEST(SynthesizerPrecision, Bf16CloseToF32) {
