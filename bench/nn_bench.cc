@@ -6,6 +6,7 @@
 
 #include "rvc/nn/backend.h"
 #include "rvc/nn/conv1d.h"
+#include "rvc/nn/linear.h"
 
 namespace {
 
@@ -66,6 +67,22 @@ BENCHMARK(BM_ConvTranspose1d)
     ->Args({256, 16, 10, 1000, 2})
     ->Args({64, 4, 2, 20000, 1})
     ->Args({64, 4, 2, 20000, 2})
+    ->Unit(benchmark::kMillisecond);
+
+// Linear (oneDNN matmul with prepacked weights) on HuBERT's shapes: rows, in, out, threads.
+void BM_Linear(benchmark::State& st) {
+  const int64_t rows = st.range(0), in = st.range(1), out = st.range(2);
+  rvc::nn::set_num_threads(static_cast<int>(st.range(3)));
+  const rvc::Tensor w = random_tensor({out, in}, 0.05f), b = random_tensor({out}, 0.1f);
+  const rvc::Tensor x = random_tensor({rows, in}, 1.f);
+  const rvc::nn::Linear lin(w, &b, rvc::nn::Backend::kFast);
+  time_forward(st, lin, x, 2.0 * rows * in * out);
+}
+BENCHMARK(BM_Linear)
+    ->ArgsProduct({{499}, {768}, {3072, 2304, 768}, {1, 2}})
+    ->Args({499, 3072, 768, 1})
+    ->Args({499, 3072, 768, 2})
+    ->Args({4096, 768, 3072, 2})
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

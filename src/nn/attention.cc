@@ -78,6 +78,12 @@ void masked_softmax(float* s, int64_t rows, int64_t cols, int64_t valid, Backend
   }
 }
 
+// Threads for the per-head loop: the fast backend's thread count; the reference backend stays
+// on the calling thread.
+int64_t head_threads(Backend backend) {
+  return backend == Backend::kFast ? std::max(1, num_threads()) : 1;
+}
+
 // Stacks three [C][C](x1) weights and [C] biases into one [3C][C] Linear.
 Linear fused_qkv(const Tensor& wq, const Tensor& bq, const Tensor& wk, const Tensor& bk,
                  const Tensor& wv, const Tensor& bv, int64_t c, Backend backend) {
@@ -122,17 +128,21 @@ void MultiHeadAttention::forward(const float* x, int64_t t, int64_t n_valid_keys
   const int64_t c = channels_, dk = c / heads_, c3 = 3 * c;
   float* qkv = detail::thread_scratch(detail::kScratchAttn, static_cast<size_t>(t * (c3 + c)));
   float* o = qkv + t * c3;
-  float* s = detail::thread_scratch(detail::kScratchAttn2, static_cast<size_t>(t * t));
   qkv_.forward(x, t, qkv);
   const float scaling = std::pow(static_cast<float>(dk), -0.5f);
   for (int64_t i = 0; i < t; ++i) {
     for (int64_t ch = 0; ch < c; ++ch) qkv[i * c3 + ch] *= scaling;
   }
-  int64_t valid = std::clamp<int64_t>(n_valid_keys, 1, t);
+  const int64_t valid = std::clamp<int64_t>(n_valid_keys, 1, t);
+  // Heads run in parallel, each on one thread with its own score buffer (a gemm inside the
+  // region is single-threaded): the softmax no longer runs on one core while the other waits.
+  const int nt = static_cast<int>(std::min<int64_t>(head_threads(backend_), heads_));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t h = 0; h < heads_; ++h) {
     const float* q = qkv + h * dk;
     const float* k = qkv + c + h * dk;
     const float* v = qkv + 2 * c + h * dk;
+    float* s = detail::thread_scratch(detail::kScratchAttn2, static_cast<size_t>(t * t));
     gemm(false, true, t, t, dk, 1.f, q, c3, k, c3, 0.f, s, t, backend_);
     masked_softmax(s, t, t, valid, backend_);
     gemm(false, false, t, dk, t, 1.f, s, t, v, c3, 0.f, o + h * dk, c, backend_);
@@ -168,14 +178,16 @@ void RelPosSelfAttention::forward(const float* x, int64_t t, int64_t n_valid, fl
   const int64_t c = channels_, dk = c / heads_, c3 = 3 * c, w = window_, nrel = 2 * w + 1;
   float* qkv = detail::thread_scratch(detail::kScratchAttn, static_cast<size_t>(t * (c3 + c)));
   float* o = qkv + t * c3;
-  float* s = detail::thread_scratch(detail::kScratchAttn2, static_cast<size_t>(t * t));
   qkv_.forward(x, t, qkv);
   const float sq = static_cast<float>(std::sqrt(static_cast<double>(dk)));
   for (int64_t i = 0; i < t; ++i) {
     for (int64_t ch = 0; ch < c; ++ch) qkv[i * c3 + ch] /= sq;
   }
   const int64_t valid = std::clamp<int64_t>(n_valid, 0, t);
+  const int nt = static_cast<int>(std::min<int64_t>(head_threads(backend_), heads_));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t h = 0; h < heads_; ++h) {
+    float* s = detail::thread_scratch(detail::kScratchAttn2, static_cast<size_t>(t * t));
     const float* q = qkv + h * dk;
     const float* k = qkv + c + h * dk;
     const float* v = qkv + 2 * c + h * dk;
