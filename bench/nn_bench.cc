@@ -83,6 +83,8 @@ BENCHMARK(BM_Linear)
     ->Args({499, 3072, 768, 1})
     ->Args({499, 3072, 768, 2})
     ->Args({4096, 768, 3072, 2})
+    ->Args({128, 4608, 512, 1})
+    ->Args({128, 4608, 512, 2})
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -37,11 +37,18 @@ void fold_bn(const BatchNorm* bn, int64_t out, int64_t inner, int64_t outer, Ten
 
 }  // namespace detail
 
+// Small feature maps (RMVPE's bottleneck: 512 channels on 32 x 4 pixels) run as im2col + one
+// matmul: brgconv reaches about half of the matmul's rate on so few pixels.
+constexpr int64_t kGemmMaxPixels = 256;
+constexpr int64_t kGemmMinReduce = 1024;  // in_channels * kernel_h * kernel_w
+
 struct Conv2d::Impl {
   struct Entry {
-    dnnl::convolution_forward prim;
+    dnnl::primitive prim;  // convolution_forward, or matmul on im2col rows when gemm
     memory::desc src_md, dst_md;
     memory weights;
+    memory bias;  // the matmul's [1][out] bias (the conv uses Impl::bias)
+    bool gemm = false;
   };
   std::mutex mu;
   std::map<std::tuple<int64_t, int64_t, bool>, std::shared_ptr<Entry>> cache;
@@ -101,6 +108,42 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
   const int64_t oh = h + p.pad_h + p.pad_bottom() - p.kernel_h + 1;
   const int64_t ow = w + p.pad_w + p.pad_right() - p.kernel_w + 1;
   const Dt dt = precision == Precision::kBf16 ? Dt::bf16 : Dt::f32;
+  const dnnl::primitive_attr attr =
+      detail::make_attr(accumulate, p.post, p.alpha, detail::SumOrder::kAfterActivation);
+  const int64_t kdim = p.in_channels * p.kernel_h * p.kernel_w;
+  if (oh * ow <= kGemmMaxPixels && kdim >= kGemmMinReduce) {
+    // y[pixel][out] = col[pixel][(i * kw + j) * in + c] . wk[(i * kw + j) * in + c][out] + b
+    memory::desc col_md({oh * ow, kdim}, dt, Tag::ab);
+    memory::desc dst_md({oh * ow, p.out_channels}, Dt::f32, Tag::ab);
+    memory::desc w_any({kdim, p.out_channels}, dt, Tag::any);
+    memory::desc b_md({1, p.out_channels}, Dt::f32, Tag::ab);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(col_md, w_any, b_md, dst_md), attr, eng);
+    auto e = std::make_shared<Entry>();
+    e->gemm = true;
+    e->prim = dnnl::matmul(pd);
+    e->src_md = col_md;
+    e->dst_md = dst_md;
+    Tensor wk({kdim, p.out_channels});
+    const int64_t taps = p.kernel_h * p.kernel_w;
+    for (int64_t o = 0; o < p.out_channels; ++o) {
+      for (int64_t c = 0; c < p.in_channels; ++c) {
+        for (int64_t t = 0; t < taps; ++t) {
+          wk[(t * p.in_channels + c) * p.out_channels + o] =
+              weight[(o * p.in_channels + c) * taps + t];
+        }
+      }
+    }
+    memory src_w({{kdim, p.out_channels}, Dt::f32, Tag::ab}, eng, wk.data());
+    e->weights = memory(pd.weights_desc(), eng);
+    e->bias = memory(b_md, eng);
+    std::memcpy(e->bias.get_data_handle(), bias.get_data_handle(),
+                sizeof(float) * static_cast<size_t>(p.out_channels));
+    detail::apply_threads();
+    dnnl::reorder(src_w, e->weights).execute(detail::thread_stream(), src_w, e->weights);
+    detail::thread_stream().wait();
+    cache.emplace(key, e);
+    return e;
+  }
   memory::desc src_md({1, p.in_channels, h, w}, dt, Tag::nhwc);
   memory::desc dst_md({1, p.out_channels, oh, ow}, Dt::f32, Tag::nhwc);
   const memory::dims wdims{p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
@@ -109,8 +152,7 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
   dnnl::convolution_forward::desc d(
       dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
       dst_md, {1, 1}, {p.pad_h, p.pad_w}, {p.pad_bottom(), p.pad_right()});
-  dnnl::convolution_forward::primitive_desc pd(
-      d, detail::make_attr(accumulate, p.post, p.alpha, detail::SumOrder::kAfterActivation), eng);
+  dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
   auto e = std::make_shared<Entry>();
   e->prim = dnnl::convolution_forward(pd);
   e->src_md = src_md;
@@ -180,6 +222,41 @@ void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool accumu
   }
   const auto e = impl_->entry(p_, weight_, h, w, accumulate, precision_);
   const void* src = x;
+  if (e->gemm) {
+    // im2col rows (zeros where the kernel reads padding), in the weights' (tap, channel) order.
+    const int64_t ci = p_.in_channels, kh = p_.kernel_h, kw = p_.kernel_w, kdim = ci * kh * kw;
+    float* col =
+        detail::thread_scratch(detail::kScratchConvIn, static_cast<size_t>(oh * ow * kdim));
+    for (int64_t r = 0; r < oh; ++r) {
+      for (int64_t c = 0; c < ow; ++c) {
+        float* row = col + (r * ow + c) * kdim;
+        for (int64_t i = 0; i < kh; ++i) {
+          const int64_t hs = r + i - p_.pad_h;
+          for (int64_t j = 0; j < kw; ++j) {
+            const int64_t ws = c + j - p_.pad_w;
+            float* dst = row + (i * kw + j) * ci;
+            if (hs < 0 || hs >= h || ws < 0 || ws >= w) {
+              std::memset(dst, 0, sizeof(float) * static_cast<size_t>(ci));
+            } else {
+              std::memcpy(dst, x + (hs * w + ws) * ci, sizeof(float) * static_cast<size_t>(ci));
+            }
+          }
+        }
+      }
+    }
+    src = col;
+    if (precision_ == Precision::kBf16) {
+      const size_t n = static_cast<size_t>(oh * ow * kdim);
+      uint16_t* cb = detail::bf16_scratch(1, n);
+      detail::to_bf16(col, cb, n);
+      src = cb;
+    }
+    detail::run_primitive(
+        e->prim,
+        {detail::bound(DNNL_ARG_SRC, e->src_md, src), detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
+         detail::fixed(DNNL_ARG_BIAS, e->bias), detail::bound(DNNL_ARG_DST, e->dst_md, y)});
+    return;
+  }
   if (precision_ == Precision::kBf16) {
     const size_t n = static_cast<size_t>(h * w * p_.in_channels);
     uint16_t* xb = detail::bf16_scratch(1, n);

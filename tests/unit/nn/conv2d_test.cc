@@ -90,6 +90,40 @@ TEST(Conv2dTest, FastMatchesReferenceOnRandomShapes) {
   }
 }
 
+// Many channels on a small map take the im2col + matmul path (RMVPE's bottleneck shape).
+TEST(Conv2dTest, SmallMapManyChannelsMatchesReference) {
+  std::mt19937 rng(78);
+  std::uniform_int_distribution<int> pick(0, 1000);
+  for (int iter = 0; iter < 8; ++iter) {
+    Conv2dParams p;
+    p.in_channels = 120 + pick(rng) % 80;
+    p.out_channels = 1 + pick(rng) % 150;
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_h = p.pad_w = 1;
+    if (iter % 4 == 3) {  // asymmetric bottom / right padding
+      p.pad_h_end = pick(rng) % 3;
+      p.pad_w_end = pick(rng) % 3;
+    }
+    p.post = iter % 2 ? PostOp::kRelu : PostOp::kNone;
+    const bool accumulate = iter % 4 >= 2;
+    const int64_t h = 1 + pick(rng) % 16, w = 1 + pick(rng) % 8;
+    SCOPED_TRACE(testing::Message()
+                 << "iter " << iter << " in " << p.in_channels << " out " << p.out_channels << " "
+                 << h << "x" << w << " acc " << accumulate);
+    const Tensor wt = random_tensor({p.out_channels, p.in_channels, 3, 3}, rng, 0.05f);
+    const Tensor bias = random_tensor({p.out_channels}, rng, 0.1f);
+    const BatchNorm bn = random_bn(p.out_channels, rng);
+    const Conv2d ref(p, wt, &bias, &bn, Backend::kReference);
+    const Conv2d fast(p, wt, &bias, &bn, Backend::kFast);
+    const Tensor x = random_tensor({h, w, p.in_channels}, rng);
+    const Tensor y0 = random_tensor({ref.out_h(h), ref.out_w(w), p.out_channels}, rng);
+    Tensor yr = y0, yf = y0;
+    ref.forward(x.data(), h, w, yr.data(), accumulate);
+    fast.forward(x.data(), h, w, yf.data(), accumulate);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5);
+  }
+}
+
 TEST(Conv2dTest, RejectsBadShapes) {
   Conv2dParams p;
   p.in_channels = 2;
