@@ -47,7 +47,7 @@ struct Conv2d::Impl {
     dnnl::primitive prim;  // convolution_forward, or matmul on im2col rows when gemm
     memory::desc src_md, dst_md;
     memory weights;
-    memory bias;  // the matmul's [1][out] bias (the conv uses Impl::bias)
+    memory bias;  // Impl::bias for the conv; its [1][out] copy for the matmul
     bool gemm = false;
   };
   std::mutex mu;
@@ -157,6 +157,7 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
   e->prim = dnnl::convolution_forward(pd);
   e->src_md = src_md;
   e->dst_md = dst_md;
+  e->bias = bias;
   if (packed && packed.get_desc() == pd.weights_desc()) {
     e->weights = packed;
   } else {
@@ -221,20 +222,20 @@ void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool accumu
     return;
   }
   const auto e = impl_->entry(p_, weight_, h, w, accumulate, precision_);
-  const void* src = x;
+  const float* in = x;
+  size_t n = static_cast<size_t>(h * w * p_.in_channels);
   if (e->gemm) {
     // im2col rows (zeros where the kernel reads padding), in the weights' (tap, channel) order.
     const int64_t ci = p_.in_channels, kh = p_.kernel_h, kw = p_.kernel_w, kdim = ci * kh * kw;
-    float* col =
-        detail::thread_scratch(detail::kScratchConvIn, static_cast<size_t>(oh * ow * kdim));
+    n = static_cast<size_t>(oh * ow * kdim);
+    float* col = detail::thread_scratch(detail::kScratchConvIn, n);
     for (int64_t r = 0; r < oh; ++r) {
       for (int64_t c = 0; c < ow; ++c) {
-        float* row = col + (r * ow + c) * kdim;
         for (int64_t i = 0; i < kh; ++i) {
           const int64_t hs = r + i - p_.pad_h;
           for (int64_t j = 0; j < kw; ++j) {
             const int64_t ws = c + j - p_.pad_w;
-            float* dst = row + (i * kw + j) * ci;
+            float* dst = col + (r * ow + c) * kdim + (i * kw + j) * ci;
             if (hs < 0 || hs >= h || ws < 0 || ws >= w) {
               std::memset(dst, 0, sizeof(float) * static_cast<size_t>(ci));
             } else {
@@ -244,29 +245,18 @@ void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool accumu
         }
       }
     }
-    src = col;
-    if (precision_ == Precision::kBf16) {
-      const size_t n = static_cast<size_t>(oh * ow * kdim);
-      uint16_t* cb = detail::bf16_scratch(1, n);
-      detail::to_bf16(col, cb, n);
-      src = cb;
-    }
-    detail::run_primitive(
-        e->prim,
-        {detail::bound(DNNL_ARG_SRC, e->src_md, src), detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
-         detail::fixed(DNNL_ARG_BIAS, e->bias), detail::bound(DNNL_ARG_DST, e->dst_md, y)});
-    return;
+    in = col;
   }
+  const void* src = in;
   if (precision_ == Precision::kBf16) {
-    const size_t n = static_cast<size_t>(h * w * p_.in_channels);
-    uint16_t* xb = detail::bf16_scratch(1, n);
-    detail::to_bf16(x, xb, n);
-    src = xb;
+    uint16_t* b = detail::bf16_scratch(1, n);
+    detail::to_bf16(in, b, n);
+    src = b;
   }
   detail::run_primitive(
       e->prim,
       {detail::bound(DNNL_ARG_SRC, e->src_md, src), detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
-       detail::fixed(DNNL_ARG_BIAS, impl_->bias), detail::bound(DNNL_ARG_DST, e->dst_md, y)});
+       detail::fixed(DNNL_ARG_BIAS, e->bias), detail::bound(DNNL_ARG_DST, e->dst_md, y)});
 }
 
 void avg_pool2d(const float* x, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, float* y) {

@@ -26,6 +26,32 @@ BatchNorm random_bn(int64_t c, std::mt19937& rng) {
   return BatchNorm(w, b, m, v);
 }
 
+// Random weights, bias, BatchNorm, input and prior output for one Conv2d case.
+struct Case {
+  Tensor wt, bias;
+  BatchNorm bn;
+  Tensor x, y0;
+  Case(const Conv2dParams& p, int64_t h, int64_t w, float wscale, std::mt19937& rng)
+      : wt(random_tensor({p.out_channels, p.in_channels, p.kernel_h, p.kernel_w}, rng, wscale)),
+        bias(random_tensor({p.out_channels}, rng, 0.1f)),
+        bn(random_bn(p.out_channels, rng)),
+        x(random_tensor({h, w, p.in_channels}, rng)) {
+    const Conv2d shape(p, wt, &bias, nullptr, Backend::kReference);
+    y0 = random_tensor({shape.out_h(h), shape.out_w(w), p.out_channels}, rng);
+  }
+  // Runs the fast and reference layers; expects them equal; returns the reference output.
+  Tensor expect_fast_matches_reference(const Conv2dParams& p, int64_t h, int64_t w, bool with_bn,
+                                       bool accumulate) const {
+    const Conv2d ref(p, wt, &bias, with_bn ? &bn : nullptr, Backend::kReference);
+    const Conv2d fast(p, wt, &bias, with_bn ? &bn : nullptr, Backend::kFast);
+    Tensor yr = y0, yf = y0;
+    ref.forward(x.data(), h, w, yr.data(), accumulate);
+    fast.forward(x.data(), h, w, yf.data(), accumulate);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5);
+    return yr;
+  }
+};
+
 TEST(Conv2dTest, ReferenceMatchesHandComputed) {
   // 1 -> 1 channel, 3x3 all-ones kernel, pad 1: each output is the sum of its 3x3 neighbourhood.
   Conv2dParams p;
@@ -64,18 +90,10 @@ TEST(Conv2dTest, FastMatchesReferenceOnRandomShapes) {
     SCOPED_TRACE(testing::Message()
                  << "iter " << iter << " in " << p.in_channels << " out " << p.out_channels << " k "
                  << p.kernel_h << " " << h << "x" << w << " acc " << accumulate);
-    const Tensor wt =
-        random_tensor({p.out_channels, p.in_channels, p.kernel_h, p.kernel_w}, rng, 0.3f);
-    const Tensor bias = random_tensor({p.out_channels}, rng, 0.1f);
-    const BatchNorm bn = random_bn(p.out_channels, rng);
-    const Conv2d ref(p, wt, &bias, with_bn ? &bn : nullptr, Backend::kReference);
-    const Conv2d fast(p, wt, &bias, with_bn ? &bn : nullptr, Backend::kFast);
-    const Tensor x = random_tensor({h, w, p.in_channels}, rng);
-    const Tensor y0 = random_tensor({ref.out_h(h), ref.out_w(w), p.out_channels}, rng);
-    Tensor yr = y0, yf = y0;
-    ref.forward(x.data(), h, w, yr.data(), accumulate);
-    fast.forward(x.data(), h, w, yf.data(), accumulate);
-    EXPECT_LT(max_rel_diff(yf, yr), 1e-5);
+    const Case c(p, h, w, 0.3f, rng);
+    const Tensor &wt = c.wt, &bias = c.bias, &x = c.x, &y0 = c.y0;
+    const BatchNorm& bn = c.bn;
+    const Tensor yr = c.expect_fast_matches_reference(p, h, w, with_bn, accumulate);
     // The folded reference against conv -> BatchNorm -> post (-> + y0) done in steps.
     Conv2dParams pp = p;
     pp.post = PostOp::kNone;
@@ -110,17 +128,7 @@ TEST(Conv2dTest, SmallMapManyChannelsMatchesReference) {
     SCOPED_TRACE(testing::Message()
                  << "iter " << iter << " in " << p.in_channels << " out " << p.out_channels << " "
                  << h << "x" << w << " acc " << accumulate);
-    const Tensor wt = random_tensor({p.out_channels, p.in_channels, 3, 3}, rng, 0.05f);
-    const Tensor bias = random_tensor({p.out_channels}, rng, 0.1f);
-    const BatchNorm bn = random_bn(p.out_channels, rng);
-    const Conv2d ref(p, wt, &bias, &bn, Backend::kReference);
-    const Conv2d fast(p, wt, &bias, &bn, Backend::kFast);
-    const Tensor x = random_tensor({h, w, p.in_channels}, rng);
-    const Tensor y0 = random_tensor({ref.out_h(h), ref.out_w(w), p.out_channels}, rng);
-    Tensor yr = y0, yf = y0;
-    ref.forward(x.data(), h, w, yr.data(), accumulate);
-    fast.forward(x.data(), h, w, yf.data(), accumulate);
-    EXPECT_LT(max_rel_diff(yf, yr), 1e-5);
+    Case(p, h, w, 0.05f, rng).expect_fast_matches_reference(p, h, w, true, accumulate);
   }
 }
 
