@@ -1,6 +1,7 @@
 // Synthesizer: config, construction and infer().
 #include "rvc/models/synthesizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -116,13 +117,20 @@ SynthesizerWorkspace::~SynthesizerWorkspace() = default;
 SynthesizerWorkspace::SynthesizerWorkspace(SynthesizerWorkspace&&) noexcept = default;
 SynthesizerWorkspace& SynthesizerWorkspace::operator=(SynthesizerWorkspace&&) noexcept = default;
 
-SynthesizerWorkspace Synthesizer::make_workspace(int64_t max_frames,
-                                                 int64_t max_decoder_frames) const {
+SynthesizerWorkspace Synthesizer::make_workspace(int64_t max_frames, int64_t max_decoder_frames,
+                                                 const std::vector<int64_t>& decoder_plans) const {
   if (max_frames <= 0) fail("synthesizer: workspace max_frames ", max_frames, " must be > 0");
   if (max_decoder_frames < 0) max_decoder_frames = max_frames;
   SynthesizerWorkspace ws;
   ws.max_frames_ = max_frames;
   ws.max_decoder_frames_ = max_decoder_frames;
+  ws.decoder_plans_.push_back(max_decoder_frames);
+  for (int64_t p : decoder_plans) {
+    if (p > 0 && p < max_decoder_frames) ws.decoder_plans_.push_back(p);
+  }
+  std::sort(ws.decoder_plans_.begin(), ws.decoder_plans_.end());
+  ws.decoder_plans_.erase(std::unique(ws.decoder_plans_.begin(), ws.decoder_plans_.end()),
+                          ws.decoder_plans_.end());
   // One call of the largest shape: sizes every buffer and creates the primitives.
   Tensor phone({max_frames, phone_dim()});
   std::vector<int64_t> pitch(static_cast<size_t>(max_frames), 1);
@@ -131,8 +139,11 @@ SynthesizerWorkspace Synthesizer::make_workspace(int64_t max_frames,
   rq.phone = &phone;
   rq.pitch = pitch.data();
   rq.pitchf = pitchf.data();
-  if (max_decoder_frames != max_frames) rq.return_length2 = max_decoder_frames;
-  infer(rq, ws);
+  // The largest plan first (it sizes the buffers), then each shorter decoder plan.
+  for (auto it = ws.decoder_plans_.rbegin(); it != ws.decoder_plans_.rend(); ++it) {
+    rq.return_length2 = *it != max_frames ? *it : -1;
+    infer(rq, ws);
+  }
   return ws;
 }
 
@@ -191,8 +202,17 @@ SynthesizerResult Synthesizer::infer(const SynthesizerRequest& rq, SynthesizerWo
   std::memcpy(zin, zdec, sizeof(float) * dec_frames * ci);
   nn::mask_rows(zin, dec_frames, ci, dec_valid);
   SynthesizerResult res;
-  res.audio = parts_->dec.forward(zin, dec_frames, f0, g, rq.return_length2, rngp, b.dec,
-                                  ws.max_decoder_frames_, &res.samples);
+  // The decoder's primitives: those of the smallest prepared plan that fits this call.
+  const int64_t need = rq.return_length2 >= 0 ? rq.return_length2 : dec_frames;
+  int64_t dec_plan = need;
+  for (int64_t p : ws.decoder_plans_) {
+    if (p >= need) {
+      dec_plan = p;
+      break;
+    }
+  }
+  res.audio = parts_->dec.forward(zin, dec_frames, f0, g, rq.return_length2, rngp, b.dec, dec_plan,
+                                  &res.samples);
   res.m_p = m_p;
   res.logs_p = logs_p;
   res.prior_frames = tf;

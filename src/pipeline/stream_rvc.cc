@@ -108,7 +108,9 @@ class RvcBackend final : public VoiceBackend {
     // Formant shift renders return_length2 = ceil(return_length * 2^(f/12)) frames, f in
     // [-12, 12] (StreamParams::validate).
     const int64_t rl2_min = (return_length_ + 1) / 2, rl2_max = 2 * return_length_;
-    synth_ws_ = m_->synthesizer().make_workspace(p_len_, rl2_max);
+    // Decoder primitives for no formant shift (the usual case) and for the shortest length
+    // too, so a block renders at its own length rather than at the longest one.
+    synth_ws_ = m_->synthesizer().make_workspace(p_len_, rl2_max, {return_length_, rl2_min});
 
     f0_n_ = block16_ + 800;
     if (g_.f0_method == "rmvpe") f0_n_ = 5120 * ((f0_n_ - 1) / 5120 + 1) - 160;

@@ -113,6 +113,7 @@ class SynthesizerWorkspace {
   friend class Synthesizer;
   SynthesizerWorkspace();
   int64_t max_frames_ = 0, max_decoder_frames_ = 0;
+  std::vector<int64_t> decoder_plans_;  // ascending; the decoder runs at the smallest that fits
   std::unique_ptr<Buffers> b_;
 };
 
@@ -135,7 +136,11 @@ class Synthesizer {
   // max_decoder_frames frames (-1: max_frames; pass return_length2 when formant shift may
   // stretch the output). It allocates every buffer and runs one warm-up call of max_frames
   // frames (so the oneDNN primitives for that size exist). Not real-time: call at set-up.
-  SynthesizerWorkspace make_workspace(int64_t max_frames, int64_t max_decoder_frames = -1) const;
+  // decoder_plans: shorter decoder lengths to prepare as well (e.g. the stream's return_length
+  // without formant shift): a call runs its decoder with the primitives of the smallest
+  // prepared length that fits, instead of always at max_decoder_frames.
+  SynthesizerWorkspace make_workspace(int64_t max_frames, int64_t max_decoder_frames = -1,
+                                      const std::vector<int64_t>& decoder_plans = {}) const;
   // infer() into `ws` (see the heap note at the top). Calls longer than the workspace was made
   // for work too; they grow its buffers (allocating) once. Throws like infer(request).
   SynthesizerResult infer(const SynthesizerRequest& request, SynthesizerWorkspace& ws) const;
