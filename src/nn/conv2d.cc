@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <tuple>
 
@@ -51,12 +50,14 @@ struct Conv2d::Impl {
     bool gemm = false;
   };
   std::mutex mu;
-  std::map<std::tuple<int64_t, int64_t, bool>, std::shared_ptr<Entry>> cache;
+  // Keyed by (threads, (h, w, accumulate)): at most kMaxCached shapes per thread count.
+  detail::PrimitiveCache<std::tuple<int64_t, int64_t, bool>, Entry> cache{kMaxCached};
   memory bias;
-  memory packed;  // first packed weights, shared by entries whose desc matches
+  detail::PackedWeights packed;       // conv weights, one copy per layout
+  detail::PackedWeights packed_gemm;  // [kdim][out] im2col-matmul weights, one copy per layout
 
   std::shared_ptr<Entry> entry(const Conv2dParams& p, const Tensor& weight, int64_t h, int64_t w,
-                               bool accumulate, Precision precision);
+                               bool accumulate, Precision precision, int threads);
 };
 
 Conv2d::Conv2d() = default;
@@ -98,12 +99,11 @@ Conv2d::Conv2d(const Conv2dParams& p, const Tensor& weight, const Tensor* bias, 
 
 std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
                                                          const Tensor& weight, int64_t h, int64_t w,
-                                                         bool accumulate, Precision precision) {
+                                                         bool accumulate, Precision precision,
+                                                         int threads) {
   const auto key = std::make_tuple(h, w, accumulate);
   std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  if (cache.size() >= kMaxCached) cache.clear();  // live callers hold their own shared_ptr
+  if (auto found = cache.find(threads, key)) return found;
   const auto& eng = detail::cpu_engine();
   const int64_t oh = h + p.pad_h + p.pad_bottom() - p.kernel_h + 1;
   const int64_t ow = w + p.pad_w + p.pad_right() - p.kernel_w + 1;
@@ -123,25 +123,25 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
     e->prim = dnnl::matmul(pd);
     e->src_md = col_md;
     e->dst_md = dst_md;
-    Tensor wk({kdim, p.out_channels});
-    const int64_t taps = p.kernel_h * p.kernel_w;
-    for (int64_t o = 0; o < p.out_channels; ++o) {
-      for (int64_t c = 0; c < p.in_channels; ++c) {
-        for (int64_t t = 0; t < taps; ++t) {
-          wk[(t * p.in_channels + c) * p.out_channels + o] =
-              weight[(o * p.in_channels + c) * taps + t];
+    e->weights = packed_gemm.find(pd.weights_desc());
+    if (!e->weights) {
+      Tensor wk({kdim, p.out_channels});
+      const int64_t taps = p.kernel_h * p.kernel_w;
+      for (int64_t o = 0; o < p.out_channels; ++o) {
+        for (int64_t c = 0; c < p.in_channels; ++c) {
+          for (int64_t t = 0; t < taps; ++t) {
+            wk[(t * p.in_channels + c) * p.out_channels + o] =
+                weight[(o * p.in_channels + c) * taps + t];
+          }
         }
       }
+      memory src_w({{kdim, p.out_channels}, Dt::f32, Tag::ab}, eng, wk.data());
+      e->weights = packed_gemm.pack(src_w, pd.weights_desc());
     }
-    memory src_w({{kdim, p.out_channels}, Dt::f32, Tag::ab}, eng, wk.data());
-    e->weights = memory(pd.weights_desc(), eng);
     e->bias = memory(b_md, eng);
     std::memcpy(e->bias.get_data_handle(), bias.get_data_handle(),
                 sizeof(float) * static_cast<size_t>(p.out_channels));
-    detail::apply_threads();
-    dnnl::reorder(src_w, e->weights).execute(detail::thread_stream(), src_w, e->weights);
-    detail::thread_stream().wait();
-    cache.emplace(key, e);
+    cache.insert(threads, key, e);
     return e;
   }
   memory::desc src_md({1, p.in_channels, h, w}, dt, Tag::nhwc);
@@ -158,24 +158,18 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
   e->src_md = src_md;
   e->dst_md = dst_md;
   e->bias = bias;
-  if (packed && packed.get_desc() == pd.weights_desc()) {
-    e->weights = packed;
-  } else {
+  e->weights = packed.find(pd.weights_desc());
+  if (!e->weights) {
     memory src_w({wdims, Dt::f32, Tag::oihw}, eng, const_cast<float*>(weight.data()));
-    memory pk(pd.weights_desc(), eng);
-    detail::apply_threads();
-    dnnl::reorder(src_w, pk).execute(detail::thread_stream(), src_w, pk);
-    detail::thread_stream().wait();
-    if (!packed) packed = pk;
-    e->weights = pk;
+    e->weights = packed.pack(src_w, pd.weights_desc());
   }
-  cache.emplace(key, e);
+  cache.insert(threads, key, e);
   return e;
 }
 
 void Conv2d::prepare(int64_t h, int64_t w, bool accumulate) const {
   if (backend_ != Backend::kFast || out_h(h) <= 0 || out_w(w) <= 0) return;
-  impl_->entry(p_, weight_, h, w, accumulate, precision_);
+  impl_->entry(p_, weight_, h, w, accumulate, precision_, detail::use_threads());
 }
 
 namespace {
@@ -221,7 +215,7 @@ void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool accumu
     conv2d_reference(p_, weight_.data(), bias_.data(), x, h, w, y, oh, ow, accumulate);
     return;
   }
-  const auto e = impl_->entry(p_, weight_, h, w, accumulate, precision_);
+  const auto e = impl_->entry(p_, weight_, h, w, accumulate, precision_, detail::use_threads());
   const float* in = x;
   size_t n = static_cast<size_t>(h * w * p_.in_channels);
   if (e->gemm) {

@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -24,9 +23,12 @@ struct ConvTranspose2d::Impl {
     memory weights;
   };
   std::mutex mu;
-  std::map<std::pair<int64_t, int64_t>, std::shared_ptr<Entry>> cache;
+  // Keyed by (threads, (h, w)): at most Conv2d::kMaxCached shapes per thread count.
+  detail::PrimitiveCache<std::pair<int64_t, int64_t>, Entry> cache{Conv2d::kMaxCached};
   memory bias;
-  memory packed;
+  detail::PackedWeights packed;
+
+  std::shared_ptr<Entry> entry(const ConvTranspose2d& c, int64_t h, int64_t w, int threads);
 };
 
 ConvTranspose2d::ConvTranspose2d() = default;
@@ -171,39 +173,41 @@ void ConvTranspose2d::prepare(int64_t h, int64_t w) const {
     poly_.prepare(h, w);
     return;
   }
+  impl_->entry(*this, h, w, detail::use_threads());
+}
+
+// The deconvolution entry for an (h, w) input at `threads` (the caller's
+// detail::use_threads()), created on first use.
+std::shared_ptr<ConvTranspose2d::Impl::Entry> ConvTranspose2d::Impl::entry(const ConvTranspose2d& c,
+                                                                           int64_t h, int64_t w,
+                                                                           int threads) {
   const auto key = std::make_pair(h, w);
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  if (impl_->cache.count(key)) return;
-  if (impl_->cache.size() >= Conv2d::kMaxCached) impl_->cache.clear();
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto found = cache.find(threads, key)) return found;
+  const ConvTranspose2dParams& p = c.p_;
   const auto& eng = detail::cpu_engine();
-  memory::desc src_md({1, p_.in_channels, h, w}, Dt::f32, Tag::nhwc);
-  memory::desc dst_md({1, p_.out_channels, out_h(h), out_w(w)}, Dt::f32, Tag::nhwc);
-  const memory::dims wdims{p_.out_channels, p_.in_channels, p_.kernel_h, p_.kernel_w};
+  memory::desc src_md({1, p.in_channels, h, w}, Dt::f32, Tag::nhwc);
+  memory::desc dst_md({1, p.out_channels, c.out_h(h), c.out_w(w)}, Dt::f32, Tag::nhwc);
+  const memory::dims wdims{p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
   memory::desc w_any(wdims, Dt::f32, Tag::any);
-  memory::desc b_md({p_.out_channels}, Dt::f32, Tag::a);
-  dnnl::deconvolution_forward::desc d(
-      dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_md, w_any,
-      b_md, dst_md, {p_.stride_h, p_.stride_w}, {p_.pad_h, p_.pad_w},
-      {p_.pad_h - p_.output_padding_h, p_.pad_w - p_.output_padding_w});
-  dnnl::deconvolution_forward::primitive_desc pd(d, detail::make_attr(false, p_.post, p_.alpha),
-                                                 eng);
-  auto e = std::make_shared<Impl::Entry>();
+  memory::desc b_md({p.out_channels}, Dt::f32, Tag::a);
+  dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                      dnnl::algorithm::deconvolution_direct, src_md, w_any, b_md,
+                                      dst_md, {p.stride_h, p.stride_w}, {p.pad_h, p.pad_w},
+                                      {p.pad_h - p.output_padding_h, p.pad_w - p.output_padding_w});
+  dnnl::deconvolution_forward::primitive_desc pd(d, detail::make_attr(false, p.post, p.alpha), eng);
+  auto e = std::make_shared<Entry>();
   e->prim = dnnl::deconvolution_forward(pd);
   e->src_md = src_md;
   e->dst_md = dst_md;
-  if (impl_->packed && impl_->packed.get_desc() == pd.weights_desc()) {
-    e->weights = impl_->packed;
-  } else {
+  e->weights = packed.find(pd.weights_desc());
+  if (!e->weights) {
     // PyTorch's [in][out][kh][kw] is oneDNN's iohw for deconvolution weights {out, in, kh, kw}.
-    memory src_w({wdims, Dt::f32, Tag::iohw}, eng, const_cast<float*>(weight_.data()));
-    memory pk(pd.weights_desc(), eng);
-    detail::apply_threads();
-    dnnl::reorder(src_w, pk).execute(detail::thread_stream(), src_w, pk);
-    detail::thread_stream().wait();
-    if (!impl_->packed) impl_->packed = pk;
-    e->weights = pk;
+    memory src_w({wdims, Dt::f32, Tag::iohw}, eng, const_cast<float*>(c.weight_.data()));
+    e->weights = packed.pack(src_w, pd.weights_desc());
   }
-  impl_->cache.emplace(key, std::move(e));
+  cache.insert(threads, key, e);
+  return e;
 }
 
 void ConvTranspose2d::forward(const float* x, int64_t h, int64_t w, float* y) const {
@@ -258,13 +262,7 @@ void ConvTranspose2d::forward(const float* x, int64_t h, int64_t w, float* y) co
     }
     return;
   }
-  std::shared_ptr<Impl::Entry> e;
-  while (!e) {  // another thread may evict between prepare() and the look-up
-    prepare(h, w);
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    const auto it = impl_->cache.find(std::make_pair(h, w));
-    if (it != impl_->cache.end()) e = it->second;
-  }
+  const auto e = impl_->entry(*this, h, w, detail::use_threads());
   detail::run_primitive(
       e->prim,
       {detail::bound(DNNL_ARG_SRC, e->src_md, x), detail::fixed(DNNL_ARG_WEIGHTS, e->weights),

@@ -45,6 +45,22 @@ dnnl::primitive_attr make_attr(bool accumulate, PostOp post, float alpha, SumOrd
   return attr;
 }
 
+dnnl::memory PackedWeights::find(const dnnl::memory::desc& want) const {
+  for (const dnnl::memory& m : kept_) {
+    if (m.get_desc() == want) return m;
+  }
+  return {};
+}
+
+dnnl::memory PackedWeights::pack(dnnl::memory src, const dnnl::memory::desc& want) {
+  dnnl::memory packed(want, cpu_engine());
+  apply_threads();
+  dnnl::reorder(src, packed).execute(thread_stream(), src, packed);
+  thread_stream().wait();
+  if (kept_.size() < kMaxLayouts) kept_.push_back(packed);
+  return packed;
+}
+
 float* thread_scratch(ScratchSlot slot, size_t n_floats) {
   thread_local AlignedVector<float> bufs[kNumScratch];
   auto& b = bufs[slot];

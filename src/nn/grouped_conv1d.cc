@@ -1,7 +1,6 @@
 #include "rvc/nn/grouped_conv1d.h"
 
 #include <cstring>
-#include <map>
 #include <mutex>
 
 #include "dnnl_exec.h"
@@ -21,8 +20,12 @@ struct GroupedConv1d::Impl {
     memory weights;
   };
   std::mutex mu;
-  std::map<int64_t, std::shared_ptr<Entry>> cache;
-  memory bias, packed;
+  // Keyed by (threads, input length): at most kMaxCached lengths per thread count.
+  detail::PrimitiveCache<int64_t, Entry> cache{kMaxCached};
+  memory bias;
+  detail::PackedWeights packed;
+
+  std::shared_ptr<Entry> entry(const GroupedConv1d& c, int64_t t, int threads);
 };
 
 GroupedConv1d::GroupedConv1d() = default;
@@ -56,40 +59,42 @@ GroupedConv1d::GroupedConv1d(const Conv1dParams& p, const Tensor& weight, const 
 
 void GroupedConv1d::prepare(int64_t t) const {
   if (backend_ != Backend::kFast || out_length(t) <= 0) return;
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  if (impl_->cache.count(t)) return;
-  if (impl_->cache.size() >= kMaxCached) impl_->cache.clear();  // callers hold shared_ptrs
+  impl_->entry(*this, t, detail::use_threads());
+}
+
+// The entry for input length t at `threads` (the caller's detail::use_threads()), created on
+// first use.
+std::shared_ptr<GroupedConv1d::Impl::Entry> GroupedConv1d::Impl::entry(const GroupedConv1d& c,
+                                                                       int64_t t, int threads) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto found = cache.find(threads, t)) return found;
   const auto& eng = detail::cpu_engine();
-  const int64_t g = p_.groups;
-  const Dt dt = precision_ == Precision::kBf16 ? Dt::bf16 : Dt::f32;
-  memory::desc src_md({1, p_.in_channels, t}, dt, Tag::nwc);
-  memory::desc dst_md({1, p_.out_channels, out_length(t)}, Dt::f32, Tag::nwc);
+  const int64_t g = c.p_.groups;
+  const Dt dt = c.precision_ == Precision::kBf16 ? Dt::bf16 : Dt::f32;
+  memory::desc src_md({1, c.p_.in_channels, t}, dt, Tag::nwc);
+  memory::desc dst_md({1, c.p_.out_channels, c.out_length(t)}, Dt::f32, Tag::nwc);
   const memory::dims wdims =
-      g == 1 ? memory::dims{p_.out_channels, p_.in_channels, p_.kernel}
-             : memory::dims{g, p_.out_channels / g, p_.in_channels / g, p_.kernel};
+      g == 1 ? memory::dims{c.p_.out_channels, c.p_.in_channels, c.p_.kernel}
+             : memory::dims{g, c.p_.out_channels / g, c.p_.in_channels / g, c.p_.kernel};
   memory::desc w_any(wdims, dt, Tag::any);
-  memory::desc b_md({p_.out_channels}, Dt::f32, Tag::a);
+  memory::desc b_md({c.p_.out_channels}, Dt::f32, Tag::a);
   dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
                                     dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
-                                    dst_md, {1}, {0}, {p_.pad_left}, {p_.pad_right});
-  dnnl::convolution_forward::primitive_desc pd(d, detail::make_attr(false, p_.post, p_.alpha), eng);
-  auto e = std::make_shared<Impl::Entry>();
+                                    dst_md, {1}, {0}, {c.p_.pad_left}, {c.p_.pad_right});
+  dnnl::convolution_forward::primitive_desc pd(d, detail::make_attr(false, c.p_.post, c.p_.alpha),
+                                               eng);
+  auto e = std::make_shared<Entry>();
   e->prim = dnnl::convolution_forward(pd);
   e->src_md = src_md;
   e->dst_md = dst_md;
-  if (impl_->packed && impl_->packed.get_desc() == pd.weights_desc()) {
-    e->weights = impl_->packed;
-  } else {
+  e->weights = packed.find(pd.weights_desc());
+  if (!e->weights) {
     memory src_w({wdims, Dt::f32, g == 1 ? Tag::oiw : Tag::goiw}, eng,
-                 const_cast<float*>(weight_.data()));
-    memory pk(pd.weights_desc(), eng);
-    detail::apply_threads();
-    dnnl::reorder(src_w, pk).execute(detail::thread_stream(), src_w, pk);
-    detail::thread_stream().wait();
-    if (!impl_->packed) impl_->packed = pk;
-    e->weights = pk;
+                 const_cast<float*>(c.weight_.data()));
+    e->weights = packed.pack(src_w, pd.weights_desc());
   }
-  impl_->cache.emplace(t, std::move(e));
+  cache.insert(threads, t, e);
+  return e;
 }
 
 void GroupedConv1d::forward(const float* x, int64_t t, float* y) const {
@@ -98,13 +103,7 @@ void GroupedConv1d::forward(const float* x, int64_t t, float* y) const {
     ref_.forward(x, t, y);
     return;
   }
-  std::shared_ptr<Impl::Entry> e;
-  while (!e) {  // another thread may evict between prepare() and the look-up
-    prepare(t);
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    const auto it = impl_->cache.find(t);
-    if (it != impl_->cache.end()) e = it->second;
-  }
+  const auto e = impl_->entry(*this, t, detail::use_threads());
   const void* src = x;
   if (precision_ == Precision::kBf16) {
     const size_t n = static_cast<size_t>(t * p_.in_channels);

@@ -46,10 +46,42 @@ struct Linear::Impl {
     memory weights;
   };
   std::mutex mu;
-  std::map<int64_t, std::unique_ptr<Entry>> cache;
+  // Keyed by (threads, rows * 2 + accumulate); no per-count limit: callers use a few row counts.
+  detail::PrimitiveCache<int64_t, Entry> cache;
   memory bias;
-  memory packed;
+  detail::PackedWeights packed;
+
+  std::shared_ptr<Entry> entry(const Linear& l, int64_t rows, bool accumulate, int threads);
 };
+
+// The entry for (rows, accumulate) at `threads` (the caller's detail::use_threads()), created
+// on first use.
+std::shared_ptr<Linear::Impl::Entry> Linear::Impl::entry(const Linear& l, int64_t rows,
+                                                         bool accumulate, int threads) {
+  const int64_t key = rows * 2 + (accumulate ? 1 : 0);
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto e = cache.find(threads, key)) return e;
+  const auto& eng = detail::cpu_engine();
+  const Dt dt = l.precision_ == Precision::kBf16 ? Dt::bf16 : Dt::f32;
+  memory::desc src_md({rows, l.in_}, dt, Tag::ab);
+  memory::desc dst_md({rows, l.out_}, Dt::f32, Tag::ab);
+  memory::desc w_any({l.in_, l.out_}, dt, Tag::any);
+  memory::desc b_md({1, l.out_}, Dt::f32, Tag::ab);
+  dnnl::matmul::desc d(src_md, w_any, b_md, dst_md);
+  dnnl::matmul::primitive_desc pd(d, detail::make_attr(accumulate, l.post_, l.alpha_), eng);
+  auto e = std::make_shared<Entry>();
+  e->prim = dnnl::matmul(pd);
+  e->src_md = src_md;
+  e->dst_md = dst_md;
+  e->weights = packed.find(pd.weights_desc());
+  if (!e->weights) {
+    // W^T as a [in][out] matrix is W [out][in] read with tag ba.
+    memory src_w({{l.in_, l.out_}, Dt::f32, Tag::ba}, eng, const_cast<float*>(l.weight_.data()));
+    e->weights = packed.pack(src_w, pd.weights_desc());
+  }
+  cache.insert(threads, key, e);
+  return e;
+}
 
 Linear::Linear() = default;
 Linear::~Linear() = default;
@@ -81,34 +113,7 @@ Linear::Linear(const Tensor& weight, const Tensor* bias, Backend backend, PostOp
 
 void Linear::prepare(int64_t rows, bool accumulate) const {
   if (backend_ != Backend::kFast || rows <= 0) return;
-  int64_t key = rows * 2 + (accumulate ? 1 : 0);
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  if (impl_->cache.count(key)) return;
-  const auto& eng = detail::cpu_engine();
-  const Dt dt = precision_ == Precision::kBf16 ? Dt::bf16 : Dt::f32;
-  memory::desc src_md({rows, in_}, dt, Tag::ab);
-  memory::desc dst_md({rows, out_}, Dt::f32, Tag::ab);
-  memory::desc w_any({in_, out_}, dt, Tag::any);
-  memory::desc b_md({1, out_}, Dt::f32, Tag::ab);
-  dnnl::matmul::desc d(src_md, w_any, b_md, dst_md);
-  dnnl::matmul::primitive_desc pd(d, detail::make_attr(accumulate, post_, alpha_), eng);
-  auto e = std::make_unique<Impl::Entry>();
-  e->prim = dnnl::matmul(pd);
-  e->src_md = src_md;
-  e->dst_md = dst_md;
-  if (impl_->packed && impl_->packed.get_desc() == pd.weights_desc()) {
-    e->weights = impl_->packed;
-  } else {
-    // W^T as a [in][out] matrix is W [out][in] read with tag ba.
-    memory src_w({{in_, out_}, Dt::f32, Tag::ba}, eng, const_cast<float*>(weight_.data()));
-    memory packed(pd.weights_desc(), eng);
-    detail::apply_threads();
-    dnnl::reorder(src_w, packed).execute(detail::thread_stream(), src_w, packed);
-    detail::thread_stream().wait();
-    if (!impl_->packed) impl_->packed = packed;
-    e->weights = packed;
-  }
-  impl_->cache.emplace(key, std::move(e));
+  impl_->entry(*this, rows, accumulate, detail::use_threads());
 }
 
 void Linear::forward(const float* x, int64_t rows, float* y, bool accumulate) const {
@@ -127,19 +132,7 @@ void Linear::forward(const float* x, int64_t rows, float* y, bool accumulate) co
     }
     return;
   }
-  int64_t key = rows * 2 + (accumulate ? 1 : 0);
-  Impl::Entry* e = nullptr;
-  {
-    std::unique_lock<std::mutex> lock(impl_->mu);
-    auto it = impl_->cache.find(key);
-    if (it == impl_->cache.end()) {
-      lock.unlock();
-      prepare(rows, accumulate);
-      lock.lock();
-      it = impl_->cache.find(key);
-    }
-    e = it->second.get();
-  }
+  const auto e = impl_->entry(*this, rows, accumulate, detail::use_threads());
   const void* src = x;
   if (precision_ == Precision::kBf16) {
     uint16_t* xb = detail::bf16_scratch(0, static_cast<size_t>(rows * in_));
