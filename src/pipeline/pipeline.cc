@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -152,9 +155,57 @@ std::vector<double> rmvpe_f0(const models::Rmvpe& rmvpe, const float* audio16k, 
   return f0;
 }
 
+// One call's workspaces. Both run every call at its own length, exactly as the allocating forms
+// (Synthesizer::infer(request), Hubert::forward returning a Tensor) do, so reusing them changes
+// no output bit; they only keep the buffers between chunks and calls.
+struct Pipeline::Scratch {
+  // Made for 1 frame: a call runs with plan_t = max(1, T) = T and its decoder at its own length
+  // (a workspace made for the longest chunk would run shorter chunks padded to that length:
+  // other primitives, other rounding, and the padding's work). The buffers grow to the longest
+  // chunk on first use and are reused from then on.
+  std::optional<models::SynthesizerWorkspace> synth;
+  // Remade for the longest chunk of a call when it exceeds max_samples(); run() computes at the
+  // call's own length whatever the workspace's size.
+  models::HubertWorkspace hubert;
+};
+
+// At most one idle Scratch, shared by copies of a Pipeline. Holds the models so that the
+// workspaces never outlive the networks that made them.
+class Pipeline::ScratchCache {
+ public:
+  explicit ScratchCache(std::shared_ptr<const VoiceModels> models) : models_(std::move(models)) {}
+  std::unique_ptr<Scratch> take() {
+    {
+      const std::lock_guard<std::mutex> lock(mu_);
+      if (idle_) return std::move(idle_);
+    }
+    return std::make_unique<Scratch>();
+  }
+  // Keeps s for the next call unless another Scratch is already idle (then s is freed).
+  void give(std::unique_ptr<Scratch> s) {
+    {
+      const std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_) idle_ = std::move(s);
+    }
+    s.reset();  // outside the lock: freeing hundreds of MB takes a while
+  }
+  std::unique_ptr<Scratch> release() {
+    const std::lock_guard<std::mutex> lock(mu_);
+    return std::move(idle_);
+  }
+
+ private:
+  std::shared_ptr<const VoiceModels> models_;
+  std::mutex mu_;
+  std::unique_ptr<Scratch> idle_;
+};
+
 Pipeline::Pipeline(std::shared_ptr<const VoiceModels> models) : models_(std::move(models)) {
   if (!models_) fail("Pipeline: no models given");
+  scratch_ = std::make_shared<ScratchCache>(models_);
 }
+
+void Pipeline::release_scratch() const { scratch_->release().reset(); }
 
 int Pipeline::output_sample_rate(const ConvertParams& params) const {
   const int tgt = models_->sample_rate_hz();
@@ -217,8 +268,23 @@ ConvertResult Pipeline::convert(const float* audio16k, int64_t n, const ConvertP
   }
   progress(0.05);
 
-  int64_t total_len = 0;
-  for (const int64_t l : res.chunks.lengths) total_len += l;
+  int64_t total_len = 0, max_len = 0;
+  for (const int64_t l : res.chunks.lengths) {
+    total_len += l;
+    max_len = std::max(max_len, l);
+  }
+  // The workspaces go back to the cache however the call ends.
+  struct Lease {
+    ScratchCache& cache;
+    std::unique_ptr<Scratch> s;
+    ~Lease() { cache.give(std::move(s)); }
+  } lease{*scratch_, scratch_->take()};
+  Scratch& ws = *lease.s;
+  if (ws.hubert.max_samples() < max_len) {
+    ws.hubert = models::HubertWorkspace();  // free the old buffers before making the new ones
+    ws.hubert = m.hubert().make_workspace(max_len);
+  }
+  if (!ws.synth) ws.synth.emplace(synth.make_workspace(1));
   int64_t done_len = 0;
   std::vector<float> opt;
   const int64_t sid = params.sid;
@@ -229,8 +295,11 @@ ConvertResult Pipeline::convert(const float* audio16k, int64_t n, const ConvertP
 
     // ref: Pipeline.vc
     emit.f32("hubert_source" + sfx, {1, len}, audio0);
-    Tensor feats = m.hubert().forward(audio0, len, m.hubert_output_layer(), m.hubert_final_proj());
-    const int64_t t = feats.dim(0), dim = feats.dim(1);
+    const int64_t t = m.hubert().frames(len), dim = m.hubert().output_dim(m.hubert_final_proj());
+    if (t <= 0) fail("chunk ", k, ": ", len, " samples are too short for one HuBERT frame");
+    Tensor feats({t, dim});
+    m.hubert().forward(audio0, len, m.hubert_output_layer(), m.hubert_final_proj(), ws.hubert,
+                       feats.data());
     emit.f32("hubert_out" + sfx, {1, t, dim}, feats.data());
     const bool protecting = params.protect < 0.5f && if_f0;
     Tensor feats0;
@@ -284,11 +353,11 @@ ConvertResult Pipeline::convert(const float* audio16k, int64_t n, const ConvertP
     rq.sid = sid;
     rq.noise = params.noise;
     rq.seed = params.seed + k;
-    const Tensor out = synth.infer(rq).audio;
-    emit.f32("infer_audio" + sfx, {1, 1, out.numel()}, out.data());
+    const models::SynthesizerResult out = synth.infer(rq, *ws.synth);
+    emit.f32("infer_audio" + sfx, {1, 1, out.samples}, out.audio);
     // [t_pad_tgt : -t_pad_tgt] (empty when too short, as a Python slice).
-    if (out.numel() > 2 * t_pad_tgt) {
-      opt.insert(opt.end(), out.data() + t_pad_tgt, out.data() + out.numel() - t_pad_tgt);
+    if (out.samples > 2 * t_pad_tgt) {
+      opt.insert(opt.end(), out.audio + t_pad_tgt, out.audio + out.samples - t_pad_tgt);
     }
     done_len += len;
     progress(0.05 + 0.9 * static_cast<double>(done_len) / static_cast<double>(total_len));

@@ -22,8 +22,16 @@
 // infer_sid_N, infer_audio_N, audio_after_rms, audio_out (N = chunk index).
 //
 // Ownership and threads: a Pipeline holds a shared_ptr to immutable VoiceModels; convert() is
-// const, keeps all its scratch on its own stack/heap and may run from several threads at once.
-// It allocates freely (offline use) and throws rvc::Error on bad parameters or input.
+// const and may run from several threads at once. It allocates freely (offline use) and throws
+// rvc::Error on bad parameters or input.
+// Scratch: the synthesizer and HuBERT run through workspaces (models::SynthesizerWorkspace,
+// models::HubertWorkspace) that a call takes from the Pipeline and gives back when it ends, so
+// every chunk of a call and every later call reuse the same buffers instead of page-faulting
+// fresh multi-100-MB activations per chunk. They grow to the largest chunk seen and are kept
+// between calls: at most one idle set per Pipeline (a concurrent call makes its own set, dropped
+// at its end if one is already idle); release_scratch() frees the idle set. Copies of a
+// Pipeline share that set. The output is bit-identical to the models' allocating forms: every
+// call runs at its own length (the workspaces are made so that no call runs at a padded plan).
 #pragma once
 
 #include <cstdint>
@@ -188,8 +196,14 @@ class Pipeline {
     return convert(audio16k.data(), static_cast<int64_t>(audio16k.size()), params, hooks);
   }
 
+  // Frees the idle workspaces kept for the next call (calls in flight keep theirs).
+  void release_scratch() const;
+
  private:
+  struct Scratch;  // one call's workspaces (pipeline.cc)
+  class ScratchCache;
   std::shared_ptr<const VoiceModels> models_;
+  std::shared_ptr<ScratchCache> scratch_;  // never null
 };
 
 }  // namespace rvc::pipeline
