@@ -9,6 +9,9 @@
 // that completed a block to receiving that block: queueing + compute + network, on top of the
 // algorithmic latency the server reports in `ready`), p50/p99, and the real-time factor.
 // Exit status 0 = done, 2 = bad options, connection or server error (one line).
+// Settings come from flags and RVC_* variables (RVC_URL, RVC_API_TOKEN, RVC_PITCH, ...) through
+// rvc::Settings; like the tool commands the client reads a config file ([client] section) only
+// when given --config FILE, since a shared $RVC_CONFIG names voice keys it does not have.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +28,7 @@
 
 #include "command.h"
 #include "rvc/core/error.h"
+#include "rvc/core/settings.h"
 #include "rvc/formats/audio_file.h"
 #include "rvc/server/client.h"
 #include "rvc/server/protocol.h"
@@ -39,38 +43,57 @@ using nlohmann::json;
 struct ClientOptions {
   std::string input, output, url, tcp, token, model, format = "pcm_s16le";
   double pitch = 0, formant = 0, block_ms = 0, chunk_ms = 20;
-  bool realtime = false, fast = false, quiet = false;
+  bool realtime = false, fast = false, quiet = false, print_config = false;
 };
 
+// Returns false when --help or --print-config printed what was asked.
 bool parse(const std::vector<std::string>& args, ClientOptions* o) {
-  ArgParser a("client", "IN");
-  a.option("-o", "OUT", "write the converted audio here (.wav or .flac)", &o->output);
-  a.option("--output", "OUT", "same as -o", &o->output);
-  a.option("--url", "URL", "WebSocket URL (default ws://127.0.0.1:8765/ws)", &o->url);
-  a.option("--tcp", "HOST:PORT", "use the framed TCP protocol instead of WebSocket", &o->tcp);
-  a.option("--token", "T", "API token (default $RVC_API_TOKEN)", &o->token);
-  a.option("--model", "NAME", "voice in the server's models dir (default: built-in voice)",
-           &o->model);
-  a.option("--pitch", "N", "pitch shift in semitones, -24..24", &o->pitch);
-  a.option("--formant", "N", "formant shift in semitones, -12..12", &o->formant);
-  a.option("--block-ms", "MS", "session block length (default: the server's)", &o->block_ms);
-  a.option("--chunk-ms", "MS", "audio per message sent (default 20)", &o->chunk_ms);
-  a.option("--format", "F", "pcm_s16le (default) or pcm_f32le", &o->format);
-  a.flag("--realtime", "pace the input like a live source (the default)", &o->realtime);
-  a.flag("--fast", "send as fast as the server takes it", &o->fast);
-  a.flag("--quiet", "only the summary line", &o->quiet);
-  if (!a.parse(args)) return false;
-  if (a.positional().size() != 1) fail("client: expected one input file (see --help)");
-  o->input = a.positional()[0];
-  if (o->output.empty()) fail("client: -o OUT is required");
-  if (o->realtime && o->fast) fail("client: --realtime and --fast exclude each other");
-  if (!o->url.empty() && !o->tcp.empty()) fail("client: use either --url or --tcp");
-  if (o->format != "pcm_s16le" && o->format != "pcm_f32le") {
-    fail("--format: expected pcm_s16le or pcm_f32le, got '", o->format, "'");
+  Settings s("client", "IN");
+  s.add("output", "OUT", "write the converted audio here (.wav or .flac)", &o->output)
+      .alias("-o")
+      .cli_only();
+  s.add("url", "URL", "WebSocket URL (default ws://127.0.0.1:8765/ws)", &o->url);
+  s.add("tcp", "HOST:PORT", "use the framed TCP protocol instead of WebSocket", &o->tcp);
+  // serve's key: one RVC_API_TOKEN (or one config-file line) for both ends.
+  s.add("api-token", "T", "API token (RVC_API_TOKEN; default none)", &o->token).alias("--token");
+  s.add("model", "NAME", "voice in the server's models dir (default: built-in voice)", &o->model);
+  s.add("pitch", "N", "pitch shift in semitones, -24..24 (default 0)", &o->pitch).range(-24, 24);
+  s.add("formant", "N", "formant shift in semitones, -12..12 (default 0)", &o->formant)
+      .range(-12, 12);
+  s.add("block-ms", "MS", "session block length (default 0 = the server's)", &o->block_ms)
+      .range(0, 5000);
+  s.add("chunk-ms", "MS", "audio per message sent, 1..1000 (default 20)", &o->chunk_ms)
+      .range(1, 1000);
+  // Not "format": convert's format (wav | flac) would share RVC_FORMAT and the config key.
+  s.add("wire-format", "F", "audio on the wire: pcm_s16le (default) or pcm_f32le", &o->format)
+      .alias("--format")
+      .choices({"pcm_s16le", "pcm_f32le"});
+  s.add_flag("realtime", "pace the input like a live source (the default)", &o->realtime);
+  s.add_flag("fast", "send as fast as the server takes it", &o->fast);
+  s.add_flag("quiet", "only the summary line", &o->quiet);
+  s.add_flag("print-config", "print the effective settings and exit", &o->print_config).cli_only();
+  // Like the tool commands: a shared $RVC_CONFIG names voice keys the client does not have.
+  if (!s.load(args, environment_without_config())) {
+    std::fputs(usage_without_config(s).c_str(), stdout);
+    return false;
   }
-  if (!(o->chunk_ms >= 1 && o->chunk_ms <= 1000)) fail("--chunk-ms: expected 1..1000");
-  if (o->token.empty()) {
-    if (const char* t = std::getenv("RVC_API_TOKEN")) o->token = t;
+  if (o->print_config) {
+    std::fputs(s.effective_config().c_str(), stdout);
+    return false;
+  }
+  if (s.positional().size() != 1) fail("client: expected one input file (see --help)");
+  o->input = s.positional()[0];
+  if (o->output.empty()) fail("client: -o OUT is required");
+  if (o->realtime && o->fast) {
+    // The higher source wins (a flag over RVC_FAST, ...); the same source saying both is an error.
+    if (s.source("realtime") == s.source("fast")) {
+      fail("client: --realtime and --fast exclude each other");
+    }
+    (s.source("realtime") > s.source("fast") ? o->fast : o->realtime) = false;
+  }
+  if (!o->url.empty() && !o->tcp.empty()) {
+    if (s.source("url") == s.source("tcp")) fail("client: use either --url or --tcp");
+    (s.source("url") > s.source("tcp") ? o->tcp : o->url).clear();
   }
   return true;
 }

@@ -11,14 +11,19 @@
 #include "command.h"
 #include "rvc/audio/portaudio_device.h"
 #include "rvc/core/error.h"
+#include "rvc/core/settings.h"
 
 namespace rvc::app {
 namespace {
 
 int run_devices(const std::vector<std::string>& args) {
-  ArgParser p("devices", "");
-  if (!p.parse(args)) return 0;
-  if (!p.positional().empty()) fail("devices: takes no arguments");
+  Settings s("devices");
+  // No settings of its own: a shared $RVC_CONFIG (voice keys) must not make it fail.
+  if (!s.load(args, environment_without_config())) {
+    std::fputs(usage_without_config(s).c_str(), stdout);
+    return 0;
+  }
+  if (!s.positional().empty()) fail("devices: takes no arguments");
   const audio::AudioSystemInfo info = audio::list_audio_devices();
   std::printf("%s\n", info.version.c_str());
   if (!info.error.empty()) {

@@ -75,7 +75,7 @@ int run_f0(const std::vector<std::string>& args) {
   p.add("threshold", "X", "voicing threshold (rmvpe default 0.03, yin default 0.15)", &threshold);
   p.add("threads", "N", "compute threads", &threads).range(1, 256);
   if (!p.load(args, environment_without_config())) {
-    std::fputs(p.usage().c_str(), stdout);
+    std::fputs(usage_without_config(p).c_str(), stdout);
     return 0;
   }
   if (p.positional().size() != 1) fail("f0: expected one input audio file (see --help)");

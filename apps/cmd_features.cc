@@ -67,7 +67,7 @@ int run_features(const std::vector<std::string>& args) {
   p.add_flag("no-final-proj", "do not apply final_proj", &no_final_proj);
   p.add("threads", "N", "compute threads", &threads).range(1, 256);
   if (!p.load(args, environment_without_config())) {
-    std::fputs(p.usage().c_str(), stdout);
+    std::fputs(usage_without_config(p).c_str(), stdout);
     return 0;
   }
   if (p.positional().size() != 1) fail("features: expected one input audio file (see --help)");

@@ -158,7 +158,7 @@ int run_info(const std::vector<std::string>& args) {
   Settings p("info", "FILE...");
   p.add_flag("json", "one JSON object per file, one per line", &as_json).cli_only();
   if (!p.load(args, environment_without_config())) {
-    std::fputs(p.usage().c_str(), stdout);
+    std::fputs(usage_without_config(p).c_str(), stdout);
     return 0;
   }
   if (p.positional().empty()) fail("info: expected at least one FILE (see rvc-rt info --help)");

@@ -13,6 +13,11 @@
 // live device went away mid-stream (one line on stderr after the summary).
 // Without --model the built-in DSP voice runs; with --model NAME|FILE.pth the RVC backend
 // (HuBERT + F0 + index + synthesizer, joined by SOLA) does.
+// Settings come from flags, RVC_* variables and the config file (top level and [stream]) through
+// rvc::Settings (docs/configuration.md); --print-config prints them. --input-file/--output-file
+// are command-line only. Device keys (input, output, sample-rate) and realtime from the
+// environment or a config file are ignored in the other mode; only flags contradicting each
+// other are an error.
 #include <unistd.h>
 
 #include <atomic>
@@ -31,6 +36,7 @@
 #include "rvc/audio/portaudio_device.h"
 #include "rvc/audio/stream_runner.h"
 #include "rvc/core/error.h"
+#include "rvc/core/settings.h"
 #include "rvc/dsp/denoise.h"
 #include "rvc/nn/backend.h"
 #include "rvc/pipeline/model_store.h"
@@ -44,88 +50,127 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
 
 struct StreamOptions {
-  std::string input_file, output_file, input_dev, output_dev, model, hubert, rmvpe, index;
+  std::string input_file, output_file, input_dev, output_dev;
+  std::string models_dir = "models", model, hubert, rmvpe, index;
   std::string precision = "f32";
+  std::string denoise = "off";
   int speaker = 0, threads = 2;
-  bool realtime = false, quiet = false;
+  bool realtime = false, quiet = false, print_config = false;
   int sample_rate = 0, buffer_frames = 0;
   double duration_s = 0.0;
   double headroom_ms = -1.0;  // < 0 = auto from the warm-up
   pipeline::StreamConfig config;
 };
 
-bool parse_stream_options(const std::vector<std::string>& args, StreamOptions* o) {
+// Registers stream's keys on s, filling o (defaults: the fields' initial values).
+void add_stream_settings(Settings& s, StreamOptions* o) {
   pipeline::StreamConfig& c = o->config;
   pipeline::StreamParams& p = c.params;
-  ArgParser a("stream", "");
-  a.option("--input-file", "IN", "play this audio file into the stream (file device)",
-           &o->input_file);
-  a.option("--output-file", "OUT", "write the stream's output here (.wav or .flac)",
-           &o->output_file);
-  a.flag("--realtime", "file device: pace periods like a sound card (default: as fast as possible)",
-         &o->realtime);
-  a.option("--input", "DEV", "live input device: index, name or 'default' (rvc-rt devices)",
-           &o->input_dev);
-  a.option("--output", "DEV", "live output device: index, name or 'default'", &o->output_dev);
-  a.option("--sample-rate", "HZ", "live device rate (default: the input device's)",
-           &o->sample_rate);
-  a.option("--buffer-frames", "N", "device period in frames (default: 10 ms)", &o->buffer_frames);
-  a.option("--duration", "S", "live: stop after S seconds (default: until Ctrl-C)", &o->duration_s);
-  a.option("--headroom-ms", "N",
-           "output buffering for compute time (default: auto, 2x the warm-up block time)",
-           &o->headroom_ms);
-  a.option("--block-ms", "N", "block length, whole 10 ms units (default 100)", &c.block_ms);
-  a.option("--extra-ms", "N", "left context re-read each block (RVC models; default 2500)",
-           &c.extra_ms);
-  a.option("--crossfade-ms", "N", "SOLA crossfade (RVC models; default 40)", &c.crossfade_ms);
-  a.option("--sola-search-ms", "N", "SOLA search window (RVC models; default 10)",
-           &c.sola_search_ms);
-  a.option("--pitch", "N", "pitch shift in semitones, -24..24 (default 0)", &p.pitch_semitones);
-  a.option("--formant", "N", "formant shift in semitones, -12..12 (default 0)",
-           &p.formant_semitones);
-  a.option("--threshold-db", "N", "silence gate on input RMS in dB; <= -60 = off (default -60)",
-           &p.threshold_db);
-  a.option("--input-gain-db", "N", "input gain in dB (default 0)", &p.input_gain_db);
-  a.option("--output-gain-db", "N", "output gain in dB (default 0)", &p.output_gain_db);
-  std::string denoise = "off";
-  a.option("--denoise", "LEVEL",
-           "input noise suppression: off (default), low, moderate, high or very_high", &denoise);
-  a.option("--model", "M",
-           "RVC voice: NAME (in $RVC_MODELS_DIR) or a .pth; default: built-in voice", &o->model);
-  a.option("--hubert", "FILE", "hubert_base.pt (default: found under assets/ or the models dir)",
-           &o->hubert);
-  a.option("--rmvpe", "FILE", "rmvpe.pt for --f0-method rmvpe (default: found like --hubert)",
-           &o->rmvpe);
-  a.option("--index", "FILE", "retrieval index (default: the voice's own, if any)", &o->index);
-  a.option("--f0-method", "M", "RVC pitch tracker: rmvpe (default) or yin", &c.f0_method);
-  a.option("--index-rate", "X", "RVC index blend 0..1 (default 0)", &p.index_rate);
-  a.option("--rms-mix", "X", "RVC loudness: 0 = follow the input, 1 = the voice's (default 0)",
-           &p.rms_mix);
-  a.option("--speaker", "N", "RVC speaker id (default 0)", &o->speaker);
-  a.option("--threads", "N", "RVC compute threads per block (default 2)", &o->threads);
-  a.option("--precision", "P", "RVC networks in f32 (default) or bf16 (needs AVX512-BF16)",
-           &o->precision);
-  a.flag("--quiet", "no live status line", &o->quiet);
-  if (!a.parse(args)) return false;
-  if (!a.positional().empty()) fail("stream: unexpected argument '", a.positional()[0], "'");
-  p.noise_suppression = dsp::parse_noise_level(denoise, "--denoise");
+  s.add("input-file", "IN", "play this audio file into the stream (file device)", &o->input_file)
+      .cli_only();
+  s.add("output-file", "OUT", "write the stream's output here (.wav or .flac)", &o->output_file)
+      .cli_only();
+  s.add_flag("realtime",
+             "file device: pace periods like a sound card (default: as fast as possible)",
+             &o->realtime);
+  s.add("input", "DEV", "live input device: index, name or 'default' (rvc-rt devices)",
+        &o->input_dev);
+  s.add("output", "DEV", "live output device: index, name or 'default' (default: default)",
+        &o->output_dev);
+  s.add("sample-rate", "HZ", "live device rate (default 0 = the input device's)", &o->sample_rate)
+      .range(0, 384000);
+  s.add("buffer-frames", "N", "device period in frames (default 0 = 10 ms)", &o->buffer_frames)
+      .range(0, 1 << 20);
+  s.add("duration", "S", "live: stop after S seconds (default 0 = until Ctrl-C)", &o->duration_s)
+      .range(0, 1e9);
+  s.add("headroom-ms", "N",
+        "output buffering for compute time (default -1 = auto, 2x the warm-up block time)",
+        &o->headroom_ms)
+      .range(-1, 10000);
+  s.add("block-ms", "N", "block length, whole 10 ms units, 10..5000 (default 100)", &c.block_ms)
+      .range(10, 5000);
+  s.add("extra-ms", "N", "left context re-read each block (RVC models; default 2500)", &c.extra_ms)
+      .range(0, 10000);
+  s.add("crossfade-ms", "N", "SOLA crossfade (RVC models; default 40)", &c.crossfade_ms)
+      .range(0, 1000);
+  s.add("sola-search-ms", "N", "SOLA search window (RVC models; default 10)", &c.sola_search_ms)
+      .range(0, 100);
+  s.add("pitch", "N", "pitch shift in semitones, -24..24 (default 0)", &p.pitch_semitones)
+      .range(-24, 24);
+  s.add("formant", "N", "formant shift in semitones, -12..12 (default 0)", &p.formant_semitones)
+      .range(-12, 12);
+  s.add("threshold-db", "N", "silence gate on input RMS in dB; <= -60 = off (default -60)",
+        &p.threshold_db)
+      .range(-200, 0);
+  s.add("input-gain-db", "N", "input gain in dB, -60..30 (default 0)", &p.input_gain_db)
+      .range(-60, 30);
+  s.add("output-gain-db", "N", "output gain in dB, -60..30 (default 0)", &p.output_gain_db)
+      .range(-60, 30);
+  s.add("denoise", "LEVEL",
+        "input noise suppression: off (default), low, moderate, high or very_high", &o->denoise)
+      .choices({"off", "low", "moderate", "high", "very_high"});
+  s.add("models-dir", "DIR", "where voices (NAME.pth, NAME.index) live (default models)",
+        &o->models_dir);
+  s.add("model", "M", "RVC voice: NAME in the models dir or a .pth; default: built-in voice",
+        &o->model);
+  s.add("hubert", "FILE", "hubert_base.pt (default: found under assets/ or the models dir)",
+        &o->hubert);
+  s.add("rmvpe", "FILE", "rmvpe.pt for --f0-method rmvpe (default: found like --hubert)",
+        &o->rmvpe);
+  s.add("index", "FILE", "retrieval index (default: the voice's own, if any)", &o->index);
+  s.add("f0-method", "M", "RVC pitch tracker: rmvpe (default) or yin", &c.f0_method)
+      .choices({"rmvpe", "yin"});
+  s.add("index-rate", "X", "RVC index blend 0..1 (default 0)", &p.index_rate).range(0, 1);
+  s.add("rms-mix", "X", "RVC loudness: 0 = follow the input, 1 = the voice's (default 0)",
+        &p.rms_mix)
+      .range(0, 1);
+  s.add("speaker", "N", "RVC speaker id (default 0)", &o->speaker).range(0, 1 << 20);
+  s.add("threads", "N", "RVC compute threads per block, 1..256 (default 2)", &o->threads)
+      .range(1, 256);
+  s.add("precision", "P", "RVC networks in f32 (default) or bf16 (needs AVX512-BF16)",
+        &o->precision)
+      .choices({"f32", "bf16", "float32", "bfloat16"});
+  s.add_flag("quiet", "no live status line", &o->quiet);
+  s.add_flag("print-config", "print the effective settings and exit", &o->print_config).cli_only();
+}
+
+// Returns false when --help or --print-config printed what was asked.
+bool parse_stream_options(const std::vector<std::string>& args, StreamOptions* o) {
+  Settings s("stream");
+  add_stream_settings(s, o);
+  if (!s.load(args)) {
+    std::fputs(s.usage().c_str(), stdout);
+    return false;
+  }
+  if (o->print_config) {
+    std::fputs(s.effective_config().c_str(), stdout);
+    return false;
+  }
+  if (!s.positional().empty()) fail("stream: unexpected argument '", s.positional()[0], "'");
+  auto on_command_line = [&s](const char* key) { return s.source(key) == SettingSource::kFlag; };
+  o->config.params.noise_suppression = dsp::parse_noise_level(o->denoise, "--denoise");
   const bool file = !o->input_file.empty() || !o->output_file.empty();
   if (file && (o->input_file.empty() || o->output_file.empty())) {
     fail("stream: --input-file and --output-file go together");
   }
-  if (file && (!o->input_dev.empty() || !o->output_dev.empty() || o->sample_rate != 0)) {
-    fail("stream: use either files (--input-file/--output-file) or devices (--input/--output)");
+  // Device settings and --realtime may sit in the environment or a config file for the other
+  // mode; only the command line contradicting itself is an error.
+  if (file) {
+    if (on_command_line("input") || on_command_line("output") || on_command_line("sample-rate")) {
+      fail("stream: use either files (--input-file/--output-file) or devices (--input/--output)");
+    }
+    o->input_dev.clear();
+    o->output_dev.clear();
+    o->sample_rate = 0;
+  } else if (o->realtime) {
+    if (on_command_line("realtime")) fail("--realtime: only for the file device");
+    o->realtime = false;
   }
-  if (!file && o->realtime) fail("--realtime: only for the file device");
-  if (o->buffer_frames < 0) fail("--buffer-frames: expected a positive count");
-  if (!std::isfinite(o->duration_s) || o->duration_s < 0) fail("--duration: expected >= 0 s");
-  if (o->model.empty() && (!o->hubert.empty() || !o->rmvpe.empty() || !o->index.empty())) {
-    fail("stream: --hubert/--rmvpe/--index need --model");
+  if (o->model.empty()) {
+    if (on_command_line("hubert") || on_command_line("rmvpe") || on_command_line("index")) {
+      fail("stream: --hubert/--rmvpe/--index need --model");
+    }
   }
-  if (!std::isfinite(o->headroom_ms)) fail("--headroom-ms: expected a number");
-  if (o->speaker < 0) fail("--speaker: expected >= 0, got ", o->speaker);
-  if (o->threads < 1 || o->threads > 256) fail("--threads: expected 1..256, got ", o->threads);
-  nn::parse_precision(o->precision.c_str(), "--precision");  // fails on a bad value
   return true;
 }
 
@@ -181,7 +226,8 @@ int run_stream(const std::vector<std::string>& args) {
     ov.rmvpe = o.rmvpe;
     ov.index = o.index;
     ov.need_rmvpe = o.config.f0_method == "rmvpe";
-    const auto paths = pipeline::ModelStore::from_environment().paths_for(o.model, ov);
+    const pipeline::ModelStore store(o.models_dir.empty() ? "models" : o.models_dir);
+    const auto paths = store.paths_for(o.model, ov);
     const auto models = pipeline::VoiceModels::load(paths);
     if (o.speaker >= models->synthesizer().speakers()) {
       fail("--speaker ", o.speaker, ": the voice has ", models->synthesizer().speakers(),

@@ -1,14 +1,15 @@
 // rvc-rt stream through the file device, run as a user would: the real binary on
 // assets/sample.wav with the built-in voice (and the fixture RVC voices). Checks the length (input
 // + reported latency), the pitch shift, the absence of clicks at block joins, agreement with rvc-rt
-// convert after alignment, --realtime pacing, option errors and rvc-rt devices without sound
-// hardware.
+// convert after alignment, --realtime pacing, settings from RVC_* variables and the config file,
+// option errors and rvc-rt devices without sound hardware.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,13 @@ class StreamCli : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   int rvc(const std::string& args, std::string* out) {
+    out->clear();
     return test::run_command(q(test::rvc_rt_bin()) + " " + args, out, true);
+  }
+  // env: "NAME=value ... " variables for this one command.
+  int rvc_env(const std::string& env, const std::string& args, std::string* out) {
+    out->clear();
+    return test::run_command("env " + env + q(test::rvc_rt_bin()) + " " + args, out, true);
   }
 
   fs::path dir_, sample_;
@@ -209,12 +216,154 @@ TEST_F(StreamCli, BadOptionsFailWithOneLine) {
       rvc("stream --block-ms 2 --input-file " + q(sample_) + " --output-file " + q(dir_ / "o.wav"),
           &log),
       2);
-  EXPECT_NE(log.find("block_ms"), std::string::npos) << log;
+  EXPECT_NE(log.find("--block-ms"), std::string::npos) << log;
   EXPECT_EQ(
       rvc("stream --hubert x.pt --input-file " + q(sample_) + " --output-file " + q(dir_ / "o.wav"),
           &log),
       2);
   EXPECT_NE(log.find("--model"), std::string::npos) << log;
+}
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream f(p);
+  f << text;
+}
+
+// One line ending in a newline: what a bad setting prints.
+bool one_line(const std::string& log) { return !log.empty() && log.find('\n') == log.size() - 1; }
+
+// The effective config line "block_ms = 30 (480 samples)" -> "30".
+std::string config_value(const std::string& log, const std::string& key) {
+  const size_t a = log.find("  " + key + " = ");
+  if (a == std::string::npos) return "";
+  const size_t b = a + key.size() + 5;
+  return log.substr(b, log.find_first_of(" \n", b) - b);
+}
+
+// RVC_* variables and the config file ([stream] section and top level) reach the stream, with
+// flags > environment > config file; device keys from the environment do not disturb the file
+// device.
+TEST_F(StreamCli, EnvironmentAndConfigFileTakeEffect) {
+  const fs::path cfg = dir_ / "rvc.toml", out = dir_ / "out.wav";
+  write_text(cfg,
+             "# shared by convert and stream\n"
+             "block-ms = 40\n"
+             "[convert]\n"
+             "format = flac\n"
+             "[stream]\n"
+             "pitch = 5   # semitones\n"
+             "formant = 1\n");
+  const std::string files = " --input-file " + q(sample_) + " --output-file " + q(out);
+  std::string log;
+  ASSERT_EQ(rvc("stream --config " + q(cfg) + files, &log), 0) << log;
+  EXPECT_EQ(config_value(log, "block_ms"), "40") << log;
+  EXPECT_EQ(config_value(log, "pitch"), "5") << log;
+  EXPECT_EQ(config_value(log, "formant"), "1") << log;
+  const auto in = formats::read_audio_mono(sample_.string());
+  auto got = formats::read_audio_mono(out.string());
+  const int64_t lat = reported_latency(log);
+  ASSERT_EQ(static_cast<int64_t>(got.samples.size()),
+            static_cast<int64_t>(in.samples.size()) + lat);
+  std::vector<float> aligned(got.samples.begin() + lat, got.samples.end());
+  const double want = std::pow(2.0, 5.0 / 12.0);
+  EXPECT_NEAR(test::median_f0_ratio(in.samples, aligned, in.sample_rate), want, 0.02 * want)
+      << "the config file's pitch is applied to the audio";
+
+  // The environment over the file (RVC_CONFIG names it), a flag over both; device settings in the
+  // environment are for live runs and leave the file device alone.
+  const std::string env = "RVC_CONFIG=" + q(cfg) +
+                          " RVC_BLOCK_MS=30 RVC_PITCH=-3 RVC_INPUT=no-such-device"
+                          " RVC_SAMPLE_RATE=44100 ";
+  ASSERT_EQ(rvc_env(env, "stream" + files, &log), 0) << log;
+  EXPECT_EQ(config_value(log, "block_ms"), "30") << log;
+  EXPECT_EQ(config_value(log, "pitch"), "-3") << log;
+  EXPECT_EQ(config_value(log, "formant"), "1") << log;
+  EXPECT_NE(log.find("file device"), std::string::npos) << log;
+  got = formats::read_audio_mono(out.string());
+  aligned.assign(got.samples.begin() + reported_latency(log), got.samples.end());
+  EXPECT_NEAR(test::median_f0_ratio(in.samples, aligned, in.sample_rate), 1.0 / std::pow(2.0, 0.25),
+              0.02)
+      << "RVC_PITCH is applied to the audio";
+  ASSERT_EQ(rvc_env(env, "stream --block-ms 50 --pitch 0" + files, &log), 0) << log;
+  EXPECT_EQ(config_value(log, "block_ms"), "50") << log;
+  EXPECT_EQ(config_value(log, "pitch"), "0") << log;
+
+  // --print-config says where each value came from and is itself a config file.
+  ASSERT_EQ(rvc_env(env, "stream --print-config --pitch 2", &log), 0) << log;
+  EXPECT_NE(log.find("block-ms = 30"), std::string::npos) << log;
+  EXPECT_NE(log.find("environment (RVC_BLOCK_MS)"), std::string::npos) << log;
+  EXPECT_NE(log.find("pitch = 2"), std::string::npos) << log;
+  EXPECT_NE(log.find("formant = 1"), std::string::npos) << log;
+  EXPECT_NE(log.find("rvc.toml:7: formant"), std::string::npos) << log;
+  const fs::path saved = dir_ / "saved.toml";
+  write_text(saved, log);
+  ASSERT_EQ(rvc("stream --config " + q(saved) + " --print-config", &log), 0) << log;
+  EXPECT_NE(log.find("pitch = 2 "), std::string::npos) << log;
+}
+
+// A bad value names the flag, the variable or the file line; unknown flags and keys are refused.
+TEST_F(StreamCli, BadSettingsNameTheirSource) {
+  const std::string files = " --input-file " + q(sample_) + " --output-file " + q(dir_ / "o.wav");
+  std::string log;
+  EXPECT_EQ(rvc("stream --block-ms 2" + files, &log), 2);
+  EXPECT_NE(log.find("--block-ms: expected 10..5000, got 2"), std::string::npos) << log;
+  EXPECT_TRUE(one_line(log)) << log;
+  EXPECT_EQ(rvc("stream --pitch=high" + files, &log), 2);
+  EXPECT_NE(log.find("--pitch: expected a number, got 'high'"), std::string::npos) << log;
+  EXPECT_TRUE(one_line(log)) << log;
+  EXPECT_EQ(rvc("stream --denoise loud" + files, &log), 2);
+  EXPECT_NE(log.find("--denoise: expected off | low"), std::string::npos) << log;
+  EXPECT_EQ(rvc_env("RVC_THREADS=0 ", "stream" + files, &log), 2);
+  EXPECT_NE(log.find("RVC_THREADS: expected 1..256, got 0"), std::string::npos) << log;
+  EXPECT_TRUE(one_line(log)) << log;
+  EXPECT_EQ(rvc_env("RVC_F0_METHOD=crepe ", "stream" + files, &log), 2);
+  EXPECT_NE(log.find("RVC_F0_METHOD: expected rmvpe | yin, got 'crepe'"), std::string::npos) << log;
+
+  const fs::path cfg = dir_ / "bad.toml";
+  write_text(cfg, "[serve]\nworkers = 4\n[stream]\nextra_ms = -5\n");
+  EXPECT_EQ(rvc("stream --config " + q(cfg) + files, &log), 2);
+  EXPECT_NE(log.find("bad.toml:4: extra-ms: expected 0..10000, got -5"), std::string::npos) << log;
+  EXPECT_TRUE(one_line(log)) << log;
+  write_text(cfg, "[stream]\ncolour = red\n");
+  EXPECT_EQ(rvc_env("RVC_CONFIG=" + q(cfg) + " ", "stream" + files, &log), 2);
+  EXPECT_NE(log.find("bad.toml:2: colour: unknown setting for 'rvc-rt stream'"), std::string::npos)
+      << log;
+  write_text(cfg, "input-file = x.wav\n");
+  EXPECT_EQ(rvc("stream --config " + q(cfg) + files, &log), 2);
+  EXPECT_NE(log.find("input-file: unknown setting"), std::string::npos)
+      << "files are command-line only\n"
+      << log;
+
+  EXPECT_EQ(rvc("stream --bogus 3" + files, &log), 2);
+  EXPECT_NE(log.find("unknown option '--bogus' for 'stream'"), std::string::npos) << log;
+  EXPECT_TRUE(one_line(log)) << log;
+  EXPECT_EQ(rvc("stream --block-ms", &log), 2);
+  EXPECT_NE(log.find("--block-ms: expected a value"), std::string::npos) << log;
+  EXPECT_EQ(rvc("stream extra" + files, &log), 2);
+  EXPECT_NE(log.find("unexpected argument 'extra'"), std::string::npos) << log;
+  // Files and devices on one command line contradict each other.
+  EXPECT_EQ(rvc("stream --input default" + files, &log), 2);
+  EXPECT_NE(log.find("either files"), std::string::npos) << log;
+}
+
+TEST_F(StreamCli, HelpListsEveryFlagWithItsDefault) {
+  std::string log;
+  ASSERT_EQ(rvc("stream --help", &log), 0) << log;
+  for (const char* flag :
+       {"--input-file IN",    "--output-file OUT",  "--realtime",        "--input DEV",
+        "--output DEV",       "--sample-rate HZ",   "--buffer-frames N", "--duration S",
+        "--headroom-ms N",    "--block-ms N",       "--extra-ms N",      "--crossfade-ms N",
+        "--sola-search-ms N", "--pitch N",          "--formant N",       "--threshold-db N",
+        "--input-gain-db N",  "--output-gain-db N", "--denoise LEVEL",   "--models-dir DIR",
+        "--model M",          "--hubert FILE",      "--rmvpe FILE",      "--index FILE",
+        "--f0-method M",      "--index-rate X",     "--rms-mix X",       "--speaker N",
+        "--threads N",        "--precision P",      "--quiet",           "--print-config",
+        "--config FILE"}) {
+    EXPECT_NE(log.find(std::string("  ") + flag), std::string::npos) << flag << "\n" << log;
+  }
+  EXPECT_NE(log.find("(default 100)"), std::string::npos) << log;
+  EXPECT_NE(log.find("default 2500"), std::string::npos) << log;
+  EXPECT_NE(log.find("RVC_"), std::string::npos) << log;
 }
 
 TEST_F(StreamCli, DevicesWorksWithOrWithoutSoundHardware) {
@@ -225,6 +374,19 @@ TEST_F(StreamCli, DevicesWorksWithOrWithoutSoundHardware) {
               log.find("no audio devices found") != std::string::npos)
       << log;
   EXPECT_EQ(log.find("ALSA lib"), std::string::npos) << "driver probing noise is silenced";
+
+  // A shared config file names voice keys devices does not have: it is not read.
+  const fs::path cfg = dir_ / "rvc.toml";
+  write_text(cfg, "pitch = 3\n");
+  EXPECT_EQ(rvc_env("RVC_CONFIG=" + q(cfg) + " ", "devices", &log), 0) << log;
+  EXPECT_EQ(rvc("devices --help", &log), 0) << log;
+  EXPECT_NE(log.find("usage: rvc-rt devices"), std::string::npos) << log;
+  EXPECT_NE(log.find("does not read $RVC_CONFIG"), std::string::npos) << log;
+  EXPECT_EQ(rvc("devices --all", &log), 2);
+  EXPECT_NE(log.find("unknown option '--all' for 'devices'"), std::string::npos) << log;
+  EXPECT_TRUE(one_line(log)) << log;
+  EXPECT_EQ(rvc("devices extra", &log), 2);
+  EXPECT_NE(log.find("devices: takes no arguments"), std::string::npos) << log;
 }
 
 }  // namespace
