@@ -9,6 +9,11 @@
 // Every generator returns a fresh copy the caller owns; all functions are thread-compatible.
 #pragma once
 
+#include <cstdlib>
+#include <string>
+
+#include "rvc/nn/conv1d.h"
+
 #include <time.h>
 
 #include <cmath>
@@ -277,6 +282,13 @@ inline double loadavg_1min() {
     std::fclose(f);
   }
   return l;
+}
+
+// RVC_BENCH_CONV_FFT=0 builds models with the direct convolution only (nn::set_conv1d_fft), for
+// A/B runs of the DFT convolution path.
+inline void conv_algorithm_from_env() {
+  const char* e = std::getenv("RVC_BENCH_CONV_FFT");
+  rvc::nn::set_conv1d_fft(!(e && std::string(e) == "0"));
 }
 
 }  // namespace rvc::bench

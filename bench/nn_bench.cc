@@ -32,23 +32,29 @@ void time_forward(benchmark::State& st, const Layer& layer, const rvc::Tensor& x
                                               benchmark::Counter::kIs1000);
 }
 
+// Args: channels, kernel, dilation, frames, threads, DFT path allowed (1) or direct only (0).
+// GFLOP/s counts the direct convolution's multiply-adds (an effective rate for the DFT path).
 void BM_Conv1d(benchmark::State& st) {
   const int64_t c = st.range(0), k = st.range(1), dil = st.range(2), t = st.range(3);
   rvc::nn::set_num_threads(static_cast<int>(st.range(4)));
+  rvc::nn::set_conv1d_fft(st.range(5) != 0);
   rvc::nn::Conv1dParams p{c, c, k};
   p.dilation = dil;
   p.pad((k * dil - dil) / 2);
   rvc::Tensor w = random_tensor({c, c, k}, 0.05f), b = random_tensor({c}, 0.1f);
   const rvc::Tensor x = random_tensor({t, c}, 1.f);
   const rvc::nn::Conv1d conv(p, w, &b, rvc::nn::Backend::kFast);
+  rvc::nn::set_conv1d_fft(true);
+  st.SetLabel(conv.uses_fft() ? "dft" : "direct");
   time_forward(st, conv, x, 2.0 * c * c * k * t);
 }
 BENCHMARK(BM_Conv1d)
-    ->ArgsProduct({{256}, {3, 11}, {1, 5}, {1000}, {1, 2}})
-    ->Args({128, 7, 3, 10000, 1})
-    ->Args({128, 7, 3, 10000, 2})
-    ->Args({32, 3, 1, 40000, 1})
-    ->Args({32, 3, 1, 40000, 2})
+    ->ArgsProduct({{256}, {3, 11}, {1, 5}, {1000}, {1, 2}, {0, 1}})
+    // HiFi-GAN (v2 40k) stages: 128 channels x 100 samples per frame, 64 x 200, 32 x 400.
+    ->ArgsProduct({{128}, {3, 7, 11}, {3}, {10000}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{64}, {7, 11}, {3}, {20000}, {1, 2}, {0, 1}})
+    ->Args({32, 3, 1, 40000, 1, 1})
+    ->Args({32, 3, 1, 40000, 2, 1})
     ->Unit(benchmark::kMillisecond);
 
 void BM_ConvTranspose1d(benchmark::State& st) {

@@ -56,6 +56,7 @@ void run(benchmark::State& st, rvc::nn::Precision precision) {
   static TensorMap weights48 = random_weights(config_for(48));
   const rvc::nn::Precision saved = rvc::nn::default_precision();
   rvc::nn::set_default_precision(precision);
+  rvc::bench::conv_algorithm_from_env();
   rvc::models::Synthesizer synth(cfg, st.range(2) == 48 ? weights48 : weights40);
   rvc::nn::set_default_precision(saved);
   Tensor phone({frames, 768});

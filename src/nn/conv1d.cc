@@ -1,6 +1,7 @@
 #include "rvc/nn/conv1d.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
@@ -9,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "conv1d_fft.h"
 #include "dnnl_exec.h"
 #include "dnnl_util.h"
 #include "rvc/core/error.h"
@@ -26,11 +28,13 @@ struct Conv1d::Entry {
 };
 
 namespace {
-// Cache key: chunk length and the epilogue's shape.
-using EntryKey = std::tuple<int64_t, bool, float, int, float>;
+// Cache key: chunk length, the epilogue's shape and the thread count (a oneDNN primitive keeps
+// the thread count it was created with).
+using EntryKey = std::tuple<int64_t, bool, float, int, float, int>;
 EntryKey key_of(int64_t lc, const ConvEpilogue& ep) {
-  return {lc, ep.accumulate, ep.scale, static_cast<int>(ep.post2), ep.alpha2};
+  return {lc, ep.accumulate, ep.scale, static_cast<int>(ep.post2), ep.alpha2, num_threads()};
 }
+std::atomic<bool> g_fft_enabled{true};
 // The epilogue the primitive runs: a residual is copied into the output chunk and added by the
 // sum post-op (oneDNN 2.6's brgconv has no binary post-op and falls back to a ~20% slower
 // kernel for one).
@@ -48,7 +52,11 @@ struct Conv1d::Impl {
   memory bias;
   // First packed weights and their desc, shared by entries whose desc matches.
   memory packed;
+  std::unique_ptr<detail::FftConv1d> fft;  // set when the DFT path serves this layer
 };
+
+void set_conv1d_fft(bool enabled) { g_fft_enabled = enabled; }
+bool conv1d_fft_enabled() { return g_fft_enabled; }
 
 Conv1d::Conv1d() = default;
 Conv1d::~Conv1d() = default;
@@ -80,8 +88,13 @@ Conv1d::Conv1d(const Conv1dParams& p, const Tensor& weight, const Tensor* bias, 
     impl_ = std::make_unique<Impl>();
     impl_->bias = memory({{p.out_channels}, Dt::f32, Tag::a}, detail::cpu_engine());
     std::memcpy(impl_->bias.get_data_handle(), bias_.data(), sizeof(float) * p.out_channels);
+    if (precision_ == Precision::kF32 && g_fft_enabled && detail::FftConv1d::suits(p)) {
+      impl_->fft = std::make_unique<detail::FftConv1d>(p, weight_.data(), bias_.data());
+    }
   }
 }
+
+bool Conv1d::uses_fft() const { return impl_ && impl_->fft; }
 
 int64_t Conv1d::out_length(int64_t t_in) const {
   int64_t span = p_.dilation * (p_.kernel - 1) + 1;
@@ -98,6 +111,10 @@ void Conv1d::prepare(int64_t t_in, bool accumulate) const {
 
 void Conv1d::prepare(int64_t t_in, const ConvEpilogue& ep) const {
   if (backend_ != Backend::kFast || out_length(t_in) <= 0) return;
+  if (impl_->fft) {
+    impl_->fft->prepare(out_length(t_in));
+    return;
+  }
   entry(detail::chunk_length(out_length(t_in)), primitive_epilogue(ep));
 }
 
@@ -202,6 +219,10 @@ void Conv1d::forward(const float* x, int64_t t_in, float* y, const ConvEpilogue&
   if (t_out <= 0) return;
   if (backend_ == Backend::kReference) {
     conv1d_reference(p_, weight_.data(), bias_.data(), x, t_in, y, t_out, ep);
+    return;
+  }
+  if (impl_->fft) {
+    impl_->fft->forward(x, t_in, y, t_out, ep, out_length(std::max(t_in, plan_t_in)));
     return;
   }
   const int64_t lc = plan_chunk(t_in, plan_t_in);

@@ -1,0 +1,334 @@
+#include "conv1d_fft.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "dnnl_exec.h"
+#include "dnnl_util.h"
+#include "rvc/core/error.h"
+
+namespace rvc::nn::detail {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+using Dt = memory::data_type;
+
+struct FftConv1d::Entry {
+  dnnl::matmul prim;
+  memory::desc src_md, dst_md;
+  memory weights;
+};
+
+namespace {
+
+constexpr int64_t kLanes = 16;      // channels per vector block (one AVX-512 register)
+constexpr int64_t kMaxTiles = 128;  // tiles per matrix product (bounds the bin buffers)
+
+// Scratch of the calling thread: bins in, bins out, a zero row.
+float* fft_scratch(int slot, size_t n) {
+  thread_local AlignedVector<float> bufs[3];
+  auto& b = bufs[slot];
+  if (b.size() < n) b.resize(n);
+  return b.data();
+}
+
+// Forward real DFT of one tile: rows[k] (k < n) are the tile's input frames of c channels.
+// Slot s of v (stride `ss`) gets [re | im] of bin s; slot 0 holds bin 0 and bin n/2 (both
+// real). Two slots at a time, so every input load feeds four multiply-adds.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
+    const float* const* rows, int64_t n, int64_t slots, int64_t c, const float* fr, const float* fi,
+    float* v, int64_t ss) {
+  for (int64_t s = 0; s < slots; s += 2) {
+    const float *cr0 = fr + s * n, *ci0 = fi + s * n;
+    const float *cr1 = cr0 + n, *ci1 = ci0 + n;
+    float* v0 = v + s * ss;
+    float* v1 = v0 + ss;
+    for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
+      float ar0[kLanes] = {}, ai0[kLanes] = {}, ar1[kLanes] = {}, ai1[kLanes] = {};
+      for (int64_t k = 0; k < n; ++k) {
+        const float* x = rows[k] + c0;
+        const float a0 = cr0[k], b0 = ci0[k], a1 = cr1[k], b1 = ci1[k];
+        for (int64_t l = 0; l < kLanes; ++l) {
+          ar0[l] += a0 * x[l];
+          ai0[l] += b0 * x[l];
+          ar1[l] += a1 * x[l];
+          ai1[l] += b1 * x[l];
+        }
+      }
+      for (int64_t l = 0; l < kLanes; ++l) {
+        v0[c0 + l] = ar0[l];
+        v0[c + c0 + l] = ai0[l];
+        v1[c0 + l] = ar1[l];
+        v1[c + c0 + l] = ai1[l];
+      }
+    }
+  }
+}
+
+// Inverse DFT of one tile's mixed bins (slot s of y at stride `ss`, [re | im] of c channels),
+// outputs m < count: out[m] = bias + sum_s ir[m][s] re_s + ii[m][s] im_s, plus out[m] itself
+// when accumulating and res[m] when given. Four outputs at a time, each in its own register
+// block (ir/ii have rows up to a multiple of 4), so every bin load feeds eight multiply-adds.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void idft_tile(
+    const float* y, int64_t ss, int64_t slots, int64_t c, const float* ir, const float* ii,
+    const float* bias, int64_t count, float* const* out, const float* const* res, bool accumulate) {
+  for (int64_t m = 0; m < count; m += 4) {
+    const float *r0 = ir + m * slots, *r1 = r0 + slots, *r2 = r1 + slots, *r3 = r2 + slots;
+    const float *i0 = ii + m * slots, *i1 = i0 + slots, *i2 = i1 + slots, *i3 = i2 + slots;
+    const int64_t mm = std::min<int64_t>(4, count - m);
+    for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
+      float a0[kLanes], a1[kLanes], a2[kLanes], a3[kLanes];
+      for (int64_t l = 0; l < kLanes; ++l) a0[l] = a1[l] = a2[l] = a3[l] = bias[c0 + l];
+      for (int64_t s = 0; s < slots; ++s) {
+        const float* yr = y + s * ss + c0;
+        const float* yi = yr + c;
+        const float p0 = r0[s], p1 = r1[s], p2 = r2[s], p3 = r3[s];
+        const float q0 = i0[s], q1 = i1[s], q2 = i2[s], q3 = i3[s];
+        for (int64_t l = 0; l < kLanes; ++l) {
+          const float u = yr[l], v = yi[l];
+          a0[l] += p0 * u + q0 * v;
+          a1[l] += p1 * u + q1 * v;
+          a2[l] += p2 * u + q2 * v;
+          a3[l] += p3 * u + q3 * v;
+        }
+      }
+      float* acc[4] = {a0, a1, a2, a3};
+      for (int64_t q = 0; q < mm; ++q) {
+        float* o = out[m + q] + c0;
+        float* a = acc[q];
+        if (accumulate) {
+          for (int64_t l = 0; l < kLanes; ++l) a[l] += o[l];
+        }
+        if (res) {
+          const float* r = res[m + q] + c0;
+          for (int64_t l = 0; l < kLanes; ++l) a[l] += r[l];
+        }
+        for (int64_t l = 0; l < kLanes; ++l) o[l] = a[l];
+      }
+    }
+  }
+}
+
+int64_t next_pow2(int64_t v) {
+  int64_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+bool FftConv1d::suits(const Conv1dParams& p) {
+  return p.groups == 1 && p.stride == 1 && p.kernel >= 5 && p.kernel <= 16 && p.in_channels >= 64 &&
+         p.out_channels >= 64 && p.in_channels % kLanes == 0 && p.out_channels % kLanes == 0;
+}
+
+FftConv1d::FftConv1d(const Conv1dParams& p, const float* weight, const float* bias) : p_(p) {
+  if (!suits(p)) fail("FftConv1d: unsupported parameters");
+  n_ = std::max<int64_t>(16, next_pow2(2 * p.kernel));
+  b_ = n_ - p.kernel + 1;
+  slots_ = n_ / 2;
+  const double w0 = 2.0 * M_PI / static_cast<double>(n_);
+  // Forward: slot 0 = (bin 0, bin n/2); slot s = bin s, re = sum x cos, im = -sum x sin.
+  fr_.assign(static_cast<size_t>(slots_ * n_), 0.f);
+  fi_.assign(static_cast<size_t>(slots_ * n_), 0.f);
+  for (int64_t k = 0; k < n_; ++k) {
+    fr_[static_cast<size_t>(k)] = 1.f;
+    fi_[static_cast<size_t>(k)] = k % 2 == 0 ? 1.f : -1.f;
+  }
+  for (int64_t s = 1; s < slots_; ++s) {
+    for (int64_t k = 0; k < n_; ++k) {
+      const double ang = w0 * static_cast<double>((s * k) % n_);
+      fr_[static_cast<size_t>(s * n_ + k)] = static_cast<float>(std::cos(ang));
+      fi_[static_cast<size_t>(s * n_ + k)] = static_cast<float>(-std::sin(ang));
+    }
+  }
+  // Inverse (real output): (bin0 + (-1)^m bin_{n/2} + 2 sum_s re cos - im sin) / n.
+  const int64_t b4 = (b_ + 3) / 4 * 4;  // rows padded to the inverse's 4-output groups
+  ir_.assign(static_cast<size_t>(b4 * slots_), 0.f);
+  ii_.assign(static_cast<size_t>(b4 * slots_), 0.f);
+  const double inv = 1.0 / static_cast<double>(n_);
+  for (int64_t m = 0; m < b_; ++m) {
+    ir_[static_cast<size_t>(m * slots_)] = static_cast<float>(inv);
+    ii_[static_cast<size_t>(m * slots_)] = static_cast<float>(m % 2 == 0 ? inv : -inv);
+    for (int64_t s = 1; s < slots_; ++s) {
+      const double ang = w0 * static_cast<double>((s * m) % n_);
+      ir_[static_cast<size_t>(m * slots_ + s)] = static_cast<float>(2.0 * inv * std::cos(ang));
+      ii_[static_cast<size_t>(m * slots_ + s)] = static_cast<float>(-2.0 * inv * std::sin(ang));
+    }
+  }
+  // The kernel's spectrum H_s = sum_j w_j e^{+i w0 s j} (correlation), as a real
+  // [2 Cin][2 Cout] matrix per slot: [re | im] row vector times [[Hr, Hi], [-Hi, Hr]].
+  const int64_t ci = p.in_channels, co = p.out_channels, k = p.kernel;
+  const int64_t rows = 2 * ci, cols = 2 * co;
+  std::vector<double> cs(static_cast<size_t>(n_)), sn(static_cast<size_t>(n_));
+  for (int64_t j = 0; j < n_; ++j) {
+    cs[static_cast<size_t>(j)] = std::cos(w0 * static_cast<double>(j));
+    sn[static_cast<size_t>(j)] = std::sin(w0 * static_cast<double>(j));
+  }
+  wmat_.assign(static_cast<size_t>(slots_ * rows * cols), 0.f);
+  for (int64_t o = 0; o < co; ++o) {
+    for (int64_t i = 0; i < ci; ++i) {
+      const float* w = weight + (o * ci + i) * k;
+      for (int64_t s = 0; s < slots_; ++s) {
+        float* m = wmat_.data() + s * rows * cols;
+        double hr = 0.0, hi = 0.0;
+        if (s == 0) {
+          double alt = 0.0;
+          for (int64_t j = 0; j < k; ++j) {
+            hr += w[j];
+            alt += j % 2 == 0 ? w[j] : -w[j];
+          }
+          m[i * cols + o] = static_cast<float>(hr);
+          m[(ci + i) * cols + co + o] = static_cast<float>(alt);
+          continue;
+        }
+        for (int64_t j = 0; j < k; ++j) {
+          const auto a = static_cast<size_t>((s * j) % n_);
+          hr += w[j] * cs[a];
+          hi += w[j] * sn[a];
+        }
+        m[i * cols + o] = static_cast<float>(hr);
+        m[i * cols + co + o] = static_cast<float>(hi);
+        m[(ci + i) * cols + o] = static_cast<float>(-hi);
+        m[(ci + i) * cols + co + o] = static_cast<float>(hr);
+      }
+    }
+  }
+  bias_.assign(bias, bias + co);
+}
+
+FftConv1d::~FftConv1d() = default;
+
+int64_t FftConv1d::tiles(int64_t t_out) const {
+  const int64_t d = p_.dilation;
+  int64_t total = 0;
+  for (int64_t phi = 0; phi < std::min(d, t_out); ++phi) {
+    const int64_t len = (t_out - phi + d - 1) / d;
+    total += (len + b_ - 1) / b_;
+  }
+  return total;
+}
+
+// Tiles per matrix product: all of them up to kMaxTiles, else equal chunks; rounded up to a
+// bucket so that a layer needs few primitives whatever the lengths.
+int64_t FftConv1d::chunk_tiles(int64_t t_out) const {
+  int64_t t = std::max<int64_t>(tiles(t_out), 1);
+  if (t > kMaxTiles)
+    t = (t + (t + kMaxTiles - 1) / kMaxTiles - 1) / ((t + kMaxTiles - 1) / kMaxTiles);
+  const int64_t g = std::max<int64_t>(next_pow2(t) / 8, 4);
+  return (t + g - 1) / g * g;
+}
+
+FftConv1d::Entry* FftConv1d::entry(int64_t mc) const {
+  const auto key = std::make_tuple(mc, num_threads());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second.get();
+  const auto& eng = cpu_engine();
+  const int64_t k2 = 2 * p_.in_channels, n2 = 2 * p_.out_channels;
+  memory::desc src_md({slots_, mc, k2}, Dt::f32, Tag::abc);
+  memory::desc dst_md({slots_, mc, n2}, Dt::f32, Tag::abc);
+  memory::desc w_any({slots_, k2, n2}, Dt::f32, Tag::any);
+  dnnl::matmul::desc d(src_md, w_any, dst_md);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // bound by run_primitive()
+  dnnl::matmul::primitive_desc pd(d, attr, eng);
+  auto e = std::make_unique<Entry>();
+  e->prim = dnnl::matmul(pd);
+  e->src_md = src_md;
+  e->dst_md = dst_md;
+  if (packed_ && packed_.get_desc() == pd.weights_desc()) {
+    e->weights = packed_;
+  } else {
+    memory src_w({{slots_, k2, n2}, Dt::f32, Tag::abc}, eng, const_cast<float*>(wmat_.data()));
+    memory packed(pd.weights_desc(), eng);
+    apply_threads();
+    dnnl::reorder(src_w, packed).execute(thread_stream(), src_w, packed);
+    thread_stream().wait();
+    if (!packed_) packed_ = packed;
+    e->weights = packed;
+  }
+  Entry* raw = e.get();
+  cache_.emplace(key, std::move(e));
+  return raw;
+}
+
+void FftConv1d::prepare(int64_t t_out) const {
+  if (t_out > 0) entry(chunk_tiles(t_out));
+}
+
+void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
+                        const ConvEpilogue& ep, int64_t plan_t_out) const {
+  if (t_out <= 0) return;
+  const int64_t mc = chunk_tiles(std::max(t_out, plan_t_out));
+  Entry* e = entry(mc);
+  const int64_t ci = p_.in_channels, co = p_.out_channels, d = p_.dilation;
+  const int64_t vs = mc * 2 * ci, ys = mc * 2 * co;  // slot strides
+  float* vbuf = fft_scratch(0, static_cast<size_t>(slots_ * vs));
+  float* ybuf = fft_scratch(1, static_cast<size_t>(slots_ * ys));
+  float* zero = fft_scratch(2, static_cast<size_t>(ci));
+  std::fill(zero, zero + ci, 0.f);
+  const int64_t total = tiles(t_out);
+  const int nt = num_threads();
+  const bool post = p_.post != PostOp::kNone || ep.scale != 1.f || ep.post2 != PostOp::kNone;
+  const int64_t b = b_, n = n_;
+  // Tile g -> (phase, first output of the phase's subsequence, outputs in the tile).
+  auto locate = [&](int64_t g, int64_t* phi, int64_t* m0, int64_t* cnt) {
+    for (int64_t f = 0; f < d; ++f) {
+      const int64_t len = (t_out - f + d - 1) / d;
+      const int64_t tp = (len + b - 1) / b;
+      if (g < tp) {
+        *phi = f;
+        *m0 = g * b;
+        *cnt = std::min(b, len - g * b);
+        return;
+      }
+      g -= tp;
+    }
+  };
+  for (int64_t g0 = 0; g0 < total; g0 += mc) {
+    const int64_t cnt_tiles = std::min(mc, total - g0);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t i = 0; i < cnt_tiles; ++i) {
+      int64_t phi = 0, m0 = 0, cnt = 0;
+      locate(g0 + i, &phi, &m0, &cnt);
+      const float* rows[64];
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t ti = phi - p_.pad_left + d * (m0 + k);
+        rows[k] = ti >= 0 && ti < t_in ? x + ti * ci : zero;
+      }
+      dft_tile(rows, n, slots_, ci, fr_.data(), fi_.data(), vbuf + i * 2 * ci, vs);
+    }
+    run_primitive(e->prim,
+                  {bound(DNNL_ARG_SRC, e->src_md, vbuf), fixed(DNNL_ARG_WEIGHTS, e->weights),
+                   bound(DNNL_ARG_DST, e->dst_md, ybuf)});
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t i = 0; i < cnt_tiles; ++i) {
+      int64_t phi = 0, m0 = 0, cnt = 0;
+      locate(g0 + i, &phi, &m0, &cnt);
+      float* out[64];
+      const float* res[64];
+      for (int64_t m = 0; m < cnt; ++m) {
+        const int64_t t = phi + d * (m0 + m);
+        out[m] = y + t * co;
+        res[m] = ep.residual ? ep.residual + t * co : nullptr;
+      }
+      idft_tile(ybuf + i * 2 * co, ys, slots_, co, ir_.data(), ii_.data(), bias_.data(), cnt, out,
+                ep.residual ? res : nullptr, ep.accumulate);
+      if (post) {
+        for (int64_t m = 0; m < cnt; ++m) {
+          apply_post(out[m], static_cast<size_t>(co), p_.post, p_.alpha);
+          if (ep.scale != 1.f) {
+            for (int64_t c = 0; c < co; ++c) out[m][c] *= ep.scale;
+          }
+          apply_post(out[m], static_cast<size_t>(co), ep.post2, ep.alpha2);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace rvc::nn::detail

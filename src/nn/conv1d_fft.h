@@ -1,0 +1,63 @@
+// Private to src/nn: Conv1d through small-tile DFT (overlap-save) convolution.
+//
+// For a stride-1, ungrouped conv with a kernel of k >= 5 taps the direct product costs k * Cin *
+// Cout multiply-adds per output frame. Here the output is cut into tiles of B = N - k + 1 frames
+// (N = 16 or 32, a power of two >= 2k); each tile's N input frames are transformed by a real DFT
+// of length N (per channel, vectorised across channels), the N/2 + 1 frequency bins are mixed
+// across channels by N/2 batched complex matrix products (one oneDNN batched matmul of
+// [tiles x 2Cin] x [2Cin x 2Cout] per bin, bins 0 and N/2 sharing one), and the inverse DFT
+// gives the B outputs: 2N * Cin * Cout per B frames, e.g. 2.8 instead of 11 per frame for k = 11.
+// Dilation d is handled by polyphase splitting: outputs phi, phi + d, ... form an undilated
+// convolution of the input frames phi - pad, phi - pad + d, ...
+// The DFT is the exact linear map (no approximation beyond float rounding: error ~1e-6 relative
+// to the output scale, like a different summation order).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <tuple>
+#include <vector>
+
+#include "rvc/core/tensor.h"
+#include "rvc/nn/conv1d.h"
+
+namespace rvc::nn::detail {
+
+class FftConv1d {
+ public:
+  // Whether p suits this path (groups 1, stride 1, k >= 5, channels >= 64 and multiples of 16).
+  static bool suits(const Conv1dParams& p);
+  // weight [out][in][k], bias [out].
+  FftConv1d(const Conv1dParams& p, const float* weight, const float* bias);
+  ~FftConv1d();
+
+  // Creates the matrix-product primitive for t_out output frames (or the chunk it falls in).
+  void prepare(int64_t t_out) const;
+  // y (t_out rows) = epilogue(conv(x) + bias); x has t_in rows. plan_t_out >= t_out selects the
+  // primitive prepared for that length, so shorter calls create nothing.
+  void forward(const float* x, int64_t t_in, float* y, int64_t t_out, const ConvEpilogue& ep,
+               int64_t plan_t_out) const;
+
+  int64_t fft_size() const { return n_; }
+
+ private:
+  struct Entry;
+  int64_t tiles(int64_t t_out) const;  // tiles over all phases
+  int64_t chunk_tiles(int64_t t_out) const;
+  Entry* entry(int64_t mc) const;
+
+  Conv1dParams p_;
+  int64_t n_ = 0, b_ = 0, slots_ = 0;
+  AlignedVector<float> fr_, fi_;  // forward DFT [slot][n]: real and imaginary coefficients
+  AlignedVector<float> ir_, ii_;  // inverse [m][slot] (m < b_)
+  AlignedVector<float> wmat_;     // [slot][2 Cin][2 Cout] plain, packed per primitive
+  AlignedVector<float> bias_;
+  mutable std::mutex mu_;
+  mutable std::map<std::tuple<int64_t, int>, std::unique_ptr<Entry>> cache_;
+  mutable dnnl::memory packed_;
+};
+
+}  // namespace rvc::nn::detail

@@ -1,0 +1,137 @@
+// Conv1d's DFT path (small-tile overlap-save, src/nn/conv1d_fft.cc) against the reference loops:
+// the kernel sizes, dilations and paddings of HiFi-GAN's resblocks and WaveNet layers and odd
+// ones, lengths from shorter than one tile to several matrix-product chunks, every epilogue,
+// and planned calls.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "nn_test_util.h"
+#include "rvc/nn/conv1d.h"
+
+namespace rvc::nn {
+namespace {
+
+using test::max_rel_diff;
+using test::random_tensor;
+
+struct Case {
+  int64_t cin, cout, k, dil, pl, pr, t_in;
+};
+
+Conv1dParams params_of(const Case& c) {
+  Conv1dParams p{c.cin, c.cout, c.k};
+  p.dilation = c.dil;
+  p.pad_left = c.pl;
+  p.pad_right = c.pr;
+  return p;
+}
+
+TEST(Conv1dFftTest, ChosenOnlyWhereItApplies) {
+  std::mt19937 rng(1);
+  const auto make = [&](Conv1dParams p) {
+    Tensor w = random_tensor({p.out_channels, p.in_channels / p.groups, p.kernel}, rng);
+    return Conv1d(p, w, nullptr, Backend::kFast);
+  };
+  EXPECT_TRUE(make(Conv1dParams{64, 64, 7}).uses_fft());
+  EXPECT_TRUE(make(Conv1dParams{128, 256, 11}).uses_fft());
+  EXPECT_FALSE(make(Conv1dParams{64, 64, 3}).uses_fft());  // few taps: direct is cheaper
+  EXPECT_FALSE(make(Conv1dParams{32, 32, 7}).uses_fft());  // few channels
+  EXPECT_FALSE(make(Conv1dParams{72, 64, 7}).uses_fft());  // not a multiple of 16
+  Conv1dParams strided{64, 64, 7};
+  strided.stride = 2;
+  EXPECT_FALSE(make(strided).uses_fft());
+  Conv1dParams grouped{64, 64, 7};
+  grouped.groups = 2;
+  EXPECT_FALSE(make(grouped).uses_fft());
+  set_conv1d_fft(false);
+  EXPECT_FALSE(make(Conv1dParams{64, 64, 7}).uses_fft());
+  set_conv1d_fft(true);
+  Tensor w = random_tensor({64, 64, 7}, rng);
+  EXPECT_FALSE(Conv1d(Conv1dParams{64, 64, 7}, w, nullptr, Backend::kReference).uses_fft());
+}
+
+TEST(Conv1dFftTest, MatchesReference) {
+  std::mt19937 rng(2024);
+  const Case cases[] = {
+      {64, 64, 7, 1, 3, 3, 1},      {64, 64, 7, 1, 3, 3, 9},        {64, 64, 7, 3, 9, 9, 40},
+      {128, 128, 11, 1, 5, 5, 300}, {128, 128, 11, 5, 25, 25, 777}, {64, 128, 11, 3, 15, 15, 2049},
+      {96, 80, 5, 1, 2, 2, 513},    {64, 64, 16, 2, 0, 7, 200},     {192, 384, 5, 1, 2, 2, 65},
+      {64, 64, 9, 4, 0, 0, 5000},   {64, 64, 7, 5, 40, 0, 3}};
+  for (const Case& c : cases) {
+    const Conv1dParams p = params_of(c);
+    Tensor w = random_tensor({c.cout, c.cin, c.k}, rng, 0.1f);
+    Tensor b = random_tensor({c.cout}, rng);
+    Tensor x = random_tensor({c.t_in, c.cin}, rng);
+    Conv1d ref(p, w, &b, Backend::kReference), fast(p, w, &b, Backend::kFast);
+    ASSERT_TRUE(fast.uses_fft());
+    const int64_t t_out = ref.out_length(c.t_in);
+    if (t_out <= 0) continue;
+    Tensor yr({t_out, c.cout}), yf({t_out, c.cout});
+    ref.forward(x, yr);
+    fast.forward(x, yf);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << "cin " << c.cin << " cout " << c.cout << " k " << c.k
+                                          << " dil " << c.dil << " t_in " << c.t_in;
+  }
+}
+
+TEST(Conv1dFftTest, EpiloguesAndPlansMatchReference) {
+  std::mt19937 rng(99);
+  for (int iter = 0; iter < 12; ++iter) {
+    Conv1dParams p{64 + 16 * (iter % 3), 64 + 16 * (iter % 2), iter % 2 ? 11 : 7};
+    p.dilation = 1 + 2 * (iter % 3);
+    p.pad((p.kernel * p.dilation - p.dilation) / 2);
+    p.post = iter % 2 ? PostOp::kLeakyRelu : PostOp::kNone;
+    p.alpha = 0.1f;
+    const int64_t t_in = iter < 6 ? 20 + 31 * iter : 3000 + 97 * iter;
+    Tensor w = random_tensor({p.out_channels, p.in_channels, p.kernel}, rng, 0.1f);
+    Tensor b = random_tensor({p.out_channels}, rng);
+    Tensor x = random_tensor({t_in, p.in_channels}, rng);
+    Conv1d ref(p, w, &b, Backend::kReference), fast(p, w, &b, Backend::kFast);
+    ASSERT_TRUE(fast.uses_fft());
+    const int64_t t_out = ref.out_length(t_in);
+    Tensor res = random_tensor({t_out, p.out_channels}, rng);
+    ConvEpilogue ep;
+    if (iter % 3 == 0) ep.residual = res.data();
+    if (iter % 3 != 2) ep.accumulate = iter % 2 == 0;
+    if (iter % 4 != 0) ep.scale = 1.f / 3.f;
+    if (iter % 2 == 0) {
+      ep.post2 = PostOp::kLeakyRelu;
+      ep.alpha2 = 0.01f;
+    }
+    Tensor yr = random_tensor({t_out, p.out_channels}, rng), yf = yr;
+    const int64_t plan = iter % 4 == 1 ? t_in + 500 : -1;
+    ref.forward(x.data(), t_in, yr.data(), ep);
+    fast.forward(x.data(), t_in, yf.data(), ep, plan);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << "iter " << iter;
+  }
+}
+
+TEST(Conv1dFftTest, AgreesWithDirectFastPath) {
+  // The two fast algorithms on a HiFi-GAN stage: 128 channels, the three resblock kernels at
+  // their dilations, 1.5 s of 40 kHz-model activations at that stage (100x upsampled frames).
+  std::mt19937 rng(3);
+  for (int64_t k : {7, 11}) {
+    for (int64_t d : {1, 3, 5}) {
+      Conv1dParams p{128, 128, k};
+      p.dilation = d;
+      p.pad((k * d - d) / 2);
+      Tensor w = random_tensor({128, 128, k}, rng, 0.03f);
+      Tensor b = random_tensor({128}, rng, 0.1f);
+      Tensor x = random_tensor({15000, 128}, rng);
+      Conv1d fft(p, w, &b, Backend::kFast);
+      set_conv1d_fft(false);
+      Conv1d direct(p, w, &b, Backend::kFast);
+      set_conv1d_fft(true);
+      ASSERT_TRUE(fft.uses_fft());
+      ASSERT_FALSE(direct.uses_fft());
+      Tensor y1, y2;
+      fft.forward(x, y1);
+      direct.forward(x, y2);
+      EXPECT_LT(max_rel_diff(y1, y2), 1e-5) << "k " << k << " d " << d;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rvc::nn
