@@ -13,8 +13,9 @@
 // CPU, all threads), load1 (1-minute load average at the end: the machine is shared),
 // rss_models_mb (resident before the call), convert_peak_rss_mb (peak resident during the call,
 // models included: VmHWM after a reset through /proc/self/clear_refs; -1 if unsupported) and
-// peak_rss_mb (ru_maxrss of the whole process, index training included). Upstream's peak for
-// the same call is 4372 MB (../shared/reference-perf.md, "Memory and the 30 s pipeline").
+// peak_rss_mb (ru_maxrss of the whole process, index training included), minflt_k (minor page
+// faults of the timed call, thousands: fresh buffers fault in once per 4 KiB page). Upstream's peak
+// for the same call is 4372 MB (../shared/reference-perf.md, "Memory and the 30 s pipeline").
 // Argument: threads. RVC_BENCH_INDEX_ROWS overrides the 100k rows and RVC_BENCH_TRAIN_ITERS
 // the k-means iterations (faiss default 25) when time is short; RVC_BENCH_SECONDS the 30 s;
 // RVC_BENCH_WARMUP=0 skips the untimed warm-up call.
@@ -181,6 +182,8 @@ void BM_PipelineFullSize(benchmark::State& st) {
   std::map<std::string, double> stage;
   double total = 0, rss_models = 0, convert_peak = -1;
   const double cpu0 = process_cpu_s();
+  struct rusage ru0 {};
+  getrusage(RUSAGE_SELF, &ru0);
   for (auto _ : st) {
     rss_models = status_mb("VmRSS");
     const bool peak_ok = reset_peak_rss();
@@ -211,6 +214,7 @@ void BM_PipelineFullSize(benchmark::State& st) {
   st.counters["rss_models_mb"] = rss_models;
   st.counters["convert_peak_rss_mb"] = convert_peak;
   st.counters["peak_rss_mb"] = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  st.counters["minflt_k"] = static_cast<double>(ru.ru_minflt - ru0.ru_minflt) / iters / 1000.0;
 }
 BENCHMARK(BM_PipelineFullSize)->Arg(2)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
