@@ -199,22 +199,28 @@ void Gru::run_reference(const Layer& l, const float* x, int64_t t, float* y) con
 
 void Gru::run_fast(const Layer& l, const float* x, int64_t t, float* y) const {
   const int64_t hs = hidden_, g = 3 * hs, gd = dirs_ * g, ys = dirs_ * hs;
-  // Thread-local scratch, grown on first use for a length and kept: no allocation after that.
+  // One thread-local buffer of the calling thread, grown on first use for a length and kept:
+  // the projections [t][gd], then per direction its state h [hs] and gate sums hh [g] (a
+  // 64-byte multiple apart). The reverse direction may run on an OpenMP worker, and which OS
+  // thread that is is up to the runtime, so it must not need scratch of its own.
+  const size_t per_dir = static_cast<size_t>((hs + g + 15) / 16 * 16);
   thread_local std::vector<float> xi;
-  if (xi.size() < static_cast<size_t>(t * gd)) xi.resize(static_cast<size_t>(t * gd));
+  const size_t need = static_cast<size_t>(t * gd) + static_cast<size_t>(dirs_) * per_dir;
+  if (xi.size() < need) xi.resize(need);
   l.proj.forward(x, t, xi.data());
-  const float* xin = xi.data();  // the lambda may run on another thread (its own thread_locals)
+  const float* xin = xi.data();
+  float* state = xi.data() + t * gd;
   auto recur = [&](int64_t d) {
     const Dir& dir = l.dirs[static_cast<size_t>(d)];
-    thread_local std::vector<float> h, hh;
-    h.assign(static_cast<size_t>(hs), 0.f);
-    if (hh.size() < static_cast<size_t>(g)) hh.resize(static_cast<size_t>(g));
+    float* h = state + static_cast<size_t>(d) * per_dir;
+    float* hh = h + hs;
+    std::fill(h, h + hs, 0.f);
     const float* bn = dir.b_hh.data() + 2 * hs;
     for (int64_t step = 0; step < t; ++step) {
       const int64_t s = d == 1 ? t - 1 - step : step;
-      std::fill(hh.begin(), hh.begin() + 2 * hs, 0.f);
-      std::copy(bn, bn + hs, hh.begin() + 2 * hs);
-      gemv_t(dir.w_hh_t.data(), h.data(), hs, g, hh.data());
+      std::fill(hh, hh + 2 * hs, 0.f);
+      std::copy(bn, bn + hs, hh + 2 * hs);
+      gemv_t(dir.w_hh_t.data(), h, hs, g, hh);
       const float* gx = xin + s * gd + d * g;
       for (int64_t k = 0; k < hs; ++k) {
         const float r = sigmoidf(gx[k] + hh[k]);
@@ -222,7 +228,7 @@ void Gru::run_fast(const Layer& l, const float* x, int64_t t, float* y) const {
         const float n = std::tanh(gx[2 * hs + k] + r * hh[2 * hs + k]);
         h[k] = (1.0f - z) * n + z * h[k];
       }
-      std::copy(h.begin(), h.begin() + hs, y + s * ys + d * hs);
+      std::copy(h, h + hs, y + s * ys + d * hs);
     }
   };
   if (dirs_ == 2 && num_threads() >= 2) {
