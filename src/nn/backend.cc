@@ -5,6 +5,8 @@
 #include <cstring>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <omp.h>
+
 #include "rvc/core/error.h"
 #include "rvc/core/log.h"
 
@@ -18,7 +20,14 @@ std::atomic<int> g_precision{static_cast<int>(Precision::kF32)};
 Backend default_backend() { return static_cast<Backend>(g_backend.load()); }
 void set_default_backend(Backend backend) { g_backend.store(static_cast<int>(backend)); }
 int num_threads() { return g_threads.load(); }
-void set_num_threads(int n) { g_threads.store(std::max(1, n)); }
+void set_num_threads(int n) {
+  n = std::max(1, n);
+  g_threads.store(n);
+  // The calling thread's OpenMP setting follows at once (the fast kernels apply it to the
+  // thread that runs them before each primitive; this covers code on this thread that creates
+  // a primitive or opens a region before that).
+  if (!omp_in_parallel()) omp_set_num_threads(n);
+}
 const char* backend_name(Backend backend) {
   return backend == Backend::kReference ? "reference" : "fast";
 }

@@ -12,8 +12,12 @@
 // A layer picks its backend when it is constructed (default: default_backend()).
 //
 // Threads: oneDNN runs on OpenMP; the fast kernels set the OpenMP thread count of the *calling*
-// thread to num_threads() before each primitive. The settings are atomics and may be changed at
-// any time from any thread; changing them does not affect a call already running.
+// thread to num_threads() before each primitive (set_num_threads() also sets it for the thread
+// that calls it). The settings are atomics and may be changed at any time from any thread;
+// changing them does not affect a call already running. oneDNN fixes a primitive's thread count
+// when it creates it, so layers cache primitives per thread count: the first call (or prepare())
+// at a new count creates that count's primitives, so prepare again after a change to keep a
+// real-time path free of allocation.
 //
 // Precision: fast layers with weights (Conv1d, ConvTranspose1d, Linear, ...) read
 // default_precision() when they are constructed (weights are packed once, in that type). kBf16

@@ -24,6 +24,7 @@
 #include "../../../src/nn/dnnl_util.h"
 #include "nn_test_util.h"
 #include "rvc/nn/backend.h"
+#include "rvc/nn/conv1d.h"
 #include "rvc/nn/conv2d.h"
 #include "rvc/nn/grouped_conv1d.h"
 #include "rvc/nn/gru.h"
@@ -56,21 +57,33 @@ double others_share(const Run& run, Tensor& y) {
   return total > 0.0 ? (total - self) / total : 0.0;
 }
 
+// nn::set_num_threads() from another thread (the settings may be changed from any thread), so
+// that only the layer's own handling can carry the new count to the thread that runs it; or
+// from this thread (then set_num_threads() also sets this thread's OpenMP thread count).
+void switch_threads(int n, bool from_another_thread) {
+  if (from_another_thread) {
+    std::thread([n] { set_num_threads(n); }).join();
+  } else {
+    set_num_threads(n);
+  }
+}
+
 // 1 thread, 2 threads, 1 thread again on one layer (its first call at each count creates that
 // count's primitives; the share is measured on the calls after it). A program that sets one
 // thread has usually run some fast kernel at 1 thread before a layer creates its first
 // primitive, so the calling thread's OpenMP setting is 1 by then: one small gemm does that here.
-void expect_follows_thread_count(const Run& run) {
+void expect_follows_thread_count(const Run& run, bool switch_from_another_thread = true) {
+  const bool other = switch_from_another_thread;
   Tensor y1, y2, y3;
-  set_num_threads(1);
+  switch_threads(1, other);
   float a[4] = {1.f, 2.f, 3.f, 4.f}, c[4] = {};
   gemm(false, false, 2, 2, 2, 1.f, a, 2, a, 2, 0.f, c, 2, Backend::kFast);
   run(y1);
   const double share1 = others_share(run, y1);
-  set_num_threads(2);
+  switch_threads(2, other);
   run(y2);
   const double share2 = others_share(run, y2);
-  set_num_threads(1);
+  switch_threads(1, other);
   run(y3);
   // Unless OMP_WAIT_POLICY=passive (as under ctest), libgomp's idle workers spin for a while
   // after a region before they sleep: let that end so it is not counted as work at 1 thread.
@@ -165,6 +178,56 @@ TEST(ThreadsCache, GroupedConv1dFollowsThreadCount) {
     y.resize({conv.out_length(t), 256});
     conv.forward(x.data(), t, y.data());
   });
+}
+
+// Conv1d (conv1d.cc, conv1d_fft.cc) keys its primitives by num_threads() but creates them with
+// the calling thread's OpenMP setting, which follows set_num_threads() only when that is called
+// on the same thread: these cases switch on the same thread until it uses detail::use_threads().
+
+// Conv1d's direct (oneDNN) path: 3 taps is below the DFT path's range.
+TEST(ThreadsCache, Conv1dFollowsThreadCount) {
+  std::mt19937 rng(7);
+  Conv1dParams p;
+  p.in_channels = p.out_channels = 256;
+  p.kernel = 3;
+  p.pad(1);
+  p.post = PostOp::kLeakyRelu;
+  p.alpha = 0.1f;
+  const int64_t t = 2048;
+  const Tensor w = random_tensor({256, 256, 3}, rng, 0.04f), b = random_tensor({256}, rng);
+  const Tensor x = random_tensor({t, 256}, rng);
+  const Conv1d conv(p, w, &b, Backend::kFast);
+  expect_follows_thread_count([&](Tensor& y) { conv.forward(x, y); }, false);
+}
+
+// Conv1d's DFT path (7 taps, 128 channels: HiFi-GAN's resblocks).
+TEST(ThreadsCache, Conv1dDftFollowsThreadCount) {
+  std::mt19937 rng(8);
+  Conv1dParams p;
+  p.in_channels = p.out_channels = 128;
+  p.kernel = 7;
+  p.pad(3);
+  const int64_t t = 4096;
+  const Tensor w = random_tensor({128, 128, 7}, rng, 0.03f), b = random_tensor({128}, rng);
+  const Tensor x = random_tensor({t, 128}, rng);
+  const Conv1d conv(p, w, &b, Backend::kFast);
+  expect_follows_thread_count([&](Tensor& y) { conv.forward(x, y); }, false);
+}
+
+// The synthesizer's upsampling (kernel 16, stride 8) through its polyphase Conv1d.
+TEST(ThreadsCache, ConvTranspose1dFollowsThreadCount) {
+  std::mt19937 rng(9);
+  ConvTranspose1dParams p;
+  p.in_channels = 256;
+  p.out_channels = 128;
+  p.kernel = 16;
+  p.stride = 8;
+  p.padding = 4;
+  const int64_t t = 512;
+  const Tensor w = random_tensor({256, 128, 16}, rng, 0.03f), b = random_tensor({128}, rng);
+  const Tensor x = random_tensor({t, 256}, rng);
+  const ConvTranspose1d conv(p, w, &b, Backend::kFast);
+  expect_follows_thread_count([&](Tensor& y) { conv.forward(x, y); }, false);
 }
 
 // Bidirectional: the input projection is a Linear, the two directions run on two threads.
