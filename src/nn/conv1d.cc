@@ -32,7 +32,8 @@ namespace {
 // the thread count it was created with).
 using EntryKey = std::tuple<int64_t, bool, float, int, float, int>;
 EntryKey key_of(int64_t lc, const ConvEpilogue& ep) {
-  return {lc, ep.accumulate, ep.scale, static_cast<int>(ep.post2), ep.alpha2, num_threads()};
+  return {lc,        ep.accumulate,        ep.scale, static_cast<int>(ep.post2),
+          ep.alpha2, detail::use_threads()};
 }
 std::atomic<bool> g_fft_enabled{true};
 // The epilogue the primitive runs: a residual is copied into the output chunk and added by the

@@ -26,6 +26,7 @@ namespace {
 
 constexpr int64_t kLanes = 16;      // channels per vector block (one AVX-512 register)
 constexpr int64_t kMaxTiles = 128;  // tiles per matrix product (bounds the bin buffers)
+constexpr int64_t kDft = 32;        // DFT length: 28..17 outputs per tile for 5..16 taps
 
 // Scratch of the calling thread: bins in, bins out, a zero row.
 float* fft_scratch(int slot, size_t n) {
@@ -36,11 +37,12 @@ float* fft_scratch(int slot, size_t n) {
 }
 
 // Forward real DFT of one tile: rows[k] (k < n) are the tile's input frames of c channels.
-// Slot s of v (stride `ss`) gets [re | im] of bin s; slot 0 holds bin 0 and bin n/2 (both
-// real). Two slots at a time, so every input load feeds four multiply-adds.
+// Slot s (stride `ss`) gets the real part of bin s at v and the imaginary part at v + im; slot 0
+// holds bin 0 and bin n/2 (both real). Two slots at a time, so every input load feeds four
+// multiply-adds.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
     const float* const* rows, int64_t n, int64_t slots, int64_t c, const float* fr, const float* fi,
-    float* v, int64_t ss) {
+    float* v, int64_t im, int64_t ss) {
   for (int64_t s = 0; s < slots; s += 2) {
     const float *cr0 = fr + s * n, *ci0 = fi + s * n;
     const float *cr1 = cr0 + n, *ci1 = ci0 + n;
@@ -60,21 +62,24 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
       }
       for (int64_t l = 0; l < kLanes; ++l) {
         v0[c0 + l] = ar0[l];
-        v0[c + c0 + l] = ai0[l];
+        v0[im + c0 + l] = ai0[l];
         v1[c0 + l] = ar1[l];
-        v1[c + c0 + l] = ai1[l];
+        v1[im + c0 + l] = ai1[l];
       }
     }
   }
 }
 
-// Inverse DFT of one tile's mixed bins (slot s of y at stride `ss`, [re | im] of c channels),
-// outputs m < count: out[m] = bias + sum_s ir[m][s] re_s + ii[m][s] im_s, plus out[m] itself
+// Inverse DFT of one tile's mixed bins. Slot s (stride `ss`) holds the four real products of
+// bin s as [re.Hr | re.Hi] at y and [im.Hr | im.Hi] at y + im (c channels each), so the bin is
+// re = re.Hr - im.Hi, im = re.Hi + im.Hr; slot 0 holds bin 0 = re.Hr and bin n/2 = im.Hi.
+// Outputs m < count: out[m] = bias + sum_s ir[m][s] re_s + ii[m][s] im_s, plus out[m] itself
 // when accumulating and res[m] when given. Four outputs at a time, each in its own register
-// block (ir/ii have rows up to a multiple of 4), so every bin load feeds eight multiply-adds.
+// block (ir/ii have rows up to a multiple of 4), so every bin feeds eight multiply-adds.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void idft_tile(
-    const float* y, int64_t ss, int64_t slots, int64_t c, const float* ir, const float* ii,
-    const float* bias, int64_t count, float* const* out, const float* const* res, bool accumulate) {
+    const float* y, int64_t im, int64_t ss, int64_t slots, int64_t c, const float* ir,
+    const float* ii, const float* bias, int64_t count, float* const* out, const float* const* res,
+    bool accumulate) {
   for (int64_t m = 0; m < count; m += 4) {
     const float *r0 = ir + m * slots, *r1 = r0 + slots, *r2 = r1 + slots, *r3 = r2 + slots;
     const float *i0 = ii + m * slots, *i1 = i0 + slots, *i2 = i1 + slots, *i3 = i2 + slots;
@@ -82,13 +87,24 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void idft_tile(
     for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
       float a0[kLanes], a1[kLanes], a2[kLanes], a3[kLanes];
       for (int64_t l = 0; l < kLanes; ++l) a0[l] = a1[l] = a2[l] = a3[l] = bias[c0 + l];
-      for (int64_t s = 0; s < slots; ++s) {
-        const float* yr = y + s * ss + c0;
-        const float* yi = yr + c;
+      {  // slot 0: bin 0 = re.Hr, bin n/2 = im.Hi
+        const float* top = y + c0;
+        const float* bot = top + im;
+        for (int64_t l = 0; l < kLanes; ++l) {
+          const float u = top[l], v = bot[c + l];
+          a0[l] += r0[0] * u + i0[0] * v;
+          a1[l] += r1[0] * u + i1[0] * v;
+          a2[l] += r2[0] * u + i2[0] * v;
+          a3[l] += r3[0] * u + i3[0] * v;
+        }
+      }
+      for (int64_t s = 1; s < slots; ++s) {
+        const float* top = y + s * ss + c0;  // re.Hr, then re.Hi at + c
+        const float* bot = top + im;         // im.Hr, then im.Hi at + c
         const float p0 = r0[s], p1 = r1[s], p2 = r2[s], p3 = r3[s];
         const float q0 = i0[s], q1 = i1[s], q2 = i2[s], q3 = i3[s];
         for (int64_t l = 0; l < kLanes; ++l) {
-          const float u = yr[l], v = yi[l];
+          const float u = top[l] - bot[c + l], v = top[c + l] + bot[l];
           a0[l] += p0 * u + q0 * v;
           a1[l] += p1 * u + q1 * v;
           a2[l] += p2 * u + q2 * v;
@@ -121,13 +137,17 @@ int64_t next_pow2(int64_t v) {
 }  // namespace
 
 bool FftConv1d::suits(const Conv1dParams& p) {
+  // The packed spectra take N/k times the direct weights' memory: bounded to 8 MiB a layer
+  // (up to 256 x 256 channels; the flow's 192 x 384 WaveNet layers would add 100 MB to a model
+  // for a small share of its time).
   return p.groups == 1 && p.stride == 1 && p.kernel >= 5 && p.kernel <= 16 && p.in_channels >= 64 &&
-         p.out_channels >= 64 && p.in_channels % kLanes == 0 && p.out_channels % kLanes == 0;
+         p.out_channels >= 64 && p.in_channels * p.out_channels <= 256 * 256 &&
+         p.in_channels % kLanes == 0 && p.out_channels % kLanes == 0;
 }
 
 FftConv1d::FftConv1d(const Conv1dParams& p, const float* weight, const float* bias) : p_(p) {
   if (!suits(p)) fail("FftConv1d: unsupported parameters");
-  n_ = std::max<int64_t>(16, next_pow2(2 * p.kernel));
+  n_ = kDft;
   b_ = n_ - p.kernel + 1;
   slots_ = n_ / 2;
   const double w0 = 2.0 * M_PI / static_cast<double>(n_);
@@ -159,21 +179,30 @@ FftConv1d::FftConv1d(const Conv1dParams& p, const float* weight, const float* bi
       ii_[static_cast<size_t>(m * slots_ + s)] = static_cast<float>(-2.0 * inv * std::sin(ang));
     }
   }
+  weight_.assign(weight, weight + p.out_channels * p.in_channels * p.kernel);
+  bias_.assign(bias, bias + p.out_channels);
+}
+
+FftConv1d::~FftConv1d() = default;
+
+// Built only while packing weights for a new primitive (the packed copy is what stays).
+void FftConv1d::spectra(AlignedVector<float>& wmat) const {
+  const double w0 = 2.0 * M_PI / static_cast<double>(n_);
   // The kernel's spectrum H_s = sum_j w_j e^{+i w0 s j} (correlation), as a real
   // [2 Cin][2 Cout] matrix per slot: [re | im] row vector times [[Hr, Hi], [-Hi, Hr]].
-  const int64_t ci = p.in_channels, co = p.out_channels, k = p.kernel;
-  const int64_t rows = 2 * ci, cols = 2 * co;
+  const int64_t ci = p_.in_channels, co = p_.out_channels, k = p_.kernel;
+  const int64_t rows = ci, cols = 2 * co;
   std::vector<double> cs(static_cast<size_t>(n_)), sn(static_cast<size_t>(n_));
   for (int64_t j = 0; j < n_; ++j) {
     cs[static_cast<size_t>(j)] = std::cos(w0 * static_cast<double>(j));
     sn[static_cast<size_t>(j)] = std::sin(w0 * static_cast<double>(j));
   }
-  wmat_.assign(static_cast<size_t>(slots_ * rows * cols), 0.f);
+  wmat.assign(static_cast<size_t>(slots_ * rows * cols), 0.f);
   for (int64_t o = 0; o < co; ++o) {
     for (int64_t i = 0; i < ci; ++i) {
-      const float* w = weight + (o * ci + i) * k;
+      const float* w = weight_.data() + (o * ci + i) * k;
       for (int64_t s = 0; s < slots_; ++s) {
-        float* m = wmat_.data() + s * rows * cols;
+        float* m = wmat.data() + s * rows * cols;
         double hr = 0.0, hi = 0.0;
         if (s == 0) {
           double alt = 0.0;
@@ -182,7 +211,7 @@ FftConv1d::FftConv1d(const Conv1dParams& p, const float* weight, const float* bi
             alt += j % 2 == 0 ? w[j] : -w[j];
           }
           m[i * cols + o] = static_cast<float>(hr);
-          m[(ci + i) * cols + co + o] = static_cast<float>(alt);
+          m[i * cols + co + o] = static_cast<float>(alt);
           continue;
         }
         for (int64_t j = 0; j < k; ++j) {
@@ -192,15 +221,10 @@ FftConv1d::FftConv1d(const Conv1dParams& p, const float* weight, const float* bi
         }
         m[i * cols + o] = static_cast<float>(hr);
         m[i * cols + co + o] = static_cast<float>(hi);
-        m[(ci + i) * cols + o] = static_cast<float>(-hi);
-        m[(ci + i) * cols + co + o] = static_cast<float>(hr);
       }
     }
   }
-  bias_.assign(bias, bias + co);
 }
-
-FftConv1d::~FftConv1d() = default;
 
 int64_t FftConv1d::tiles(int64_t t_out) const {
   const int64_t d = p_.dilation;
@@ -223,14 +247,14 @@ int64_t FftConv1d::chunk_tiles(int64_t t_out) const {
 }
 
 FftConv1d::Entry* FftConv1d::entry(int64_t mc) const {
-  const auto key = std::make_tuple(mc, num_threads());
+  const auto key = std::make_tuple(mc, use_threads());
   std::lock_guard<std::mutex> lock(mu_);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second.get();
   const auto& eng = cpu_engine();
-  const int64_t k2 = 2 * p_.in_channels, n2 = 2 * p_.out_channels;
-  memory::desc src_md({slots_, mc, k2}, Dt::f32, Tag::abc);
-  memory::desc dst_md({slots_, mc, n2}, Dt::f32, Tag::abc);
+  const int64_t k2 = p_.in_channels, n2 = 2 * p_.out_channels;
+  memory::desc src_md({slots_, 2 * mc, k2}, Dt::f32, Tag::abc);
+  memory::desc dst_md({slots_, 2 * mc, n2}, Dt::f32, Tag::abc);
   memory::desc w_any({slots_, k2, n2}, Dt::f32, Tag::any);
   dnnl::matmul::desc d(src_md, w_any, dst_md);
   dnnl::primitive_attr attr;
@@ -243,7 +267,9 @@ FftConv1d::Entry* FftConv1d::entry(int64_t mc) const {
   if (packed_ && packed_.get_desc() == pd.weights_desc()) {
     e->weights = packed_;
   } else {
-    memory src_w({{slots_, k2, n2}, Dt::f32, Tag::abc}, eng, const_cast<float*>(wmat_.data()));
+    AlignedVector<float> wmat;
+    spectra(wmat);
+    memory src_w({{slots_, k2, n2}, Dt::f32, Tag::abc}, eng, wmat.data());
     memory packed(pd.weights_desc(), eng);
     apply_threads();
     dnnl::reorder(src_w, packed).execute(thread_stream(), src_w, packed);
@@ -266,7 +292,9 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
   const int64_t mc = chunk_tiles(std::max(t_out, plan_t_out));
   Entry* e = entry(mc);
   const int64_t ci = p_.in_channels, co = p_.out_channels, d = p_.dilation;
-  const int64_t vs = mc * 2 * ci, ys = mc * 2 * co;  // slot strides
+  // Per slot: the tiles' real parts (mc rows of ci), then their imaginary parts; products
+  // [2 mc rows][2 co].
+  const int64_t vs = mc * 2 * ci, ys = mc * 2 * 2 * co;  // slot strides
   float* vbuf = fft_scratch(0, static_cast<size_t>(slots_ * vs));
   float* ybuf = fft_scratch(1, static_cast<size_t>(slots_ * ys));
   float* zero = fft_scratch(2, static_cast<size_t>(ci));
@@ -300,7 +328,7 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
         const int64_t ti = phi - p_.pad_left + d * (m0 + k);
         rows[k] = ti >= 0 && ti < t_in ? x + ti * ci : zero;
       }
-      dft_tile(rows, n, slots_, ci, fr_.data(), fi_.data(), vbuf + i * 2 * ci, vs);
+      dft_tile(rows, n, slots_, ci, fr_.data(), fi_.data(), vbuf + i * ci, mc * ci, vs);
     }
     run_primitive(e->prim,
                   {bound(DNNL_ARG_SRC, e->src_md, vbuf), fixed(DNNL_ARG_WEIGHTS, e->weights),
@@ -316,8 +344,8 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
         out[m] = y + t * co;
         res[m] = ep.residual ? ep.residual + t * co : nullptr;
       }
-      idft_tile(ybuf + i * 2 * co, ys, slots_, co, ir_.data(), ii_.data(), bias_.data(), cnt, out,
-                ep.residual ? res : nullptr, ep.accumulate);
+      idft_tile(ybuf + i * 2 * co, mc * 2 * co, ys, slots_, co, ir_.data(), ii_.data(),
+                bias_.data(), cnt, out, ep.residual ? res : nullptr, ep.accumulate);
       if (post) {
         for (int64_t m = 0; m < cnt; ++m) {
           apply_post(out[m], static_cast<size_t>(co), p_.post, p_.alpha);

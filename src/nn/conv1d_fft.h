@@ -2,11 +2,13 @@
 //
 // For a stride-1, ungrouped conv with a kernel of k >= 5 taps the direct product costs k * Cin *
 // Cout multiply-adds per output frame. Here the output is cut into tiles of B = N - k + 1 frames
-// (N = 16 or 32, a power of two >= 2k); each tile's N input frames are transformed by a real DFT
+// (N = 32); each tile's N input frames are transformed by a real DFT
 // of length N (per channel, vectorised across channels), the N/2 + 1 frequency bins are mixed
-// across channels by N/2 batched complex matrix products (one oneDNN batched matmul of
-// [tiles x 2Cin] x [2Cin x 2Cout] per bin, bins 0 and N/2 sharing one), and the inverse DFT
-// gives the B outputs: 2N * Cin * Cout per B frames, e.g. 2.8 instead of 11 per frame for k = 11.
+// across channels by complex matrix products (one oneDNN batched matmul of
+// [2 tiles x Cin] (real parts, then imaginary parts) x [Cin x 2Cout] (the spectrum's real and
+// imaginary parts) per bin, bins 0 and N/2 sharing one), and the inverse DFT gives the B
+// outputs: 2N * Cin * Cout per B frames, e.g. 2.8 instead of 11 per frame for k = 11. The
+// packed spectra take N/k times the direct weights' memory.
 // Dilation d is handled by polyphase splitting: outputs phi, phi + d, ... form an undilated
 // convolution of the input frames phi - pad, phi - pad + d, ...
 // The DFT is the exact linear map (no approximation beyond float rounding: error ~1e-6 relative
@@ -28,7 +30,8 @@ namespace rvc::nn::detail {
 
 class FftConv1d {
  public:
-  // Whether p suits this path (groups 1, stride 1, k >= 5, channels >= 64 and multiples of 16).
+  // Whether p suits this path: groups 1, stride 1, 5..16 taps, 64..256x256 channels in
+  // multiples of 16.
   static bool suits(const Conv1dParams& p);
   // weight [out][in][k], bias [out].
   FftConv1d(const Conv1dParams& p, const float* weight, const float* bias);
@@ -53,7 +56,9 @@ class FftConv1d {
   int64_t n_ = 0, b_ = 0, slots_ = 0;
   AlignedVector<float> fr_, fi_;  // forward DFT [slot][n]: real and imaginary coefficients
   AlignedVector<float> ir_, ii_;  // inverse [m][slot] (m < b_)
-  AlignedVector<float> wmat_;     // [slot][2 Cin][2 Cout] plain, packed per primitive
+  AlignedVector<float> weight_;   // [out][in][k]
+  // The kernel spectra as [slot][Cin][2 Cout] matrices ([Hr | Hi]), to pack for a primitive.
+  void spectra(AlignedVector<float>& wmat) const;
   AlignedVector<float> bias_;
   mutable std::mutex mu_;
   mutable std::map<std::tuple<int64_t, int>, std::unique_ptr<Entry>> cache_;

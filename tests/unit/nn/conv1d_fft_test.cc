@@ -34,7 +34,11 @@ TEST(Conv1dFftTest, ChosenOnlyWhereItApplies) {
     return Conv1d(p, w, nullptr, Backend::kFast);
   };
   EXPECT_TRUE(make(Conv1dParams{64, 64, 7}).uses_fft());
-  EXPECT_TRUE(make(Conv1dParams{128, 256, 11}).uses_fft());
+  EXPECT_TRUE(make(Conv1dParams{128, 128, 11}).uses_fft());
+  EXPECT_TRUE(make(Conv1dParams{64, 256, 5}).uses_fft());
+  EXPECT_TRUE(make(Conv1dParams{256, 256, 11}).uses_fft());
+  EXPECT_FALSE(make(Conv1dParams{256, 512, 11}).uses_fft());  // spectra would take 16 MiB
+  EXPECT_FALSE(make(Conv1dParams{192, 384, 5}).uses_fft());
   EXPECT_FALSE(make(Conv1dParams{64, 64, 3}).uses_fft());  // few taps: direct is cheaper
   EXPECT_FALSE(make(Conv1dParams{32, 32, 7}).uses_fft());  // few channels
   EXPECT_FALSE(make(Conv1dParams{72, 64, 7}).uses_fft());  // not a multiple of 16
@@ -56,8 +60,8 @@ TEST(Conv1dFftTest, MatchesReference) {
   const Case cases[] = {
       {64, 64, 7, 1, 3, 3, 1},      {64, 64, 7, 1, 3, 3, 9},        {64, 64, 7, 3, 9, 9, 40},
       {128, 128, 11, 1, 5, 5, 300}, {128, 128, 11, 5, 25, 25, 777}, {64, 128, 11, 3, 15, 15, 2049},
-      {96, 80, 5, 1, 2, 2, 513},    {64, 64, 16, 2, 0, 7, 200},     {192, 384, 5, 1, 2, 2, 65},
-      {64, 64, 9, 4, 0, 0, 5000},   {64, 64, 7, 5, 40, 0, 3}};
+      {96, 80, 5, 1, 2, 2, 513},    {64, 64, 16, 2, 0, 7, 200},     {64, 256, 5, 1, 2, 2, 65},
+      {256, 256, 7, 1, 3, 3, 150},  {64, 64, 9, 4, 0, 0, 5000},     {64, 64, 7, 5, 40, 0, 3}};
   for (const Case& c : cases) {
     const Conv1dParams p = params_of(c);
     Tensor w = random_tensor({c.cout, c.cin, c.k}, rng, 0.1f);

@@ -201,7 +201,7 @@ TEST(ThreadsCache, Conv1dFollowsThreadCount) {
   const Tensor w = random_tensor({256, 256, 3}, rng, 0.04f), b = random_tensor({256}, rng);
   const Tensor x = random_tensor({t, 256}, rng);
   const Conv1d conv(p, w, &b, Backend::kFast);
-  expect_follows_thread_count([&](Tensor& y) { conv.forward(x, y); }, false);
+  expect_follows_thread_count([&](Tensor& y) { conv.forward(x, y); });
 }
 
 // Conv1d's DFT path (7 taps, 128 channels: HiFi-GAN's resblocks).
@@ -215,7 +215,7 @@ TEST(ThreadsCache, Conv1dDftFollowsThreadCount) {
   const Tensor w = random_tensor({128, 128, 7}, rng, 0.03f), b = random_tensor({128}, rng);
   const Tensor x = random_tensor({t, 128}, rng);
   const Conv1d conv(p, w, &b, Backend::kFast);
-  expect_follows_thread_count([&](Tensor& y) { conv.forward(x, y); }, false);
+  expect_follows_thread_count([&](Tensor& y) { conv.forward(x, y); });
 }
 
 // The synthesizer's upsampling (kernel 16, stride 8) through its polyphase Conv1d.
@@ -231,7 +231,7 @@ TEST(ThreadsCache, ConvTranspose1dFollowsThreadCount) {
   const Tensor w = random_tensor({256, 128, 16}, rng, 0.03f), b = random_tensor({128}, rng);
   const Tensor x = random_tensor({t, 256}, rng);
   const ConvTranspose1d conv(p, w, &b, Backend::kFast);
-  expect_follows_thread_count([&](Tensor& y) { conv.forward(x, y); }, false);
+  expect_follows_thread_count([&](Tensor& y) { conv.forward(x, y); });
 }
 
 // Bidirectional: the input projection is a Linear, the two directions run on two threads.
