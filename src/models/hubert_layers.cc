@@ -30,14 +30,18 @@ void scale_shift_gelu(float* x, int64_t rows, int64_t channels, const float* mul
   gelu(x, static_cast<size_t>(rows * channels), backend);
 }
 
-// y [rows][out] = conv(x) for the fast backend (see ConvLayer).
-void conv_gemm(const ConvLayer& l, const float* x, int64_t t_in, float* y) {
+// y [rows][out] = conv(x) for the fast backend (see ConvLayer). max_rows: the most rows any call
+// of this stack has, so a thread's im2col buffer is sized once: which OpenMP worker runs which
+// (full or last, shorter) chunk varies between calls, so growing to the current call's size
+// could allocate on a real-time call long after warm-up.
+void conv_gemm(const ConvLayer& l, const float* x, int64_t t_in, float* y, int64_t max_rows) {
   const auto& p = l.conv.params();
   const int64_t rows = l.conv.out_length(t_in), in = p.in_channels, out = p.out_channels;
   const int64_t k = p.kernel, s = p.stride;
   if (in == 1) {
     thread_local std::vector<float> col;
-    col.resize(static_cast<size_t>(rows * k));
+    const auto need = static_cast<size_t>(rows * k);
+    if (col.size() < need) col.resize(std::max(need, static_cast<size_t>(max_rows * k)));
     for (int64_t r = 0; r < rows; ++r)
       std::memcpy(&col[static_cast<size_t>(r * k)], x + r * s, sizeof(float) * k);
     nn::gemm(false, false, rows, out, k, 1.f, col.data(), k, l.taps.data(), out, 0.f, y, out,
@@ -80,7 +84,7 @@ Tensor conv_taps(const Tensor& weight) {
 
 void ConvStack::run_conv(size_t i, const float* x, int64_t t_in, float* y) const {
   if (backend_ == nn::Backend::kFast) {
-    conv_gemm(convs_[i], x, t_in, y);
+    conv_gemm(convs_[i], x, t_in, y, max_rows_);
   } else {
     convs_[i].conv.forward(x, t_in, y);
   }
