@@ -24,9 +24,9 @@ struct FftConv1d::Entry {
 
 namespace {
 
-constexpr int64_t kLanes = 16;      // channels per vector block (one AVX-512 register)
-constexpr int64_t kMaxTiles = 128;  // tiles per matrix product (bounds the bin buffers)
-constexpr int64_t kDft = 32;        // DFT length: 28..17 outputs per tile for 5..16 taps
+constexpr int64_t kLanes = 16;     // channels per vector block (one AVX-512 register)
+constexpr int64_t kMaxTiles = 32;  // tiles per product: bin buffers of 0.5-3 MB stay in cache
+constexpr int64_t kDft = 32;       // DFT length: 28..17 outputs per tile for 5..16 taps
 
 // Scratch of the calling thread: bins in, bins out, a zero row.
 float* fft_scratch(int slot, size_t n) {
@@ -36,36 +36,50 @@ float* fft_scratch(int slot, size_t n) {
   return b.data();
 }
 
+// One vector of kLanes channels (GCC vector extension: one AVX-512 register, two AVX2 ones).
+typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
+// Unaligned load and store of one vector (memcpy: no aliasing or alignment assumptions; macros
+// because a function returning a 64-byte vector has a different ABI per target clone).
+#define RVC_LOAD(dst, p) std::memcpy(&(dst), (p), sizeof(Lanes))
+#define RVC_STORE(p, x) std::memcpy((p), &(x), sizeof(Lanes))
+
 // Forward real DFT of one tile: rows[k] (k < n) are the tile's input frames of c channels.
 // Slot s (stride `ss`) gets the real part of bin s at v and the imaginary part at v + im; slot 0
-// holds bin 0 and bin n/2 (both real). Two slots at a time, so every input load feeds four
-// multiply-adds.
+// holds bin 0 and bin n/2 (both real). Real input, so the cosine sums need only the even parts
+// x[k] + x[n-k] and the sine sums the odd parts x[k] - x[n-k]: n multiply-adds per bin.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
     const float* const* rows, int64_t n, int64_t slots, int64_t c, const float* fr, const float* fi,
     float* v, int64_t im, int64_t ss) {
-  for (int64_t s = 0; s < slots; s += 2) {
-    const float *cr0 = fr + s * n, *ci0 = fi + s * n;
-    const float *cr1 = cr0 + n, *ci1 = ci0 + n;
-    float* v0 = v + s * ss;
-    float* v1 = v0 + ss;
-    for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
-      float ar0[kLanes] = {}, ai0[kLanes] = {}, ar1[kLanes] = {}, ai1[kLanes] = {};
-      for (int64_t k = 0; k < n; ++k) {
-        const float* x = rows[k] + c0;
-        const float a0 = cr0[k], b0 = ci0[k], a1 = cr1[k], b1 = ci1[k];
-        for (int64_t l = 0; l < kLanes; ++l) {
-          ar0[l] += a0 * x[l];
-          ai0[l] += b0 * x[l];
-          ar1[l] += a1 * x[l];
-          ai1[l] += b1 * x[l];
-        }
+  using V = Lanes;
+  const int64_t h = n / 2;
+  for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
+    V ev[kDft / 2 + 1], od[kDft / 2];
+    RVC_LOAD(ev[0], rows[0] + c0);
+    RVC_LOAD(ev[h], rows[h] + c0);
+    for (int64_t k = 1; k < h; ++k) {
+      V a, b;
+      RVC_LOAD(a, rows[k] + c0);
+      RVC_LOAD(b, rows[n - k] + c0);
+      ev[k] = a + b;
+      od[k] = a - b;
+    }
+    {  // slot 0: bin 0 and bin n/2 (sum of x[k] (-1)^k; n is even, so x[n-k] has k's sign)
+      V r = ev[0], q = ev[0];
+      for (int64_t k = 1; k <= h; ++k) {
+        r += ev[k];
+        q = k % 2 == 0 ? q + ev[k] : q - ev[k];
       }
-      for (int64_t l = 0; l < kLanes; ++l) {
-        v0[c0 + l] = ar0[l];
-        v0[im + c0 + l] = ai0[l];
-        v1[c0 + l] = ar1[l];
-        v1[im + c0 + l] = ai1[l];
-      }
+      RVC_STORE(v + c0, r);
+      RVC_STORE(v + im + c0, q);
+    }
+    for (int64_t s = 1; s < slots; ++s) {
+      const float *cr = fr + s * n, *ci = fi + s * n;
+      V r = ev[0] * cr[0], q = od[1] * ci[1];
+      for (int64_t k = 1; k <= h; ++k) r += ev[k] * cr[k];
+      for (int64_t k = 2; k < h; ++k) q += od[k] * ci[k];
+      float* vs = v + s * ss;
+      RVC_STORE(vs + c0, r);
+      RVC_STORE(vs + im + c0, q);
     }
   }
 }
