@@ -252,19 +252,23 @@ int64_t FftConv1d::tiles(int64_t t_out) const {
 
 // Tiles per matrix product: all of them up to kMaxTiles, else equal chunks; rounded up to a
 // bucket so that a layer needs few primitives whatever the lengths.
-int64_t FftConv1d::chunk_tiles(int64_t t_out) const {
-  int64_t t = std::max<int64_t>(tiles(t_out), 1);
-  if (t > kMaxTiles)
-    t = (t + (t + kMaxTiles - 1) / kMaxTiles - 1) / ((t + kMaxTiles - 1) / kMaxTiles);
-  const int64_t g = std::max<int64_t>(next_pow2(t) / 8, 4);
-  return (t + g - 1) / g * g;
+int64_t FftConv1d::chunk_tiles(int64_t t_out, int nt) const {
+  const int64_t t = std::max<int64_t>(tiles(t_out), 1);
+  int64_t chunks = (t + kMaxTiles - 1) / kMaxTiles;
+  if (nt > 1 && t >= 2 * nt) chunks = (chunks + nt - 1) / nt * nt;  // every thread gets chunks
+  const int64_t m = (t + chunks - 1) / chunks;
+  const int64_t g = std::max<int64_t>(next_pow2(m) / 8, 4);
+  return (m + g - 1) / g * g;
 }
 
-FftConv1d::Entry* FftConv1d::entry(int64_t mc) const {
-  const auto key = std::make_tuple(mc, use_threads());
+FftConv1d::Entry* FftConv1d::entry(int64_t mc, int threads) const {
+  const auto key = std::make_tuple(mc, threads);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second.get();
+  // oneDNN fixes a primitive's thread count when it is created (1 inside a parallel region).
+  const int saved = omp_get_max_threads();
+  if (!omp_in_parallel() && saved != threads) omp_set_num_threads(threads);
   const auto& eng = cpu_engine();
   const int64_t k2 = p_.in_channels, n2 = 2 * p_.out_channels;
   memory::desc src_md({slots_, 2 * mc, k2}, Dt::f32, Tag::abc);
@@ -276,6 +280,7 @@ FftConv1d::Entry* FftConv1d::entry(int64_t mc) const {
   dnnl::matmul::primitive_desc pd(d, attr, eng);
   auto e = std::make_unique<Entry>();
   e->prim = dnnl::matmul(pd);
+  if (!omp_in_parallel() && saved != threads) omp_set_num_threads(saved);
   e->src_md = src_md;
   e->dst_md = dst_md;
   if (packed_ && packed_.get_desc() == pd.weights_desc()) {
@@ -297,24 +302,24 @@ FftConv1d::Entry* FftConv1d::entry(int64_t mc) const {
 }
 
 void FftConv1d::prepare(int64_t t_out) const {
-  if (t_out > 0) entry(chunk_tiles(t_out));
+  if (t_out <= 0) return;
+  const int nt = num_threads();
+  const int64_t mc = chunk_tiles(t_out, nt);
+  const int64_t chunks = (tiles(t_out) + mc - 1) / mc;
+  entry(mc, nt > 1 && chunks > 1 ? 1 : nt);
 }
 
 void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
                         const ConvEpilogue& ep, int64_t plan_t_out) const {
   if (t_out <= 0) return;
-  const int64_t mc = chunk_tiles(std::max(t_out, plan_t_out));
-  Entry* e = entry(mc);
+  const int nt = num_threads();
+  const int64_t mc = chunk_tiles(std::max(t_out, plan_t_out), nt);
   const int64_t ci = p_.in_channels, co = p_.out_channels, d = p_.dilation;
   // Per slot: the tiles' real parts (mc rows of ci), then their imaginary parts; products
   // [2 mc rows][2 co].
   const int64_t vs = mc * 2 * ci, ys = mc * 2 * 2 * co;  // slot strides
-  float* vbuf = fft_scratch(0, static_cast<size_t>(slots_ * vs));
-  float* ybuf = fft_scratch(1, static_cast<size_t>(slots_ * ys));
-  float* zero = fft_scratch(2, static_cast<size_t>(ci));
-  std::fill(zero, zero + ci, 0.f);
   const int64_t total = tiles(t_out);
-  const int nt = num_threads();
+  const int64_t chunks = (total + mc - 1) / mc;
   const bool post = p_.post != PostOp::kNone || ep.scale != 1.f || ep.post2 != PostOp::kNone;
   const int64_t b = b_, n = n_;
   // Tile g -> (phase, first output of the phase's subsequence, outputs in the tile).
@@ -331,9 +336,15 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
       g -= tp;
     }
   };
-  for (int64_t g0 = 0; g0 < total; g0 += mc) {
+  // One chunk of tiles on the calling thread: transforms, the bin products (with `threads`),
+  // inverse transforms and epilogue, in that thread's scratch. Tiles write disjoint outputs.
+  auto run_chunk = [&](int64_t g0, int threads) {
     const int64_t cnt_tiles = std::min(mc, total - g0);
-#pragma omp parallel for num_threads(nt) schedule(static)
+    Entry* e = entry(mc, threads);
+    float* vbuf = fft_scratch(0, static_cast<size_t>(slots_ * vs));
+    float* ybuf = fft_scratch(1, static_cast<size_t>(slots_ * ys));
+    float* zero = fft_scratch(2, static_cast<size_t>(ci));
+    std::fill(zero, zero + ci, 0.f);
     for (int64_t i = 0; i < cnt_tiles; ++i) {
       int64_t phi = 0, m0 = 0, cnt = 0;
       locate(g0 + i, &phi, &m0, &cnt);
@@ -347,7 +358,6 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
     run_primitive(e->prim,
                   {bound(DNNL_ARG_SRC, e->src_md, vbuf), fixed(DNNL_ARG_WEIGHTS, e->weights),
                    bound(DNNL_ARG_DST, e->dst_md, ybuf)});
-#pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t i = 0; i < cnt_tiles; ++i) {
       int64_t phi = 0, m0 = 0, cnt = 0;
       locate(g0 + i, &phi, &m0, &cnt);
@@ -370,6 +380,14 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
         }
       }
     }
+  };
+  if (nt > 1 && chunks > 1 && !omp_in_parallel()) {
+    // Whole chunks per thread, each with single-threaded products: no barrier inside a chunk
+    // and every thread's bins stay in its own cache.
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t ch = 0; ch < chunks; ++ch) run_chunk(ch * mc, 1);
+  } else {
+    for (int64_t ch = 0; ch < chunks; ++ch) run_chunk(ch * mc, omp_in_parallel() ? 1 : nt);
   }
 }
 

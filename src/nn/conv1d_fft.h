@@ -49,8 +49,10 @@ class FftConv1d {
  private:
   struct Entry;
   int64_t tiles(int64_t t_out) const;  // tiles over all phases
-  int64_t chunk_tiles(int64_t t_out) const;
-  Entry* entry(int64_t mc) const;
+  // Tiles per chunk for t_out outputs with nt threads (chunks are whole per thread).
+  int64_t chunk_tiles(int64_t t_out, int nt) const;
+  // The bin-product primitive for mc tiles, created for `threads` OpenMP threads.
+  Entry* entry(int64_t mc, int threads) const;
 
   Conv1dParams p_;
   int64_t n_ = 0, b_ = 0, slots_ = 0;
