@@ -22,6 +22,7 @@
 #include "rvc/pipeline/pipeline.h"
 #include "support/fixtures.h"
 #include "support/golden.h"
+#include "support/voice_fixture.h"
 
 namespace rvc {
 namespace {
@@ -110,10 +111,7 @@ TEST(PipelineGolden, EveryIntermediateMatchesUpstream) {
     std::cout << c.name << ":\n";
     const auto& files = c.manifest.at("files");
     const auto& p = c.manifest.at("parameters");
-    pipeline::VoiceModelPaths paths;
-    paths.voice = c.file(files.at("model").at("file")).string();
-    paths.hubert = c.file(files.at("hubert").at("file")).string();
-    if (files.contains("index")) paths.index = c.file(files["index"].at("file")).string();
+    pipeline::VoiceModelPaths paths = test::voice_paths(c);
     if (files.contains("rmvpe")) paths.rmvpe = c.file(files["rmvpe"].at("file")).string();
     const auto models = pipeline::VoiceModels::load(paths);
     EXPECT_EQ(models->sample_rate_hz(), p.at("tgt_sr").get<int>());

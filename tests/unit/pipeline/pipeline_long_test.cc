@@ -17,6 +17,7 @@
 #include "rvc/nn/backend.h"
 #include "rvc/pipeline/pipeline.h"
 #include "support/fixtures.h"
+#include "support/voice_fixture.h"
 
 namespace rvc::pipeline {
 namespace {
@@ -26,11 +27,7 @@ TEST(PipelineLong, HundredSecondsIsSplitAtQuietPoints) {
   const auto cases = test::cases_of_kind("pipeline");
   ASSERT_FALSE(cases.empty()) << "no fixture case of kind pipeline";
   const test::Case& c = cases.front();
-  const auto& files = c.manifest.at("files");
-  VoiceModelPaths paths;
-  paths.voice = c.file(files.at("model").at("file")).string();
-  paths.hubert = c.file(files.at("hubert").at("file")).string();
-  if (files.contains("index")) paths.index = c.file(files["index"].at("file")).string();
+  VoiceModelPaths paths = test::voice_paths(c);
   const auto models = VoiceModels::load(paths);
 
   constexpr int kSr = 16000;

@@ -15,6 +15,7 @@
 #include "rvc/pipeline/pipeline.h"
 #include "support/error_of.h"
 #include "support/fixtures.h"
+#include "support/voice_fixture.h"
 
 namespace rvc::pipeline {
 namespace {
@@ -39,11 +40,7 @@ TEST(PipelineParts, InMemoryModelsConvertLikeLoadedOnes) {
   const auto cases = test::cases_of_kind("pipeline");
   ASSERT_FALSE(cases.empty()) << "no fixture case of kind pipeline";
   const test::Case& c = cases.front();
-  const auto& files = c.manifest.at("files");
-  VoiceModelPaths paths;
-  paths.voice = c.file(files.at("model").at("file")).string();
-  paths.hubert = c.file(files.at("hubert").at("file")).string();
-  if (files.contains("index")) paths.index = c.file(files["index"].at("file")).string();
+  VoiceModelPaths paths = test::voice_paths(c);
 
   const auto loaded = VoiceModels::load(paths);
   const auto built = VoiceModels::from_parts(parts_of(paths));

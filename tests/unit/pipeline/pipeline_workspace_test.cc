@@ -18,6 +18,7 @@
 #include "rvc/nn/backend.h"
 #include "rvc/pipeline/pipeline.h"
 #include "support/fixtures.h"
+#include "support/voice_fixture.h"
 
 namespace rvc::pipeline {
 namespace {
@@ -28,11 +29,7 @@ std::shared_ptr<const VoiceModels> fixture_models() {
   const auto cases = test::cases_of_kind("pipeline");
   if (cases.empty()) return nullptr;
   const test::Case& c = cases.front();
-  const auto& files = c.manifest.at("files");
-  VoiceModelPaths paths;
-  paths.voice = c.file(files.at("model").at("file")).string();
-  paths.hubert = c.file(files.at("hubert").at("file")).string();
-  if (files.contains("index")) paths.index = c.file(files["index"].at("file")).string();
+  VoiceModelPaths paths = test::voice_paths(c);
   return VoiceModels::load(paths);
 }
 

@@ -22,6 +22,7 @@
 #include "rvc/pipeline/stream.h"
 #include "rvc/pipeline/voice_models.h"
 #include "support/fixtures.h"
+#include "support/voice_fixture.h"
 
 namespace rvc::pipeline {
 namespace {
@@ -37,10 +38,7 @@ std::vector<Voice> fixture_voices() {
   for (const auto& c : test::cases_of_kind("pipeline")) {
     const auto& files = c.manifest.at("files");
     if (!files.contains("input_wav")) continue;
-    VoiceModelPaths paths;
-    paths.voice = c.file(files.at("model").at("file")).string();
-    paths.hubert = c.file(files.at("hubert").at("file")).string();
-    if (files.contains("index")) paths.index = c.file(files.at("index").at("file")).string();
+    VoiceModelPaths paths = test::voice_paths(c);
     out.push_back({c.name, VoiceModels::load(paths),
                    formats::read_audio_mono(c.file(files.at("input_wav").at("file")).string())});
   }

@@ -21,6 +21,7 @@
 #include "rvc/pipeline/voice_models.h"
 #include "support/alloc_counter.h"
 #include "support/fixtures.h"
+#include "support/voice_fixture.h"
 
 namespace rvc::pipeline {
 namespace {
@@ -192,10 +193,7 @@ std::vector<Voice> voices() {
   for (const auto& c : test::cases_of_kind("pipeline")) {
     const auto& files = c.manifest.at("files");
     if (!files.contains("input_wav")) continue;
-    VoiceModelPaths paths;
-    paths.voice = c.file(files.at("model").at("file")).string();
-    paths.hubert = c.file(files.at("hubert").at("file")).string();
-    if (files.contains("index")) paths.index = c.file(files.at("index").at("file")).string();
+    VoiceModelPaths paths = test::voice_paths(c);
     if (!rmvpe_cases.empty()) {
       const auto& r = rmvpe_cases[0];
       paths.rmvpe = r.file(r.manifest.at("files").at("rmvpe").at("file")).string();

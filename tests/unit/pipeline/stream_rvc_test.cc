@@ -14,6 +14,7 @@
 #include "rvc/pipeline/stream.h"
 #include "rvc/pipeline/voice_models.h"
 #include "support/fixtures.h"
+#include "support/voice_fixture.h"
 
 namespace rvc::pipeline {
 namespace {
@@ -26,10 +27,7 @@ TEST(StreamRvc, EveryPipelineCaseStreamsBlocks) {
     SCOPED_TRACE(c.name);
     const auto& files = c.manifest.at("files");
     if (!files.contains("input_wav")) continue;
-    VoiceModelPaths paths;
-    paths.voice = c.file(files.at("model").at("file")).string();
-    paths.hubert = c.file(files.at("hubert").at("file")).string();
-    if (files.contains("index")) paths.index = c.file(files.at("index").at("file")).string();
+    VoiceModelPaths paths = test::voice_paths(c);
     if (!rmvpe_cases.empty()) {
       paths.rmvpe =
           rmvpe_cases[0].file(rmvpe_cases[0].manifest.at("files").at("rmvpe").at("file")).string();
