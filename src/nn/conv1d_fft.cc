@@ -193,7 +193,7 @@ FftConv1d::FftConv1d(const Conv1dParams& p, const float* weight, const float* bi
       ii_[static_cast<size_t>(m * slots_ + s)] = static_cast<float>(-2.0 * inv * std::sin(ang));
     }
   }
-  weight_.assign(weight, weight + p.out_channels * p.in_channels * p.kernel);
+  weight_ = weight;  // Conv1d::weight_: a Tensor, whose buffer a move keeps
   bias_.assign(bias, bias + p.out_channels);
 }
 
@@ -214,7 +214,7 @@ void FftConv1d::spectra(AlignedVector<float>& wmat) const {
   wmat.assign(static_cast<size_t>(slots_ * rows * cols), 0.f);
   for (int64_t o = 0; o < co; ++o) {
     for (int64_t i = 0; i < ci; ++i) {
-      const float* w = weight_.data() + (o * ci + i) * k;
+      const float* w = weight_ + (o * ci + i) * k;
       for (int64_t s = 0; s < slots_; ++s) {
         float* m = wmat.data() + s * rows * cols;
         double hr = 0.0, hi = 0.0;

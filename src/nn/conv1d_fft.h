@@ -33,7 +33,8 @@ class FftConv1d {
   // Whether p suits this path: groups 1, stride 1, 5..16 taps, 64..256x256 channels in
   // multiples of 16.
   static bool suits(const Conv1dParams& p);
-  // weight [out][in][k], bias [out].
+  // weight [out][in][k] (not copied: it must outlive this object and stay where it is; the
+  // owning Conv1d keeps it), bias [out].
   FftConv1d(const Conv1dParams& p, const float* weight, const float* bias);
   ~FftConv1d();
 
@@ -43,8 +44,6 @@ class FftConv1d {
   // primitive prepared for that length, so shorter calls create nothing.
   void forward(const float* x, int64_t t_in, float* y, int64_t t_out, const ConvEpilogue& ep,
                int64_t plan_t_out) const;
-
-  int64_t fft_size() const { return n_; }
 
  private:
   struct Entry;
@@ -56,9 +55,9 @@ class FftConv1d {
 
   Conv1dParams p_;
   int64_t n_ = 0, b_ = 0, slots_ = 0;
-  AlignedVector<float> fr_, fi_;  // forward DFT [slot][n]: real and imaginary coefficients
-  AlignedVector<float> ir_, ii_;  // inverse [m][slot] (m < b_)
-  AlignedVector<float> weight_;   // [out][in][k]
+  AlignedVector<float> fr_, fi_;   // forward DFT [slot][n]: real and imaginary coefficients
+  AlignedVector<float> ir_, ii_;   // inverse [m][slot] (m < b_)
+  const float* weight_ = nullptr;  // [out][in][k], the owning Conv1d's
   // The kernel spectra as [slot][Cin][2 Cout] matrices ([Hr | Hi]), to pack for a primitive.
   void spectra(AlignedVector<float>& wmat) const;
   AlignedVector<float> bias_;

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "nn_test_util.h"
 #include "rvc/nn/conv1d.h"
@@ -134,6 +136,34 @@ TEST(Conv1dFftTest, AgreesWithDirectFastPath) {
       direct.forward(x, y2);
       EXPECT_LT(max_rel_diff(y1, y2), 1e-5) << "k " << k << " d " << d;
     }
+  }
+}
+
+TEST(Conv1dFftTest, MovedLayersKeepTheirWeights) {
+  // The DFT path reads the layer's own weights when it packs a primitive: after moves (a vector
+  // of layers reallocating, as a model's resblock lists do while loading) the first call still
+  // packs the right ones.
+  std::mt19937 rng(8);
+  Conv1dParams p{64, 64, 11};
+  p.pad(5);
+  std::vector<Tensor> ws;
+  std::vector<Conv1d> layers;
+  for (int i = 0; i < 5; ++i) {
+    ws.push_back(random_tensor({64, 64, 11}, rng, 0.1f));
+    layers.emplace_back(p, ws.back(), nullptr, Backend::kFast);
+  }
+  Conv1d moved = std::move(layers[2]);
+  layers[2] = std::move(layers[4]);
+  const Tensor x = random_tensor({300, 64}, rng);
+  for (const auto& [layer, w] : {std::pair<const Conv1d*, const Tensor*>{&moved, &ws[2]},
+                                 {&layers[2], &ws[4]},
+                                 {&layers[0], &ws[0]}}) {
+    ASSERT_TRUE(layer->uses_fft());
+    Conv1d ref(p, *w, nullptr, Backend::kReference);
+    Tensor yr, yf;
+    ref.forward(x, yr);
+    layer->forward(x, yf);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5);
   }
 }
 
