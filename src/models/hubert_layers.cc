@@ -141,34 +141,109 @@ void ConvStack::reserve(ConvWork& w, int threads) const {
   w.threads = std::max(w.threads, static_cast<int>(nt));
 }
 
+bool ConvStack::layer0_sums_from_moments(const float* wav, int64_t n, ConvWork& w, int nt) const {
+  // Layer 0 is linear in its input patch p_r = wav[r*s, r*s + k): y_rc = w_c . p_r + b_c, so
+  // sum_r y_rc = w_c . m + R b_c and sum_r y_rc^2 = w_c' M w_c + 2 b_c w_c . m + R b_c^2, with
+  // m = sum_r p_r and M = sum_r p_r p_r' (k x k). That is O(R k^2) instead of running the conv
+  // (O(R k C)) once more just for its statistics; all of it in double.
+  const ConvLayer& l0 = convs_[0];
+  const auto& p = l0.conv.params();
+  const int64_t k = p.kernel, s = p.stride, c = p.out_channels;
+  if (p.in_channels != 1 || k > kMaxMomentTaps || p.groups != 1 || p.dilation != 1 ||
+      p.pad_left != 0 || p.pad_right != 0 || p.post != nn::PostOp::kNone) {
+    return false;
+  }
+  const int64_t rows = l0.conv.out_length(n);
+  const int threads = w.threads;
+  constexpr int64_t kK = kMaxMomentTaps;
+  // Per-thread partial moments on the stack (no allocation on a stream's real-time path).
+  double part_m[8][kK] = {};
+  double part_mm[8][kK * kK] = {};
+  const int use = std::min({nt, threads, 8});
+#pragma omp parallel num_threads(use)
+  {
+    const int me = omp_get_thread_num();
+    double* m = part_m[me];
+    double* mm = part_mm[me];
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* x = wav + r * s;
+      for (int64_t j = 0; j < k; ++j) {
+        const double xj = x[j];
+        m[j] += xj;
+        for (int64_t q = j; q < k; ++q) mm[j * kK + q] += xj * x[q];
+      }
+    }
+  }
+  double m[kK] = {}, mm[kK * kK] = {};
+  for (int th = 0; th < use; ++th) {
+    for (int64_t j = 0; j < k; ++j) {
+      m[j] += part_m[th][j];
+      for (int64_t q = j; q < k; ++q) mm[j * kK + q] += part_mm[th][j * kK + q];
+    }
+  }
+  for (int64_t j = 0; j < k; ++j) {
+    for (int64_t q = 0; q < j; ++q) mm[j * kK + q] = mm[q * kK + j];
+  }
+  const float* taps = l0.taps.data();  // [k][1][c]
+  const double r_d = static_cast<double>(rows);
+  std::vector<double>& sum = w.sum[0];
+  std::vector<double>& sq = w.sq[0];
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double wm = 0.0, quad = 0.0;
+    for (int64_t j = 0; j < k; ++j) {
+      const double wj = taps[j * c + ch];
+      wm += wj * m[j];
+      double row = 0.0;
+      for (int64_t q = 0; q < k; ++q) row += mm[j * kK + q] * taps[q * c + ch];
+      quad += wj * row;
+    }
+    const double b = l0.bias.empty() ? 0.0 : static_cast<double>(l0.bias[ch]);
+    sum[static_cast<size_t>(ch)] = wm + r_d * b;
+    sq[static_cast<size_t>(ch)] = quad + 2.0 * b * wm + r_d * b * b;
+  }
+  for (int th = 1; th < threads; ++th) {
+    std::fill(w.sum[static_cast<size_t>(th)].begin(), w.sum[static_cast<size_t>(th)].end(), 0.0);
+    std::fill(w.sq[static_cast<size_t>(th)].begin(), w.sq[static_cast<size_t>(th)].end(), 0.0);
+  }
+  return true;
+}
+
 void ConvStack::layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) const {
   // ref: fairseq/modules/fp32_group_norm.py Fp32GroupNorm (num_groups == channels): statistics
-  // of each channel over all layer-0 frames. Computed chunk by chunk as sums in double.
+  // of each channel over all layer-0 frames, as sums in double: from the input's patch moments
+  // where layer 0 allows, else chunk by chunk from the conv's output.
   const nn::Conv1d& conv = convs_[0].conv;
   const int64_t c = conv.params().out_channels, k = conv.params().kernel;
   const int64_t s = conv.params().stride;
   const int64_t rows = conv.out_length(n);
   const int64_t n_chunks = (rows + max_rows_ - 1) / max_rows_;
   const int threads = w.threads;  // >= nn::num_threads(); unused slots stay zero
-  for (int i = 0; i < threads; ++i) {
-    std::fill(w.sum[static_cast<size_t>(i)].begin(), w.sum[static_cast<size_t>(i)].end(), 0.0);
-    std::fill(w.sq[static_cast<size_t>(i)].begin(), w.sq[static_cast<size_t>(i)].end(), 0.0);
+  const bool from_moments =
+      backend_ == nn::Backend::kFast && layer0_sums_from_moments(wav, n, w, nt);
+  if (!from_moments) {
+    for (int i = 0; i < threads; ++i) {
+      std::fill(w.sum[static_cast<size_t>(i)].begin(), w.sum[static_cast<size_t>(i)].end(), 0.0);
+      std::fill(w.sq[static_cast<size_t>(i)].begin(), w.sq[static_cast<size_t>(i)].end(), 0.0);
+    }
   }
+  if (!from_moments) {
 #pragma omp parallel num_threads(nt)
-  {
-    const size_t me = static_cast<size_t>(omp_get_thread_num());
-    float* buf = w.stats[me].data();
-    double* ls = w.sum[me].data();
-    double* lq = w.sq[me].data();
+    {
+      const size_t me = static_cast<size_t>(omp_get_thread_num());
+      float* buf = w.stats[me].data();
+      double* ls = w.sum[me].data();
+      double* lq = w.sq[me].data();
 #pragma omp for schedule(dynamic)
-    for (int64_t ch = 0; ch < n_chunks; ++ch) {
-      const int64_t r0 = ch * max_rows_, nr = std::min(max_rows_, rows - r0);
-      run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf);
-      for (int64_t t = 0; t < nr; ++t) {
-        const float* r = buf + t * c;
-        for (int64_t i = 0; i < c; ++i) {
-          ls[i] += r[i];
-          lq[i] += static_cast<double>(r[i]) * r[i];
+      for (int64_t ch = 0; ch < n_chunks; ++ch) {
+        const int64_t r0 = ch * max_rows_, nr = std::min(max_rows_, rows - r0);
+        run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf);
+        for (int64_t t = 0; t < nr; ++t) {
+          const float* r = buf + t * c;
+          for (int64_t i = 0; i < c; ++i) {
+            ls[i] += r[i];
+            lq[i] += static_cast<double>(r[i]) * r[i];
+          }
         }
       }
     }

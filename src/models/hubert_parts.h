@@ -86,6 +86,10 @@ class ConvStack {
   void run_conv(size_t i, const float* x, int64_t t_in, float* y) const;
   // Layer-0 GroupNorm folded to per-channel y = x * mul + add from the statistics of all frames.
   void layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) const;
+  // The same per-channel sums from the moments of the input patches, for a one-input-channel
+  // layer 0 with at most kMaxMomentTaps taps: returns false (nothing written) otherwise.
+  bool layer0_sums_from_moments(const float* wav, int64_t n, ConvWork& w, int nt) const;
+  static constexpr int64_t kMaxMomentTaps = 16;
   const std::vector<ConvLayer>& convs_;
   bool group_norm_ = false;
   nn::Backend backend_;
