@@ -113,6 +113,9 @@ int64_t Synthesizer::phone_dim() const { return parts_->enc.phone_dim(); }
 int64_t Synthesizer::speakers() const { return parts_->emb_g.dim(0); }
 
 SynthesizerWorkspace::SynthesizerWorkspace() : b_(std::make_unique<Buffers>()) {}
+void SynthesizerWorkspace::set_decoder_chunk_frames(int64_t frames) {
+  decoder_chunk_frames_ = std::max<int64_t>(frames, 0);
+}
 SynthesizerWorkspace::~SynthesizerWorkspace() = default;
 SynthesizerWorkspace::SynthesizerWorkspace(SynthesizerWorkspace&&) noexcept = default;
 SynthesizerWorkspace& SynthesizerWorkspace::operator=(SynthesizerWorkspace&&) noexcept = default;
@@ -212,7 +215,7 @@ SynthesizerResult Synthesizer::infer(const SynthesizerRequest& rq, SynthesizerWo
     }
   }
   res.audio = parts_->dec.forward(zin, dec_frames, f0, g, rq.return_length2, rngp, b.dec, dec_plan,
-                                  &res.samples);
+                                  &res.samples, ws.decoder_chunk_frames_);
   res.m_p = m_p;
   res.logs_p = logs_p;
   res.prior_frames = tf;

@@ -125,6 +125,25 @@ Decoder::Decoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b) : 
     lin_w_ = w.get("dec.m_source.l_linear.weight", {1, 1})[0];
     lin_b_ = w.get("dec.m_source.l_linear.bias", {1})[0];
   }
+  // Receptive field, walking back from the output: r = the reach (samples at the current
+  // stage's rate, each side) of one output sample.
+  int64_t r = (conv_post_.params().kernel - 1) / 2;
+  for (size_t i = n_up; i-- > 0;) {
+    int64_t reach = 0;
+    for (size_t j = 0; j < c.resblock_kernel_sizes.size(); ++j) {
+      const int64_t kk = c.resblock_kernel_sizes[j];
+      int64_t rj = 0;
+      for (int64_t d : c.resblock_dilation_sizes[j]) {
+        rj += d * (kk - 1) / 2 + (c.resblock == "1" ? (kk - 1) / 2 : 0);
+      }
+      reach = std::max(reach, rj);
+    }
+    r += reach + 2;  // + the noise conv's edge (its input is sliced from the whole source)
+    // ConvTranspose1d(k, u): output n reads inputs m with m*u - pad + j = n, 0 <= j < k.
+    const int64_t u = c.upsample_rates[i], k = c.upsample_kernel_sizes[i];
+    r = (r + k + u - 1) / u + 1;
+  }
+  margin_frames_ = r + (conv_pre_.params().kernel - 1) / 2 + 1;
 }
 
 const float* Decoder::source(const float* f0, int64_t frames, int64_t n_res, std::mt19937_64* rng,
@@ -167,7 +186,7 @@ const float* Decoder::source(const float* f0, int64_t frames, int64_t n_res, std
 
 const float* Decoder::forward(const float* x_in, int64_t frames, const float* f0, const float* g,
                               int64_t n_res, std::mt19937_64* rng, DecoderScratch& s,
-                              int64_t plan_frames, int64_t* samples) const {
+                              int64_t plan_frames, int64_t* samples, int64_t chunk_frames) const {
   // ref: models.py GeneratorNSF.forward / Generator.forward
   const float* har = nsf_ ? source(f0, frames, n_res, rng, s) : nullptr;
   const int64_t ci = c_.inter_channels;
@@ -179,6 +198,34 @@ const float* Decoder::forward(const float* x_in, int64_t frames, const float* f0
     xp = xi;
     t = n_res;
   }
+  *samples = t * upp_;
+  float* audio = s.audio.at(static_cast<size_t>(t * upp_));
+  if (chunk_frames <= 0 || t <= chunk_frames) {
+    run(xp, t, har, g, s, std::max(plan_frames, t), audio);
+    return audio;
+  }
+  // Equal pieces of at most chunk_frames; each runs with `m` real frames of context on both
+  // sides (fewer at the ends, where the whole decode has its zero padding too), and only its
+  // own frames' samples are kept. The source is sliced from the whole-length one above, so its
+  // running phase and noise are those of the whole call. Every piece is planned at the same
+  // length, so they share one set of primitives.
+  const int64_t m = margin_frames_;
+  const int64_t pieces = (t + chunk_frames - 1) / chunk_frames;
+  const int64_t core = (t + pieces - 1) / pieces;
+  const int64_t plan = core + 2 * m;
+  float* piece = s.piece.at(static_cast<size_t>(plan * upp_));
+  for (int64_t a = 0; a < t; a += core) {
+    const int64_t b = std::min(t, a + core);
+    const int64_t lo = std::max<int64_t>(0, a - m), hi = std::min(t, b + m);
+    run(xp + lo * ci, hi - lo, har ? har + lo * upp_ : nullptr, g, s, plan, piece);
+    std::memcpy(audio + a * upp_, piece + (a - lo) * upp_,
+                sizeof(float) * static_cast<size_t>((b - a) * upp_));
+  }
+  return audio;
+}
+
+void Decoder::run(const float* xp, int64_t t, const float* har, const float* g, DecoderScratch& s,
+                  int64_t plan_frames, float* audio) const {
   const int64_t plan = std::max(plan_frames, t);
   const int64_t c0 = conv_pre_.params().out_channels;
   // Largest activation of any stage: t * upsampling so far * channels.
@@ -269,10 +316,7 @@ const float* Decoder::forward(const float* x_in, int64_t frames, const float* f0
     }
     std::swap(x, xs);
   }
-  float* audio = s.audio.at(static_cast<size_t>(t));
   conv_post_.forward(x, t, audio, nn::ConvEpilogue{}, plan_t);
-  *samples = t;
-  return audio;
 }
 
 }  // namespace rvc::models::synth

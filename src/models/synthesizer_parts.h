@@ -34,7 +34,7 @@ struct FlowScratch {
   Buf x0, hbuf, xin, acts, rs, out, stats, gc;
 };
 struct DecoderScratch {
-  Buf sine, har, xi, pre, x, xs, y, a0, a, bb, r, audio;
+  Buf sine, har, xi, pre, x, xs, y, a0, a, bb, r, audio, piece;
 };
 
 // Named weight access with readable errors; folds weight norm (dim=0) on request.
@@ -101,10 +101,15 @@ class Decoder {
   // x [T][inter] (already masked), f0 T values (NSF only), g [gin]; n_res < 0 or the
   // interpolated frame count; plan_frames: decoder frames the primitives are planned for.
   // Returns the audio (in s.audio) and its sample count.
+  // chunk_frames > 0: a longer decode runs in pieces of at most chunk_frames frames, each
+  // with margin_frames() of context on both sides (see SynthesizerWorkspace).
   const float* forward(const float* x, int64_t frames, const float* f0, const float* g,
                        int64_t n_res, std::mt19937_64* rng, DecoderScratch& s, int64_t plan_frames,
-                       int64_t* samples) const;
+                       int64_t* samples, int64_t chunk_frames = 0) const;
   int64_t upp() const { return upp_; }
+  // Input frames on each side that reach an output frame (conv_pre, upsamplers, resblocks,
+  // noise convs, conv_post), rounded up.
+  int64_t margin_frames() const { return margin_frames_; }
 
  private:
   struct ResBlock {
@@ -113,6 +118,11 @@ class Decoder {
   // NSF source into s.har (n_res * upp or frames * upp samples); returns its pointer.
   const float* source(const float* f0, int64_t frames, int64_t n_res, std::mt19937_64* rng,
                       DecoderScratch& s) const;
+  // The network on t frames x [t][inter] with the NSF source har (t * upp samples, or null);
+  // writes t * upp samples to audio (which may be s.audio).
+  void run(const float* x, int64_t t, const float* har, const float* g, DecoderScratch& s,
+           int64_t plan_frames, float* audio) const;
+  int64_t margin_frames_ = 0;
   SynthesizerConfig c_;
   bool nsf_ = false;
   int64_t upp_ = 0;

@@ -107,12 +107,20 @@ class SynthesizerWorkspace {
   SynthesizerWorkspace(SynthesizerWorkspace&&) noexcept;
   SynthesizerWorkspace& operator=(SynthesizerWorkspace&&) noexcept;
   int64_t max_frames() const { return max_frames_; }
+  // Decoders of more frames than this run in pieces of at most this many frames, each with
+  // the decoder's receptive field of real context on both sides (so the audio is the same up
+  // to float rounding), which bounds the decoder's activation memory (about 7 buffers of
+  // frames x upsampling x 32 channels) by the piece instead of the input. 0: never split.
+  static constexpr int64_t kDefaultDecoderChunkFrames = 1000;
+  void set_decoder_chunk_frames(int64_t frames);
+  int64_t decoder_chunk_frames() const { return decoder_chunk_frames_; }
   struct Buffers;
 
  private:
   friend class Synthesizer;
   SynthesizerWorkspace();
   int64_t max_frames_ = 0, max_decoder_frames_ = 0;
+  int64_t decoder_chunk_frames_ = kDefaultDecoderChunkFrames;
   std::vector<int64_t> decoder_plans_;  // ascending; the decoder runs at the smallest that fits
   std::unique_ptr<Buffers> b_;
 };
