@@ -18,7 +18,8 @@
 // for the same call is 4372 MB (../shared/reference-perf.md, "Memory and the 30 s pipeline").
 // Argument: threads. RVC_BENCH_INDEX_ROWS overrides the 100k rows and RVC_BENCH_TRAIN_ITERS
 // the k-means iterations (faiss default 25) when time is short; RVC_BENCH_SECONDS the 30 s;
-// RVC_BENCH_WARMUP=0 skips the untimed warm-up call.
+// RVC_BENCH_WARMUP=0 skips the untimed warm-up call; RVC_BENCH_INDEX_CACHE=FILE keeps the trained
+// index in FILE and loads it from there on later runs.
 //
 // Run: ninja rvc_bench && OMP_WAIT_POLICY=passive ./bench/rvc_bench --benchmark_filter=Pipeline
 #include <benchmark/benchmark.h>
@@ -91,6 +92,13 @@ std::vector<float> speechlike(int64_t n) {
 rvc::formats::FeatureIndex full_size_index() {
   return [] {
     const int64_t rows = env_int("RVC_BENCH_INDEX_ROWS", 100000), dim = 768;
+    // RVC_BENCH_INDEX_CACHE=FILE: load the index from FILE when it exists (training 100k rows
+    // takes about 15 minutes on 2 cores), else train it and keep it there.
+    const char* cache = std::getenv("RVC_BENCH_INDEX_CACHE");
+    if (cache && *cache && std::ifstream(cache).good()) {
+      std::fprintf(stderr, "pipeline_bench: index from %s\n", cache);
+      return rvc::formats::FeatureIndex::load(cache);
+    }
     const auto nlist = static_cast<int64_t>(
         std::min(16.0 * std::sqrt(static_cast<double>(rows)), static_cast<double>(rows) / 39));
     std::vector<float> v(static_cast<size_t>(rows * dim));
@@ -115,10 +123,13 @@ rvc::formats::FeatureIndex full_size_index() {
     std::fprintf(stderr, "pipeline_bench: index %lld x %lld, nlist %lld, trained in %.1f s\n",
                  static_cast<long long>(rows), static_cast<long long>(dim),
                  static_cast<long long>(nlist), secs_since(t0));
-    const std::string path = "/tmp/rvc_pipeline_bench_" + std::to_string(getpid()) + ".index";
+    const bool keep = cache && *cache;
+    const std::string path = keep
+                                 ? std::string(cache)
+                                 : "/tmp/rvc_pipeline_bench_" + std::to_string(getpid()) + ".index";
     faiss::write_index(&ivf, path.c_str());
     auto loaded = rvc::formats::FeatureIndex::load(path);
-    std::remove(path.c_str());
+    if (!keep) std::remove(path.c_str());
     return loaded;
   }();
 }

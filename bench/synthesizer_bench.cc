@@ -91,6 +91,37 @@ void run(benchmark::State& st, rvc::nn::Precision precision) {
   st.counters["load1"] = rvc::bench::loadavg_1min();
 }
 
+// The real-time stream's call (src/pipeline/stream_rvc.cc): block 100 ms, extra 500 ms, crossfade
+// 40 ms, SOLA search 10 ms: 65 input frames, skip_head 50, return_length 15, through a workspace
+// planned as the stream plans it. Argument: threads. Time: one call (one 100 ms block).
+void BM_SynthesizerStream(benchmark::State& st) {
+  rvc::nn::set_num_threads(static_cast<int>(st.range(0)));
+  static TensorMap weights40 = random_weights(config_for(40));
+  rvc::bench::conv_algorithm_from_env();
+  rvc::models::Synthesizer synth(config_for(40), weights40);
+  constexpr int64_t kFrames = 65, kSkip = 50, kReturn = 15;
+  Tensor phone({kFrames, 768});
+  std::mt19937 rng(3);
+  std::normal_distribution<float> d(0.f, 0.5f);
+  for (int64_t i = 0; i < phone.numel(); ++i) phone[i] = d(rng);
+  std::vector<int64_t> pitch(kFrames, 60);
+  std::vector<float> pitchf(kFrames, 160.f);
+  rvc::models::SynthesizerRequest rq;
+  rq.phone = &phone;
+  rq.pitch = pitch.data();
+  rq.pitchf = pitchf.data();
+  rq.skip_head = kSkip;
+  rq.return_length = kReturn;
+  rq.return_length2 = kReturn;
+  auto ws = synth.make_workspace(kFrames, 2 * kReturn, {kReturn, (kReturn + 1) / 2});
+  synth.infer(rq, ws);
+  for (auto _ : st) {
+    auto out = synth.infer(rq, ws);
+    benchmark::DoNotOptimize(out.audio);
+  }
+  st.counters["load1"] = rvc::bench::loadavg_1min();
+}
+
 void BM_Synthesizer(benchmark::State& st) { run(st, rvc::nn::Precision::kF32); }
 void BM_Synthesizer_bf16(benchmark::State& st) { run(st, rvc::nn::Precision::kBf16); }
 
@@ -102,6 +133,7 @@ BENCHMARK(BM_Synthesizer)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);
+BENCHMARK(BM_SynthesizerStream)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Synthesizer_bf16)
     ->Args({500, 1, 40})
     ->Args({500, 2, 40})
