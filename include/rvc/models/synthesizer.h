@@ -111,7 +111,10 @@ class SynthesizerWorkspace {
   // the decoder's receptive field of real context on both sides (so the audio is the same up
   // to float rounding), which bounds the decoder's activation memory (about 7 buffers of
   // frames x upsampling x 32 channels) by the piece instead of the input. 0: never split.
-  static constexpr int64_t kDefaultDecoderChunkFrames = 1000;
+  // The default, 15 s of frames, leaves the usual short clips whole (pieces of 600 frames cost
+  // about 8% more decoder time than one 1200-frame decode); at 32 s it costs no measurable time
+  // and takes the 30 s pipeline's peak from 4.3 to about 3.4 GB.
+  static constexpr int64_t kDefaultDecoderChunkFrames = 1500;
   void set_decoder_chunk_frames(int64_t frames);
   int64_t decoder_chunk_frames() const { return decoder_chunk_frames_; }
   struct Buffers;
