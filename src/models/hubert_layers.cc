@@ -226,8 +226,6 @@ void ConvStack::layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) c
       std::fill(w.sum[static_cast<size_t>(i)].begin(), w.sum[static_cast<size_t>(i)].end(), 0.0);
       std::fill(w.sq[static_cast<size_t>(i)].begin(), w.sq[static_cast<size_t>(i)].end(), 0.0);
     }
-  }
-  if (!from_moments) {
 #pragma omp parallel num_threads(nt)
     {
       const size_t me = static_cast<size_t>(omp_get_thread_num());

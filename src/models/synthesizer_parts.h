@@ -105,7 +105,7 @@ class Decoder {
   // with margin_frames() of context on both sides (see SynthesizerWorkspace).
   const float* forward(const float* x, int64_t frames, const float* f0, const float* g,
                        int64_t n_res, std::mt19937_64* rng, DecoderScratch& s, int64_t plan_frames,
-                       int64_t* samples, int64_t chunk_frames = 0) const;
+                       int64_t* samples, int64_t chunk_frames) const;
   int64_t upp() const { return upp_; }
   // Input frames on each side that reach an output frame (conv_pre, upsamplers, resblocks,
   // noise convs, conv_post), rounded up.

@@ -1,4 +1,5 @@
-// models::Hubert on synthetic weights of shapes no fixture has: "layer_norm" extractor mode,
+// models::Hubert on synthetic weights of shapes no fixture has: "layer_norm" extractor mode (and
+// "default" mode with a conv bias),
 // layer_norm_first (pre-LN) layers, conv bias, no post_extract_proj / final_proj, odd pos-conv
 // kernel. Checks the fast kernels against the reference ones on a long (multi-chunk) input,
 // that chunked conv features equal those of short windows, the output_layer rules, and that a
@@ -88,6 +89,35 @@ TEST(HubertSynthetic, FastMatchesReferenceOnLongInput) {
   const Tensor ya = fast.forward(x.data(), static_cast<int64_t>(x.size()), 0, false, &a);
   const Tensor yb = ref.forward(x.data(), static_cast<int64_t>(x.size()), 0, false, &b);
   EXPECT_EQ(ya.dim(0), fast.frames(static_cast<int64_t>(x.size())));
+  EXPECT_LT(max_diff(a.conv_features, b.conv_features), 1e-4);
+  EXPECT_LT(max_diff(ya, yb), 2e-4);
+}
+
+// The same weights in "default" extractor mode: layer 0's GroupNorm (statistics of each channel
+// over all frames) with a conv bias, which no fixture has. The fast backend takes those
+// statistics from the input's patch moments, the reference one from the conv's output.
+formats::HubertInfo group_norm_info() {
+  formats::HubertInfo h = pre_ln_info();
+  h.extractor_mode = "default";
+  for (size_t i = 0; i < h.conv_layers.size(); ++i) {
+    const std::string p = "feature_extractor.conv_layers." + std::to_string(i) + ".2.1.";
+    h.weights.erase(p + "weight");
+    h.weights.erase(p + "bias");
+  }
+  test::RandomWeights g(12);
+  g.norm("feature_extractor.conv_layers.0.2", h.conv_layers[0].channels);
+  for (auto& kv : g.map) h.weights[kv.first] = std::move(kv.second);
+  return h;
+}
+
+TEST(HubertSynthetic, GroupNormStatisticsFastMatchReference) {
+  const Hubert fast(group_norm_info(), nn::Backend::kFast);
+  const Hubert ref(group_norm_info(), nn::Backend::kReference);
+  std::vector<float> x = noise(12 * 2600 + 7);  // 3 conv chunks
+  for (size_t i = 0; i < x.size(); ++i) x[i] += 0.05f + 0.1f * std::sin(0.01f * i);  // DC, drift
+  HubertIntermediates a, b;
+  const Tensor ya = fast.forward(x.data(), static_cast<int64_t>(x.size()), 0, false, &a);
+  const Tensor yb = ref.forward(x.data(), static_cast<int64_t>(x.size()), 0, false, &b);
   EXPECT_LT(max_diff(a.conv_features, b.conv_features), 1e-4);
   EXPECT_LT(max_diff(ya, yb), 2e-4);
 }
