@@ -46,16 +46,21 @@ typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
 // Forward real DFT of one tile: rows[k] (k < n) are the tile's input frames of c channels.
 // Slot s (stride `ss`) gets the real part of bin s at v and the imaginary part at v + im; slot 0
 // holds bin 0 and bin n/2 (both real). Real input, so the cosine sums need only the even parts
-// x[k] + x[n-k] and the sine sums the odd parts x[k] - x[n-k]: n multiply-adds per bin.
+// e[k] = x[k] + x[n-k] and the sine sums the odd parts o[k] = x[k] - x[n-k] (k <= n/2); and
+// since frame n/2 - k has frame k's cosine times (-1)^s and its sine times -(-1)^s, even bins
+// need only e[k] + e[n/2-k] and o[k] - o[n/2-k], odd bins e[k] - e[n/2-k] and o[k] + o[n/2-k]
+// (k <= n/4): about n/2 multiply-adds per bin.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
     const float* const* rows, int64_t n, int64_t slots, int64_t c, const float* fr, const float* fi,
     float* v, int64_t im, int64_t ss) {
   using V = Lanes;
-  const int64_t h = n / 2;
+  const int64_t h = n / 2, q4 = n / 4;
   for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
-    V ev[kDft / 2 + 1], od[kDft / 2];
+    V ev[kDft / 2 + 1], od[kDft / 2 + 1];
     RVC_LOAD(ev[0], rows[0] + c0);
     RVC_LOAD(ev[h], rows[h] + c0);
+    od[0] = V{};
+    od[h] = V{};
     for (int64_t k = 1; k < h; ++k) {
       V a, b;
       RVC_LOAD(a, rows[k] + c0);
@@ -72,11 +77,27 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
       RVC_STORE(v + c0, r);
       RVC_STORE(v + im + c0, q);
     }
+    // Even bins: pe (cosine), qo (sine); odd bins: me, ro. The k = n/4 frame has no cosine in
+    // odd bins and no sine in even ones.
+    V pe[kDft / 4 + 1], me[kDft / 4 + 1], qo[kDft / 4 + 1], ro[kDft / 4 + 1];
+    for (int64_t k = 0; k < q4; ++k) {
+      pe[k] = ev[k] + ev[h - k];
+      me[k] = ev[k] - ev[h - k];
+      qo[k] = od[k] - od[h - k];
+      ro[k] = od[k] + od[h - k];
+    }
+    pe[q4] = ev[q4];
+    ro[q4] = od[q4];
     for (int64_t s = 1; s < slots; ++s) {
       const float *cr = fr + s * n, *ci = fi + s * n;
-      V r = ev[0] * cr[0], q = od[1] * ci[1];
-      for (int64_t k = 1; k <= h; ++k) r += ev[k] * cr[k];
-      for (int64_t k = 2; k < h; ++k) q += od[k] * ci[k];
+      V r = V{}, q = V{};
+      if (s % 2 == 0) {
+        for (int64_t k = 0; k <= q4; ++k) r += pe[k] * cr[k];
+        for (int64_t k = 1; k < q4; ++k) q += qo[k] * ci[k];
+      } else {
+        for (int64_t k = 0; k < q4; ++k) r += me[k] * cr[k];
+        for (int64_t k = 1; k <= q4; ++k) q += ro[k] * ci[k];
+      }
       float* vs = v + s * ss;
       RVC_STORE(vs + c0, r);
       RVC_STORE(vs + im + c0, q);
@@ -87,21 +108,24 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
 // Inverse DFT of one tile's mixed bins. Slot s (stride `ss`) holds the four real products of
 // bin s as [re.Hr | re.Hi] at y and [im.Hr | im.Hi] at y + im (c channels each), so the bin is
 // re = re.Hr - im.Hi, im = re.Hi + im.Hr; slot 0 holds bin 0 = re.Hr and bin n/2 = im.Hi.
-// Outputs m < count: out[m] = bias + sum_s ir[m][s] re_s + ii[m][s] im_s, plus out[m] itself
-// when accumulating and res[m] when given. Four outputs at a time, each in its own register
-// block (ir/ii have rows up to a multiple of 4), so every bin feeds eight multiply-adds.
+// The tile's outputs sit at circular positions q = m - h0 (m < count), so output h0 + j and
+// h0 - j share their cosine sums A_j = sum_s ir[j][s] re_s and sine sums B_j = sum_s
+// ii[j][s] im_s: out[h0 + j] = bias + A_j + B_j, out[h0 - j] = bias + A_j - B_j (plus out[m]
+// itself when accumulating and res[m] when given). Four j at a time (ir/ii have `rows`, a
+// multiple of 4), so every bin feeds eight multiply-adds for up to eight outputs.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void idft_tile(
     const float* y, int64_t im, int64_t ss, int64_t slots, int64_t c, const float* ir,
-    const float* ii, const float* bias, int64_t count, float* const* out, const float* const* res,
-    bool accumulate) {
-  for (int64_t m = 0; m < count; m += 4) {
-    const float *r0 = ir + m * slots, *r1 = r0 + slots, *r2 = r1 + slots, *r3 = r2 + slots;
-    const float *i0 = ii + m * slots, *i1 = i0 + slots, *i2 = i1 + slots, *i3 = i2 + slots;
-    const int64_t mm = std::min<int64_t>(4, count - m);
+    const float* ii, int64_t rows, int64_t h0, const float* bias, int64_t count, float* const* out,
+    const float* const* res, bool accumulate) {
+  for (int64_t j = 0; j < rows; j += 4) {
+    if (h0 + j >= count && h0 - j < 0) break;  // neither side of this group exists
+    const float *r0 = ir + j * slots, *r1 = r0 + slots, *r2 = r1 + slots, *r3 = r2 + slots;
+    const float *i0 = ii + j * slots, *i1 = i0 + slots, *i2 = i1 + slots, *i3 = i2 + slots;
     for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
       float a0[kLanes], a1[kLanes], a2[kLanes], a3[kLanes];
+      float b0[kLanes] = {}, b1[kLanes] = {}, b2[kLanes] = {}, b3[kLanes] = {};
       for (int64_t l = 0; l < kLanes; ++l) a0[l] = a1[l] = a2[l] = a3[l] = bias[c0 + l];
-      {  // slot 0: bin 0 = re.Hr, bin n/2 = im.Hi
+      {  // slot 0: bin 0 = re.Hr, bin n/2 = im.Hi (the same for +j and -j)
         const float* top = y + c0;
         const float* bot = top + im;
         for (int64_t l = 0; l < kLanes; ++l) {
@@ -119,24 +143,36 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void idft_tile(
         const float q0 = i0[s], q1 = i1[s], q2 = i2[s], q3 = i3[s];
         for (int64_t l = 0; l < kLanes; ++l) {
           const float u = top[l] - bot[c + l], v = top[c + l] + bot[l];
-          a0[l] += p0 * u + q0 * v;
-          a1[l] += p1 * u + q1 * v;
-          a2[l] += p2 * u + q2 * v;
-          a3[l] += p3 * u + q3 * v;
+          a0[l] += p0 * u;
+          a1[l] += p1 * u;
+          a2[l] += p2 * u;
+          a3[l] += p3 * u;
+          b0[l] += q0 * v;
+          b1[l] += q1 * v;
+          b2[l] += q2 * v;
+          b3[l] += q3 * v;
         }
       }
-      float* acc[4] = {a0, a1, a2, a3};
-      for (int64_t q = 0; q < mm; ++q) {
-        float* o = out[m + q] + c0;
-        float* a = acc[q];
-        if (accumulate) {
-          for (int64_t l = 0; l < kLanes; ++l) a[l] += o[l];
+      const float* as[4] = {a0, a1, a2, a3};
+      const float* bs[4] = {b0, b1, b2, b3};
+      for (int64_t g = 0; g < 4; ++g) {
+        const int64_t jj = j + g;
+        for (int side = 0; side < 2; ++side) {
+          const int64_t m = side == 0 ? h0 + jj : h0 - jj;
+          if (m < 0 || m >= count || (side == 1 && jj == 0)) continue;
+          const float sign = side == 0 ? 1.f : -1.f;
+          float* o = out[m] + c0;
+          const float* r = res ? res[m] + c0 : nullptr;
+          float t[kLanes];
+          for (int64_t l = 0; l < kLanes; ++l) t[l] = as[g][l] + sign * bs[g][l];
+          if (accumulate) {
+            for (int64_t l = 0; l < kLanes; ++l) t[l] += o[l];
+          }
+          if (r) {
+            for (int64_t l = 0; l < kLanes; ++l) t[l] += r[l];
+          }
+          for (int64_t l = 0; l < kLanes; ++l) o[l] = t[l];
         }
-        if (res) {
-          const float* r = res[m + q] + c0;
-          for (int64_t l = 0; l < kLanes; ++l) a[l] += r[l];
-        }
-        for (int64_t l = 0; l < kLanes; ++l) o[l] = a[l];
       }
     }
   }
@@ -179,12 +215,15 @@ FftConv1d::FftConv1d(const Conv1dParams& p, const float* weight, const float* bi
       fi_[static_cast<size_t>(s * n_ + k)] = static_cast<float>(-std::sin(ang));
     }
   }
-  // Inverse (real output): (bin0 + (-1)^m bin_{n/2} + 2 sum_s re cos - im sin) / n.
-  const int64_t b4 = (b_ + 3) / 4 * 4;  // rows padded to the inverse's 4-output groups
-  ir_.assign(static_cast<size_t>(b4 * slots_), 0.f);
-  ii_.assign(static_cast<size_t>(b4 * slots_), 0.f);
+  // Inverse (real output) at circular position j (outputs h0 +- j): (bin0 + (-1)^j bin_{n/2}
+  // + 2 sum_s re cos - im sin) / n; rows for j < b - h0, padded to the inverse's 4-row groups.
+  h0_ = (b_ - 1) / 2;
+  const int64_t pairs = b_ - h0_;
+  rows_ = (pairs + 3) / 4 * 4;
+  ir_.assign(static_cast<size_t>(rows_ * slots_), 0.f);
+  ii_.assign(static_cast<size_t>(rows_ * slots_), 0.f);
   const double inv = 1.0 / static_cast<double>(n_);
-  for (int64_t m = 0; m < b_; ++m) {
+  for (int64_t m = 0; m < pairs; ++m) {
     ir_[static_cast<size_t>(m * slots_)] = static_cast<float>(inv);
     ii_[static_cast<size_t>(m * slots_)] = static_cast<float>(m % 2 == 0 ? inv : -inv);
     for (int64_t s = 1; s < slots_; ++s) {
@@ -350,7 +389,8 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
       locate(g0 + i, &phi, &m0, &cnt);
       const float* rows[64];
       for (int64_t k = 0; k < n; ++k) {
-        const int64_t ti = phi - p_.pad_left + d * (m0 + k);
+        // DFT position k holds tile frame (k + h0) mod n: output m lands at position m - h0.
+        const int64_t ti = phi - p_.pad_left + d * (m0 + (k + h0_) % n);
         rows[k] = ti >= 0 && ti < t_in ? x + ti * ci : zero;
       }
       dft_tile(rows, n, slots_, ci, fr_.data(), fi_.data(), vbuf + i * ci, mc * ci, vs);
@@ -368,7 +408,7 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
         out[m] = y + t * co;
         res[m] = ep.residual ? ep.residual + t * co : nullptr;
       }
-      idft_tile(ybuf + i * 2 * co, mc * 2 * co, ys, slots_, co, ir_.data(), ii_.data(),
+      idft_tile(ybuf + i * 2 * co, mc * 2 * co, ys, slots_, co, ir_.data(), ii_.data(), rows_, h0_,
                 bias_.data(), cnt, out, ep.residual ? res : nullptr, ep.accumulate);
       if (post) {
         for (int64_t m = 0; m < cnt; ++m) {
