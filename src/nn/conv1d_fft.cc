@@ -27,6 +27,12 @@ namespace {
 constexpr int64_t kLanes = 16;     // channels per vector block (one AVX-512 register)
 constexpr int64_t kMaxTiles = 32;  // tiles per product: bin buffers of 0.5-3 MB stay in cache
 constexpr int64_t kDft = 32;       // DFT length: 28..17 outputs per tile for 5..16 taps
+// Padding of each product block (floats): blocks of whole 4 KiB multiples would put a vector's
+// 48 slot/part addresses in one L1 set (12 ways) and the transforms would miss on every pass.
+constexpr int64_t kBlockPad = 16;
+
+// Stride of one [mc rows][c] block of the bin buffers.
+int64_t block_stride(int64_t mc, int64_t c) { return mc * c + kBlockPad; }
 
 // Scratch of the calling thread: bins in, bins out, a zero row.
 float* fft_scratch(int slot, size_t n) {
@@ -44,23 +50,26 @@ typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
 #define RVC_STORE(p, x) std::memcpy((p), &(x), sizeof(Lanes))
 
 // Forward real DFT of one tile: rows[k] (k < n) are the tile's input frames of c channels.
-// Slot s (stride `ss`) gets the real part of bin s at v and the imaginary part at v + im; slot 0
-// holds bin 0 and bin n/2 (both real). Real input, so the cosine sums need only the even parts
+// Slot s (stride `ss`) gets the real part of bin s at v, the imaginary part at v + im and their
+// sum at v + 2 im (the three factors of the three-product complex multiply); slot 0 holds bin 0,
+// bin n/2 (both real) and zeros. Real input, so the cosine sums need only the even parts
 // e[k] = x[k] + x[n-k] and the sine sums the odd parts o[k] = x[k] - x[n-k] (k <= n/2); and
 // since frame n/2 - k has frame k's cosine times (-1)^s and its sine times -(-1)^s, even bins
 // need only e[k] + e[n/2-k] and o[k] - o[n/2-k], odd bins e[k] - e[n/2-k] and o[k] + o[n/2-k]
-// (k <= n/4): about n/2 multiply-adds per bin.
+// (k <= n/4): about n/2 multiply-adds per bin. The length is the compile-time kDft so that every
+// loop unrolls and the bins' sums are independent chains in registers.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
-    const float* const* rows, int64_t n, int64_t slots, int64_t c, const float* fr, const float* fi,
-    float* v, int64_t im, int64_t ss) {
+    const float* const* rows, int64_t c, const float* fr, const float* fi, float* v, int64_t im,
+    int64_t ss) {
   using V = Lanes;
-  const int64_t h = n / 2, q4 = n / 4;
+  constexpr int64_t n = kDft, h = n / 2, q4 = n / 4, slots = n / 2;
   for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
     V ev[kDft / 2 + 1], od[kDft / 2 + 1];
     RVC_LOAD(ev[0], rows[0] + c0);
     RVC_LOAD(ev[h], rows[h] + c0);
     od[0] = V{};
     od[h] = V{};
+#pragma GCC unroll 16
     for (int64_t k = 1; k < h; ++k) {
       V a, b;
       RVC_LOAD(a, rows[k] + c0);
@@ -70,16 +79,20 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
     }
     {  // slot 0: bin 0 and bin n/2 (sum of x[k] (-1)^k; n is even, so x[n-k] has k's sign)
       V r = ev[0], q = ev[0];
+#pragma GCC unroll 16
       for (int64_t k = 1; k <= h; ++k) {
         r += ev[k];
         q = k % 2 == 0 ? q + ev[k] : q - ev[k];
       }
+      const V z = V{};
       RVC_STORE(v + c0, r);
       RVC_STORE(v + im + c0, q);
+      RVC_STORE(v + 2 * im + c0, z);
     }
     // Even bins: pe (cosine), qo (sine); odd bins: me, ro. The k = n/4 frame has no cosine in
     // odd bins and no sine in even ones.
     V pe[kDft / 4 + 1], me[kDft / 4 + 1], qo[kDft / 4 + 1], ro[kDft / 4 + 1];
+#pragma GCC unroll 16
     for (int64_t k = 0; k < q4; ++k) {
       pe[k] = ev[k] + ev[h - k];
       me[k] = ev[k] - ev[h - k];
@@ -88,91 +101,100 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
     }
     pe[q4] = ev[q4];
     ro[q4] = od[q4];
-    for (int64_t s = 1; s < slots; ++s) {
-      const float *cr = fr + s * n, *ci = fi + s * n;
-      V r = V{}, q = V{};
-      if (s % 2 == 0) {
-        for (int64_t k = 0; k <= q4; ++k) r += pe[k] * cr[k];
-        for (int64_t k = 1; k < q4; ++k) q += qo[k] * ci[k];
-      } else {
-        for (int64_t k = 0; k < q4; ++k) r += me[k] * cr[k];
-        for (int64_t k = 1; k <= q4; ++k) q += ro[k] * ci[k];
-      }
+    const auto store = [&](int64_t s, V r, V q) {
       float* vs = v + s * ss;
+      const V sum = r + q;
       RVC_STORE(vs + c0, r);
       RVC_STORE(vs + im + c0, q);
+      RVC_STORE(vs + 2 * im + c0, sum);
+    };
+    // Odd bin s and even bin s + 1 together: four independent sums.
+#pragma GCC unroll 8
+    for (int64_t s = 1; s < slots; s += 2) {
+      const float *cr = fr + s * n, *ci = fi + s * n;
+      V r = V{}, q = V{};
+#pragma GCC unroll 16
+      for (int64_t k = 0; k < q4; ++k) r += me[k] * cr[k];
+#pragma GCC unroll 16
+      for (int64_t k = 1; k <= q4; ++k) q += ro[k] * ci[k];
+      store(s, r, q);
+      if (s + 1 < slots) {
+        const float *cr2 = cr + n, *ci2 = ci + n;
+        V r2 = V{}, q2 = V{};
+#pragma GCC unroll 16
+        for (int64_t k = 0; k <= q4; ++k) r2 += pe[k] * cr2[k];
+#pragma GCC unroll 16
+        for (int64_t k = 1; k < q4; ++k) q2 += qo[k] * ci2[k];
+        store(s + 1, r2, q2);
+      }
     }
   }
 }
 
-// Inverse DFT of one tile's mixed bins. Slot s (stride `ss`) holds the four real products of
-// bin s as [re.Hr | re.Hi] at y and [im.Hr | im.Hi] at y + im (c channels each), so the bin is
-// re = re.Hr - im.Hi, im = re.Hi + im.Hr; slot 0 holds bin 0 = re.Hr and bin n/2 = im.Hi.
+// Inverse DFT of one tile's mixed bins. Slot s (stride `ss`) holds the three real products of
+// bin s (Gauss's complex multiply): k2 = re.(Hi - Hr) at y, k3 = im.(Hr + Hi) at y + im and
+// k1 = (re + im).Hr at y + 2 im (c channels each), so the bin is re.Hr - im.Hi = k1 - k3 and
+// re.Hi + im.Hr = k1 + k2; slot 0 holds bin 0 = re.H0 and bin n/2 = im.H(n/2).
 // The tile's outputs sit at circular positions q = m - h0 (m < count), so output h0 + j and
 // h0 - j share their cosine sums A_j = sum_s ir[j][s] re_s and sine sums B_j = sum_s
 // ii[j][s] im_s: out[h0 + j] = bias + A_j + B_j, out[h0 - j] = bias + A_j - B_j (plus out[m]
 // itself when accumulating and res[m] when given). Four j at a time (ir/ii have `rows`, a
 // multiple of 4), so every bin feeds eight multiply-adds for up to eight outputs.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void idft_tile(
-    const float* y, int64_t im, int64_t ss, int64_t slots, int64_t c, const float* ir,
-    const float* ii, int64_t rows, int64_t h0, const float* bias, int64_t count, float* const* out,
+    const float* y, int64_t im, int64_t ss, int64_t c, const float* ir, const float* ii,
+    int64_t rows, int64_t h0, const float* bias, int64_t count, float* const* out,
     const float* const* res, bool accumulate) {
+  using V = Lanes;
+  constexpr int64_t slots = kDft / 2;
   for (int64_t j = 0; j < rows; j += 4) {
     if (h0 + j >= count && h0 - j < 0) break;  // neither side of this group exists
-    const float *r0 = ir + j * slots, *r1 = r0 + slots, *r2 = r1 + slots, *r3 = r2 + slots;
-    const float *i0 = ii + j * slots, *i1 = i0 + slots, *i2 = i1 + slots, *i3 = i2 + slots;
+    const float* r = ir + j * slots;  // rows j..j+3, `slots` each
+    const float* q = ii + j * slots;
     for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
-      float a0[kLanes], a1[kLanes], a2[kLanes], a3[kLanes];
-      float b0[kLanes] = {}, b1[kLanes] = {}, b2[kLanes] = {}, b3[kLanes] = {};
-      for (int64_t l = 0; l < kLanes; ++l) a0[l] = a1[l] = a2[l] = a3[l] = bias[c0 + l];
-      {  // slot 0: bin 0 = re.Hr, bin n/2 = im.Hi (the same for +j and -j)
-        const float* top = y + c0;
-        const float* bot = top + im;
-        for (int64_t l = 0; l < kLanes; ++l) {
-          const float u = top[l], v = bot[c + l];
-          a0[l] += r0[0] * u + i0[0] * v;
-          a1[l] += r1[0] * u + i1[0] * v;
-          a2[l] += r2[0] * u + i2[0] * v;
-          a3[l] += r3[0] * u + i3[0] * v;
+      V a[4], b[4], bv;
+      RVC_LOAD(bv, bias + c0);
+      {  // slot 0: bin 0 = re.H0, bin n/2 = im.H(n/2) (the same for +j and -j)
+        V u, v;
+        RVC_LOAD(u, y + c0);
+        RVC_LOAD(v, y + im + c0);
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; ++g) {
+          a[g] = bv + u * r[g * slots] + v * q[g * slots];
+          b[g] = V{};
         }
       }
+#pragma GCC unroll 16
       for (int64_t s = 1; s < slots; ++s) {
-        const float* top = y + s * ss + c0;  // re.Hr, then re.Hi at + c
-        const float* bot = top + im;         // im.Hr, then im.Hi at + c
-        const float p0 = r0[s], p1 = r1[s], p2 = r2[s], p3 = r3[s];
-        const float q0 = i0[s], q1 = i1[s], q2 = i2[s], q3 = i3[s];
-        for (int64_t l = 0; l < kLanes; ++l) {
-          const float u = top[l] - bot[c + l], v = top[c + l] + bot[l];
-          a0[l] += p0 * u;
-          a1[l] += p1 * u;
-          a2[l] += p2 * u;
-          a3[l] += p3 * u;
-          b0[l] += q0 * v;
-          b1[l] += q1 * v;
-          b2[l] += q2 * v;
-          b3[l] += q3 * v;
+        V k1, k2, k3;
+        RVC_LOAD(k2, y + s * ss + c0);
+        RVC_LOAD(k3, y + s * ss + im + c0);
+        RVC_LOAD(k1, y + s * ss + 2 * im + c0);
+        const V u = k1 - k3, v = k1 + k2;
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; ++g) {
+          a[g] += u * r[g * slots + s];
+          b[g] += v * q[g * slots + s];
         }
       }
-      const float* as[4] = {a0, a1, a2, a3};
-      const float* bs[4] = {b0, b1, b2, b3};
-      for (int64_t g = 0; g < 4; ++g) {
-        const int64_t jj = j + g;
-        for (int side = 0; side < 2; ++side) {
-          const int64_t m = side == 0 ? h0 + jj : h0 - jj;
-          if (m < 0 || m >= count || (side == 1 && jj == 0)) continue;
-          const float sign = side == 0 ? 1.f : -1.f;
-          float* o = out[m] + c0;
-          const float* r = res ? res[m] + c0 : nullptr;
-          float t[kLanes];
-          for (int64_t l = 0; l < kLanes; ++l) t[l] = as[g][l] + sign * bs[g][l];
-          if (accumulate) {
-            for (int64_t l = 0; l < kLanes; ++l) t[l] += o[l];
-          }
-          if (r) {
-            for (int64_t l = 0; l < kLanes; ++l) t[l] += r[l];
-          }
-          for (int64_t l = 0; l < kLanes; ++l) o[l] = t[l];
+      const auto emit = [&](int64_t m, V t) {
+        float* o = out[m] + c0;
+        if (accumulate) {
+          V x;
+          RVC_LOAD(x, o);
+          t += x;
         }
+        if (res) {
+          V x;
+          RVC_LOAD(x, res[m] + c0);
+          t += x;
+        }
+        RVC_STORE(o, t);
+      };
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; ++g) {
+        const int64_t jj = j + g, mp = h0 + jj, mm = h0 - jj;
+        if (mp < count) emit(mp, a[g] + b[g]);
+        if (jj > 0 && mm >= 0 && mm < count) emit(mm, a[g] - b[g]);
       }
     }
   }
@@ -187,8 +209,8 @@ int64_t next_pow2(int64_t v) {
 }  // namespace
 
 bool FftConv1d::suits(const Conv1dParams& p) {
-  // The packed spectra take N/k times the direct weights' memory: bounded to 8 MiB a layer
-  // (up to 256 x 256 channels; the flow's 192 x 384 WaveNet layers would add 100 MB to a model
+  // The packed spectra take 1.5 N/k times the direct weights' memory: bounded to 12 MiB a layer
+  // (up to 256 x 256 channels; the flow's 192 x 384 WaveNet layers would add 150 MB to a model
   // for a small share of its time).
   return p.groups == 1 && p.stride == 1 && p.kernel >= 5 && p.kernel <= 16 && p.in_channels >= 64 &&
          p.out_channels >= 64 && p.in_channels * p.out_channels <= 256 * 256 &&
@@ -241,21 +263,22 @@ FftConv1d::~FftConv1d() = default;
 // Built only while packing weights for a new primitive (the packed copy is what stays).
 void FftConv1d::spectra(AlignedVector<float>& wmat) const {
   const double w0 = 2.0 * M_PI / static_cast<double>(n_);
-  // The kernel's spectrum H_s = sum_j w_j e^{+i w0 s j} (correlation), as a real
-  // [2 Cin][2 Cout] matrix per slot: [re | im] row vector times [[Hr, Hi], [-Hi, Hr]].
+  // The kernel's spectrum H_s = sum_j w_j e^{+i w0 s j} (correlation), as three [Cin][Cout]
+  // matrices per slot for the three-product complex multiply: Hi - Hr (times re), Hr + Hi
+  // (times im), Hr (times re + im); slot 0: H_0 (times bin 0), H_{n/2} (times bin n/2), zeros.
   const int64_t ci = p_.in_channels, co = p_.out_channels, k = p_.kernel;
-  const int64_t rows = ci, cols = 2 * co;
+  const int64_t mat = ci * co;
   std::vector<double> cs(static_cast<size_t>(n_)), sn(static_cast<size_t>(n_));
   for (int64_t j = 0; j < n_; ++j) {
     cs[static_cast<size_t>(j)] = std::cos(w0 * static_cast<double>(j));
     sn[static_cast<size_t>(j)] = std::sin(w0 * static_cast<double>(j));
   }
-  wmat.assign(static_cast<size_t>(slots_ * rows * cols), 0.f);
+  wmat.assign(static_cast<size_t>(3 * slots_ * mat), 0.f);
   for (int64_t o = 0; o < co; ++o) {
     for (int64_t i = 0; i < ci; ++i) {
       const float* w = weight_ + (o * ci + i) * k;
       for (int64_t s = 0; s < slots_; ++s) {
-        float* m = wmat.data() + s * rows * cols;
+        float* m = wmat.data() + 3 * s * mat + i * co + o;
         double hr = 0.0, hi = 0.0;
         if (s == 0) {
           double alt = 0.0;
@@ -263,8 +286,8 @@ void FftConv1d::spectra(AlignedVector<float>& wmat) const {
             hr += w[j];
             alt += j % 2 == 0 ? w[j] : -w[j];
           }
-          m[i * cols + o] = static_cast<float>(hr);
-          m[i * cols + co + o] = static_cast<float>(alt);
+          m[0] = static_cast<float>(hr);
+          m[mat] = static_cast<float>(alt);
           continue;
         }
         for (int64_t j = 0; j < k; ++j) {
@@ -272,8 +295,9 @@ void FftConv1d::spectra(AlignedVector<float>& wmat) const {
           hr += w[j] * cs[a];
           hi += w[j] * sn[a];
         }
-        m[i * cols + o] = static_cast<float>(hr);
-        m[i * cols + co + o] = static_cast<float>(hi);
+        m[0] = static_cast<float>(hi - hr);
+        m[mat] = static_cast<float>(hr + hi);
+        m[2 * mat] = static_cast<float>(hr);
       }
     }
   }
@@ -309,10 +333,10 @@ FftConv1d::Entry* FftConv1d::entry(int64_t mc, int threads) const {
   const int saved = omp_get_max_threads();
   if (!omp_in_parallel() && saved != threads) omp_set_num_threads(threads);
   const auto& eng = cpu_engine();
-  const int64_t k2 = p_.in_channels, n2 = 2 * p_.out_channels;
-  memory::desc src_md({slots_, 2 * mc, k2}, Dt::f32, Tag::abc);
-  memory::desc dst_md({slots_, 2 * mc, n2}, Dt::f32, Tag::abc);
-  memory::desc w_any({slots_, k2, n2}, Dt::f32, Tag::any);
+  const int64_t k2 = p_.in_channels, n2 = p_.out_channels, batch = 3 * slots_;
+  memory::desc src_md({batch, mc, k2}, Dt::f32, {block_stride(mc, k2), k2, 1});
+  memory::desc dst_md({batch, mc, n2}, Dt::f32, {block_stride(mc, n2), n2, 1});
+  memory::desc w_any({batch, k2, n2}, Dt::f32, Tag::any);
   dnnl::matmul::desc d(src_md, w_any, dst_md);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // bound by run_primitive()
@@ -327,7 +351,7 @@ FftConv1d::Entry* FftConv1d::entry(int64_t mc, int threads) const {
   } else {
     AlignedVector<float> wmat;
     spectra(wmat);
-    memory src_w({{slots_, k2, n2}, Dt::f32, Tag::abc}, eng, wmat.data());
+    memory src_w({{batch, k2, n2}, Dt::f32, Tag::abc}, eng, wmat.data());
     memory packed(pd.weights_desc(), eng);
     apply_threads();
     dnnl::reorder(src_w, packed).execute(thread_stream(), src_w, packed);
@@ -354,9 +378,10 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
   const int nt = num_threads();
   const int64_t mc = chunk_tiles(std::max(t_out, plan_t_out), nt);
   const int64_t ci = p_.in_channels, co = p_.out_channels, d = p_.dilation;
-  // Per slot: the tiles' real parts (mc rows of ci), then their imaginary parts; products
-  // [2 mc rows][2 co].
-  const int64_t vs = mc * 2 * ci, ys = mc * 2 * 2 * co;  // slot strides
+  // Per slot: the tiles' real parts (mc rows of ci), their imaginary parts, their sums; products
+  // likewise three blocks of [mc rows][co].
+  const int64_t vp = block_stride(mc, ci), yp = block_stride(mc, co);  // part strides
+  const int64_t vs = 3 * vp, ys = 3 * yp;                                // slot strides
   const int64_t total = tiles(t_out);
   const int64_t chunks = (total + mc - 1) / mc;
   const bool post = p_.post != PostOp::kNone || ep.scale != 1.f || ep.post2 != PostOp::kNone;
@@ -393,7 +418,7 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
         const int64_t ti = phi - p_.pad_left + d * (m0 + (k + h0_) % n);
         rows[k] = ti >= 0 && ti < t_in ? x + ti * ci : zero;
       }
-      dft_tile(rows, n, slots_, ci, fr_.data(), fi_.data(), vbuf + i * ci, mc * ci, vs);
+      dft_tile(rows, ci, fr_.data(), fi_.data(), vbuf + i * ci, vp, vs);
     }
     run_primitive(e->prim,
                   {bound(DNNL_ARG_SRC, e->src_md, vbuf), fixed(DNNL_ARG_WEIGHTS, e->weights),
@@ -408,7 +433,7 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
         out[m] = y + t * co;
         res[m] = ep.residual ? ep.residual + t * co : nullptr;
       }
-      idft_tile(ybuf + i * 2 * co, mc * 2 * co, ys, slots_, co, ir_.data(), ii_.data(), rows_, h0_,
+      idft_tile(ybuf + i * co, yp, ys, co, ir_.data(), ii_.data(), rows_, h0_,
                 bias_.data(), cnt, out, ep.residual ? res : nullptr, ep.accumulate);
       if (post) {
         for (int64_t m = 0; m < cnt; ++m) {

@@ -4,11 +4,12 @@
 // Cout multiply-adds per output frame. Here the output is cut into tiles of B = N - k + 1 frames
 // (N = 32); each tile's N input frames are transformed by a real DFT
 // of length N (per channel, vectorised across channels), the N/2 + 1 frequency bins are mixed
-// across channels by complex matrix products (one oneDNN batched matmul of
-// [2 tiles x Cin] (real parts, then imaginary parts) x [Cin x 2Cout] (the spectrum's real and
-// imaginary parts) per bin, bins 0 and N/2 sharing one), and the inverse DFT gives the B
-// outputs: 2N * Cin * Cout per B frames, e.g. 2.8 instead of 11 per frame for k = 11. The
-// packed spectra take N/k times the direct weights' memory.
+// across channels by complex matrix products with Gauss's three real products per complex one
+// (k1 = (re + im) Hr, k2 = re (Hi - Hr), k3 = im (Hr + Hi); re' = k1 - k3, im' = k1 + k2): one
+// oneDNN batched matmul of 3 x N/2 [tiles x Cin] x [Cin x Cout] products, bins 0 and N/2 sharing
+// slot 0, and the inverse DFT gives the B outputs: 1.5 N * Cin * Cout per B frames, e.g. 2.2
+// instead of 11 per frame for k = 11. The packed spectra take 1.5 N/k times the direct weights'
+// memory.
 // Dilation d is handled by polyphase splitting: outputs phi, phi + d, ... form an undilated
 // convolution of the input frames phi - pad, phi - pad + d, ...
 // The DFT is the exact linear map (no approximation beyond float rounding: error ~1e-6 relative
@@ -31,7 +32,7 @@ namespace rvc::nn::detail {
 class FftConv1d {
  public:
   // Whether p suits this path: groups 1, stride 1, 5..16 taps, 64..256x256 channels in
-  // multiples of 16.
+  // multiples of 16 (spectra up to 12 MiB a layer).
   static bool suits(const Conv1dParams& p);
   // weight [out][in][k] (not copied: it must outlive this object and stay where it is; the
   // owning Conv1d keeps it), bias [out].

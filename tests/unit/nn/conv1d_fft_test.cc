@@ -39,7 +39,7 @@ TEST(Conv1dFftTest, ChosenOnlyWhereItApplies) {
   EXPECT_TRUE(make(Conv1dParams{128, 128, 11}).uses_fft());
   EXPECT_TRUE(make(Conv1dParams{64, 256, 5}).uses_fft());
   EXPECT_TRUE(make(Conv1dParams{256, 256, 11}).uses_fft());
-  EXPECT_FALSE(make(Conv1dParams{256, 512, 11}).uses_fft());  // spectra would take 16 MiB
+  EXPECT_FALSE(make(Conv1dParams{256, 512, 11}).uses_fft());  // spectra would take 24 MiB
   EXPECT_FALSE(make(Conv1dParams{192, 384, 5}).uses_fft());
   EXPECT_FALSE(make(Conv1dParams{64, 64, 3}).uses_fft());  // few taps: direct is cheaper
   EXPECT_FALSE(make(Conv1dParams{32, 32, 7}).uses_fft());  // few channels
