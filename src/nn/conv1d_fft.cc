@@ -25,7 +25,9 @@ struct FftConv1d::Entry {
 namespace {
 
 constexpr int64_t kLanes = 16;     // channels per vector block (one AVX-512 register)
-constexpr int64_t kMaxTiles = 32;  // tiles per product: bin buffers of 0.5-3 MB stay in cache
+// Tiles per product: 32 from 128 channels up, more for fewer channels (a product's rows are its tiles,
+// and 32 x 32 x 32 products run far from peak): bin buffers of 0.8-1.6 MB.
+int64_t max_tiles(int64_t channels) { return std::clamp<int64_t>(4096 / channels, 32, 128); }
 constexpr int64_t kDft = 32;       // DFT length: 28..17 outputs per tile for 5..16 taps
 // Padding of each product block (floats): blocks of whole 4 KiB multiples would put a vector's
 // 48 slot/part addresses in one L1 set (12 ways) and the transforms would miss on every pass.
@@ -212,8 +214,8 @@ bool FftConv1d::suits(const Conv1dParams& p) {
   // The packed spectra take 1.5 N/k times the direct weights' memory: bounded to 12 MiB a layer
   // (up to 256 x 256 channels; the flow's 192 x 384 WaveNet layers would add 150 MB to a model
   // for a small share of its time).
-  return p.groups == 1 && p.stride == 1 && p.kernel >= 5 && p.kernel <= 16 && p.in_channels >= 64 &&
-         p.out_channels >= 64 && p.in_channels * p.out_channels <= 256 * 256 &&
+  return p.groups == 1 && p.stride == 1 && p.kernel >= 5 && p.kernel <= 16 && p.in_channels >= 32 &&
+         p.out_channels >= 32 && p.in_channels * p.out_channels <= 256 * 256 &&
          p.in_channels % kLanes == 0 && p.out_channels % kLanes == 0;
 }
 
@@ -313,11 +315,12 @@ int64_t FftConv1d::tiles(int64_t t_out) const {
   return total;
 }
 
-// Tiles per matrix product: all of them up to kMaxTiles, else equal chunks; rounded up to a
+// Tiles per matrix product: all of them up to max_tiles(), else equal chunks; rounded up to a
 // bucket so that a layer needs few primitives whatever the lengths.
 int64_t FftConv1d::chunk_tiles(int64_t t_out, int nt) const {
   const int64_t t = std::max<int64_t>(tiles(t_out), 1);
-  int64_t chunks = (t + kMaxTiles - 1) / kMaxTiles;
+  const int64_t mt = max_tiles(std::max(p_.in_channels, p_.out_channels));
+  int64_t chunks = (t + mt - 1) / mt;
   if (nt > 1 && t >= 2 * nt) chunks = (chunks + nt - 1) / nt * nt;  // every thread gets chunks
   const int64_t m = (t + chunks - 1) / chunks;
   const int64_t g = std::max<int64_t>(next_pow2(m) / 8, 4);
