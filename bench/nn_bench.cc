@@ -52,7 +52,7 @@ BENCHMARK(BM_Conv1d)
     ->ArgsProduct({{256}, {3, 11}, {1, 5}, {1000}, {1, 2}, {0, 1}})
     // HiFi-GAN (v2 40k) stages: 128 channels x 100 samples per frame, 64 x 200, 32 x 400.
     ->ArgsProduct({{128}, {3, 7, 11}, {3}, {10000}, {1, 2}, {0, 1}})
-    ->ArgsProduct({{64}, {7, 11}, {3}, {20000}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{64}, {3, 7, 11}, {3}, {20000}, {1, 2}, {0, 1}})
     ->ArgsProduct({{32}, {7, 11}, {3}, {40000}, {1, 2}, {0, 1}})
     // The flow's WaveNet layers (v2: 192 channels, 5 taps) on 10 s of frames.
     ->ArgsProduct({{192}, {5}, {1}, {1000}, {1, 2}, {0, 1}})
