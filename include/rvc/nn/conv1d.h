@@ -116,10 +116,11 @@ class Conv1d {
 };
 
 // DFT convolution: fast f32 layers built while this is on (the default) with stride 1, no
-// groups, a kernel of 5..16 taps and 64+ channels (multiples of 16) run as overlap-save tiles of
-// a 16- or 32-point real DFT with the channel mixing done per frequency bin as matrix products:
-// 2-4x fewer multiply-adds than the direct convolution for 7..11 taps (HiFi-GAN's resblocks),
-// same result to float rounding. Off: every layer runs oneDNN's direct convolution.
+// groups, a kernel of 5..16 taps and 32+ channels (3..4 taps and 128+ channels; multiples of 16)
+// run as overlap-save tiles of a 32-point real DFT with the channel mixing done per frequency bin
+// as matrix products: 2-5x fewer multiply-adds than the direct convolution for 3..11 taps
+// (HiFi-GAN's resblocks), same result to float rounding. Off: every layer runs oneDNN's direct
+// convolution.
 void set_conv1d_fft(bool enabled);
 bool conv1d_fft_enabled();
 
