@@ -211,7 +211,14 @@ void RelPosSelfAttention::forward(const float* x, int64_t t, int64_t n_valid, fl
         for (int64_t j = valid; j < t; ++j) sr[j] = -1e4f;
       }
     }
-    softmax_rows(s, s, t, t);
+    if (backend_ == Backend::kReference) {
+      softmax_rows(s, s, t, t);
+    } else {
+      // The same values: in rows < valid the -1e4 keys' exp underflows to 0, and rows >= valid
+      // (all -1e4) are uniform.
+      masked_softmax(s, valid, t, valid, backend_);
+      std::fill(s + valid * t, s + t * t, 1.f / static_cast<float>(t));
+    }
     float* oh = o + h * dk;
     gemm(false, false, t, dk, t, 1.f, s, t, v, c3, 0.f, oh, c, backend_);
     for (int64_t i = 0; i < t; ++i) {
