@@ -276,7 +276,14 @@ void Decoder::run(const float* xp, int64_t t, const float* har, const float* g, 
     // resblock's first conv; the first residual add reads y directly; resblock j > 0 folds its
     // running sum into xs before its last conv, whose epilogue accumulates into xs and, for the
     // last resblock, applies the mean and the next leaky ReLU.
-    leaky(y, a0, n, 0.1f);
+    // ResBlock1's first convs on the DFT path read lrelu(x) as they load x (their output goes to
+    // bb, never their input); other first convs read a materialised lrelu(x).
+    const auto fused = [&](const ResBlock& rb, size_t d) {
+      return !rb.c2.empty() && rb.c1[d].uses_fft();
+    };
+    bool need_a0 = false;
+    for (size_t j = 0; j < nk; ++j) need_a0 = need_a0 || !fused(resblocks_[i * nk + j], 0);
+    if (need_a0) leaky(y, a0, n, 0.1f);
     const float slope = i + 1 < ups_.size() ? 0.1f : 0.01f;
     for (size_t j = 0; j < nk; ++j) {
       const ResBlock& rb = resblocks_[i * nk + j];
@@ -285,13 +292,18 @@ void Decoder::run(const float* xp, int64_t t, const float* har, const float* g, 
       float* rj = j == 0 ? xs : r;
       for (size_t d = 0; d < nd; ++d) {
         const float* in = a0;
-        if (d > 0) {
+        nn::ConvEpilogue first;
+        if (fused(rb, d)) {
+          in = d == 0 ? y : rj;
+          first.pre = nn::PostOp::kLeakyRelu;
+          first.pre_alpha = 0.1f;
+        } else if (d > 0) {
           leaky(rj, a, n, 0.1f);
           in = a;
         }
         const nn::Conv1d* last = &rb.c1[d];
         if (rb1) {
-          rb.c1[d].forward(in, t, bb, nn::ConvEpilogue{}, plan_t);
+          rb.c1[d].forward(in, t, bb, first, plan_t);
           in = bb;
           last = &rb.c2[d];
         }

@@ -218,7 +218,16 @@ void Conv1d::forward(const float* x, int64_t t_in, float* y, const ConvEpilogue&
                      int64_t plan_t_in) const {
   int64_t t_out = out_length(t_in);
   if (t_out <= 0) return;
+  if (ep.pre != PostOp::kNone && ep.pre != PostOp::kLeakyRelu) {
+    fail("Conv1d: input activation must be none or leaky ReLU");
+  }
   if (backend_ == Backend::kReference) {
+    if (ep.pre != PostOp::kNone) {
+      std::vector<float> xa(x, x + t_in * p_.in_channels);
+      detail::apply_post(xa.data(), xa.size(), ep.pre, ep.pre_alpha);
+      conv1d_reference(p_, weight_.data(), bias_.data(), xa.data(), t_in, y, t_out, ep);
+      return;
+    }
     conv1d_reference(p_, weight_.data(), bias_.data(), x, t_in, y, t_out, ep);
     return;
   }
@@ -226,6 +235,7 @@ void Conv1d::forward(const float* x, int64_t t_in, float* y, const ConvEpilogue&
     impl_->fft->forward(x, t_in, y, t_out, ep, out_length(std::max(t_in, plan_t_in)));
     return;
   }
+  if (ep.pre != PostOp::kNone) fail("Conv1d: an input activation needs the DFT path");
   const int64_t lc = plan_chunk(t_in, plan_t_in);
   Entry* e = entry(lc, primitive_epilogue(ep));
   const int64_t span = p_.dilation * (p_.kernel - 1) + 1;

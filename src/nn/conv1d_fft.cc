@@ -59,16 +59,25 @@ typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
 // since frame n/2 - k has frame k's cosine times (-1)^s and its sine times -(-1)^s, even bins
 // need only e[k] + e[n/2-k] and o[k] - o[n/2-k], odd bins e[k] - e[n/2-k] and o[k] + o[n/2-k]
 // (k <= n/4): about n/2 multiply-adds per bin. The length is the compile-time kDft so that every
-// loop unrolls and the bins' sums are independent chains in registers.
+// loop unrolls and the bins' sums are independent chains in registers. leaky: each input value
+// x becomes max(x, slope * x) as it is read (the convolution's input activation; slope < 1).
 __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
     const float* const* rows, int64_t c, const float* fr, const float* fi, float* v, int64_t im,
-    int64_t ss) {
+    int64_t ss, bool leaky, float slope) {
   using V = Lanes;
   constexpr int64_t n = kDft, h = n / 2, q4 = n / 4, slots = n / 2;
+  const auto act = [&](V& x) {
+    if (leaky) {
+      const V m = x * slope;
+      x = x > m ? x : m;
+    }
+  };
   for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
     V ev[kDft / 2 + 1], od[kDft / 2 + 1];
     RVC_LOAD(ev[0], rows[0] + c0);
     RVC_LOAD(ev[h], rows[h] + c0);
+    act(ev[0]);
+    act(ev[h]);
     od[0] = V{};
     od[h] = V{};
 #pragma GCC unroll 16
@@ -76,6 +85,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
       V a, b;
       RVC_LOAD(a, rows[k] + c0);
       RVC_LOAD(b, rows[n - k] + c0);
+      act(a);
+      act(b);
       ev[k] = a + b;
       od[k] = a - b;
     }
@@ -392,6 +403,7 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
   const int64_t total = tiles(t_out);
   const int64_t chunks = (total + mc - 1) / mc;
   const bool post = p_.post != PostOp::kNone || ep.scale != 1.f || ep.post2 != PostOp::kNone;
+  const bool leaky_in = ep.pre == PostOp::kLeakyRelu;
   const int64_t b = b_, n = n_;
   // Tile g -> (phase, first output of the phase's subsequence, outputs in the tile).
   auto locate = [&](int64_t g, int64_t* phi, int64_t* m0, int64_t* cnt) {
@@ -425,7 +437,7 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
         const int64_t ti = phi - p_.pad_left + d * (m0 + (k + h0_) % n);
         rows[k] = ti >= 0 && ti < t_in ? x + ti * ci : zero;
       }
-      dft_tile(rows, ci, fr_.data(), fi_.data(), vbuf + i * ci, vp, vs);
+      dft_tile(rows, ci, fr_.data(), fi_.data(), vbuf + i * ci, vp, vs, leaky_in, ep.pre_alpha);
     }
     run_primitive(e->prim,
                   {bound(DNNL_ARG_SRC, e->src_md, vbuf), fixed(DNNL_ARG_WEIGHTS, e->weights),

@@ -58,12 +58,17 @@ struct Conv1dParams {
 //   * scale; post2 (slope alpha2 for leaky ReLU).
 // residual: t_out rows of out_channels floats, must not overlap y. Each distinct combination
 // (accumulate, residual or not, scale, post2, alpha2) is its own cached primitive.
+// pre (kNone or kLeakyRelu with slope pre_alpha) is applied to the input as it is read (x itself
+// is unchanged): the convolution of pre(x). Only the reference and DFT paths (uses_fft()) take
+// it; another layer throws.
 struct ConvEpilogue {
   bool accumulate = false;
   const float* residual = nullptr;
   float scale = 1.f;
   PostOp post2 = PostOp::kNone;
   float alpha2 = 0.f;
+  PostOp pre = PostOp::kNone;
+  float pre_alpha = 0.f;
 };
 
 class Conv1d {

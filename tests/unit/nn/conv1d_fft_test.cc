@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nn_test_util.h"
+#include "rvc/core/error.h"
 #include "rvc/nn/conv1d.h"
 
 namespace rvc::nn {
@@ -109,12 +110,45 @@ TEST(Conv1dFftTest, EpiloguesAndPlansMatchReference) {
       ep.post2 = PostOp::kLeakyRelu;
       ep.alpha2 = 0.01f;
     }
+    if (iter % 3 == 1) {  // leaky ReLU on the input as it is read
+      ep.pre = PostOp::kLeakyRelu;
+      ep.pre_alpha = 0.1f;
+    }
     Tensor yr = random_tensor({t_out, p.out_channels}, rng), yf = yr;
     const int64_t plan = iter % 4 == 1 ? t_in + 500 : -1;
     ref.forward(x.data(), t_in, yr.data(), ep);
     fast.forward(x.data(), t_in, yf.data(), ep, plan);
     EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << "iter " << iter;
   }
+}
+
+TEST(Conv1dFftTest, InputActivationOnlyWhereSupported) {
+  // The input activation is the convolution of leaky(x), x untouched; a direct-path layer refuses
+  // it rather than ignoring it.
+  std::mt19937 rng(5);
+  Conv1dParams p{64, 64, 7};
+  p.pad(3);
+  Tensor w = random_tensor({64, 64, 7}, rng, 0.1f);
+  Tensor x = random_tensor({100, 64}, rng), xa = x;
+  for (int64_t i = 0; i < xa.numel(); ++i) xa[i] = xa[i] > 0 ? xa[i] : 0.1f * xa[i];
+  Conv1d fast(p, w, nullptr, Backend::kFast);
+  ASSERT_TRUE(fast.uses_fft());
+  ConvEpilogue ep;
+  ep.pre = PostOp::kLeakyRelu;
+  ep.pre_alpha = 0.1f;
+  Tensor y1({100, 64}), y2({100, 64});
+  const Tensor x0 = x;
+  fast.forward(x.data(), 100, y1.data(), ep);
+  fast.forward(xa.data(), 100, y2.data(), ConvEpilogue{});
+  EXPECT_LT(max_rel_diff(y1, y2), 1e-6);
+  EXPECT_EQ(max_rel_diff(x, x0), 0.0);
+  set_conv1d_fft(false);
+  Conv1d direct(p, w, nullptr, Backend::kFast);
+  set_conv1d_fft(true);
+  ASSERT_FALSE(direct.uses_fft());
+  EXPECT_THROW(direct.forward(x.data(), 100, y1.data(), ep), Error);
+  ep.pre = PostOp::kTanh;
+  EXPECT_THROW(fast.forward(x.data(), 100, y1.data(), ep), Error);
 }
 
 TEST(Conv1dFftTest, AgreesWithDirectFastPath) {
