@@ -24,11 +24,11 @@ struct FftConv1d::Entry {
 
 namespace {
 
-constexpr int64_t kLanes = 16;     // channels per vector block (one AVX-512 register)
-// Tiles per product: 32 from 128 channels up, more for fewer channels (a product's rows are its tiles,
-// and 32 x 32 x 32 products run far from peak): bin buffers of 0.8-1.6 MB.
+constexpr int64_t kLanes = 16;  // channels per vector block (one AVX-512 register)
+// Tiles per product: 32 from 128 channels up, more for fewer channels (a product's rows are its
+// tiles, and 32 x 32 x 32 products run far from peak): bin buffers of 0.8-1.6 MB.
 int64_t max_tiles(int64_t channels) { return std::clamp<int64_t>(4096 / channels, 32, 128); }
-constexpr int64_t kDft = 32;       // DFT length: 28..17 outputs per tile for 5..16 taps
+constexpr int64_t kDft = 32;  // DFT length: 28..17 outputs per tile for 5..16 taps
 // Padding of each product block (floats): blocks of whole 4 KiB multiples would put a vector's
 // 48 slot/part addresses in one L1 set (12 ways) and the transforms would miss on every pass.
 constexpr int64_t kBlockPad = 16;
@@ -161,7 +161,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void idft_tile(
   constexpr int64_t slots = kDft / 2;
   for (int64_t j = 0; j < rows; j += 4) {
     if (h0 + j >= count && h0 - j < 0) break;  // neither side of this group exists
-    const float* r = ir + j * slots;  // rows j..j+3, `slots` each
+    const float* r = ir + j * slots;           // rows j..j+3, `slots` each
     const float* q = ii + j * slots;
     for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
       V a[4], b[4], bv;
@@ -399,7 +399,7 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
   // Per slot: the tiles' real parts (mc rows of ci), their imaginary parts, their sums; products
   // likewise three blocks of [mc rows][co].
   const int64_t vp = block_stride(mc, ci), yp = block_stride(mc, co);  // part strides
-  const int64_t vs = 3 * vp, ys = 3 * yp;                                // slot strides
+  const int64_t vs = 3 * vp, ys = 3 * yp;                              // slot strides
   const int64_t total = tiles(t_out);
   const int64_t chunks = (total + mc - 1) / mc;
   const bool post = p_.post != PostOp::kNone || ep.scale != 1.f || ep.post2 != PostOp::kNone;
@@ -452,8 +452,8 @@ void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
         out[m] = y + t * co;
         res[m] = ep.residual ? ep.residual + t * co : nullptr;
       }
-      idft_tile(ybuf + i * co, yp, ys, co, ir_.data(), ii_.data(), rows_, h0_,
-                bias_.data(), cnt, out, ep.residual ? res : nullptr, ep.accumulate);
+      idft_tile(ybuf + i * co, yp, ys, co, ir_.data(), ii_.data(), rows_, h0_, bias_.data(), cnt,
+                out, ep.residual ? res : nullptr, ep.accumulate);
       if (post) {
         for (int64_t m = 0; m < cnt; ++m) {
           apply_post(out[m], static_cast<size_t>(co), p_.post, p_.alpha);

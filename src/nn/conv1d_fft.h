@@ -56,7 +56,7 @@ class FftConv1d {
 
   Conv1dParams p_;
   int64_t n_ = 0, b_ = 0, slots_ = 0;
-  int64_t h0_ = 0, rows_ = 0;  // outputs' circular offset; inverse table rows
+  int64_t h0_ = 0, rows_ = 0;      // outputs' circular offset; inverse table rows
   AlignedVector<float> fr_, fi_;   // forward DFT [slot][n]: real and imaginary coefficients
   AlignedVector<float> ir_, ii_;   // inverse [j][slot] (outputs h0_ +- j)
   const float* weight_ = nullptr;  // [out][in][k], the owning Conv1d's

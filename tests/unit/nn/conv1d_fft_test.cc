@@ -42,11 +42,11 @@ TEST(Conv1dFftTest, ChosenOnlyWhereItApplies) {
   EXPECT_TRUE(make(Conv1dParams{256, 256, 11}).uses_fft());
   EXPECT_FALSE(make(Conv1dParams{256, 512, 11}).uses_fft());  // spectra would take 24 MiB
   EXPECT_FALSE(make(Conv1dParams{192, 384, 5}).uses_fft());
-  EXPECT_FALSE(make(Conv1dParams{64, 64, 3}).uses_fft());  // few taps: direct is cheaper
+  EXPECT_FALSE(make(Conv1dParams{64, 64, 3}).uses_fft());   // few taps: direct is cheaper
   EXPECT_TRUE(make(Conv1dParams{128, 128, 3}).uses_fft());  // unless channels are many
   EXPECT_TRUE(make(Conv1dParams{32, 32, 11}).uses_fft());   // HiFi-GAN's last stage
-  EXPECT_FALSE(make(Conv1dParams{16, 16, 7}).uses_fft());  // few channels
-  EXPECT_FALSE(make(Conv1dParams{72, 64, 7}).uses_fft());  // not a multiple of 16
+  EXPECT_FALSE(make(Conv1dParams{16, 16, 7}).uses_fft());   // few channels
+  EXPECT_FALSE(make(Conv1dParams{72, 64, 7}).uses_fft());   // not a multiple of 16
   Conv1dParams strided{64, 64, 7};
   strided.stride = 2;
   EXPECT_FALSE(make(strided).uses_fft());
@@ -63,12 +63,12 @@ TEST(Conv1dFftTest, ChosenOnlyWhereItApplies) {
 TEST(Conv1dFftTest, MatchesReference) {
   std::mt19937 rng(2024);
   const Case cases[] = {
-      {64, 64, 7, 1, 3, 3, 1},      {64, 64, 7, 1, 3, 3, 9},        {64, 64, 7, 3, 9, 9, 40},
-      {128, 128, 11, 1, 5, 5, 300}, {128, 128, 11, 5, 25, 25, 777}, {64, 128, 11, 3, 15, 15, 2049},
-      {96, 80, 5, 1, 2, 2, 513},    {64, 64, 16, 2, 0, 7, 200},     {64, 256, 5, 1, 2, 2, 65},
-      {256, 256, 7, 1, 3, 3, 150},  {64, 64, 9, 4, 0, 0, 5000},     {64, 64, 7, 5, 40, 0, 3},
-      {32, 32, 11, 3, 15, 15, 9000}, {32, 48, 7, 5, 15, 15, 333},   {48, 32, 5, 1, 2, 2, 20},
-      {128, 128, 3, 5, 5, 5, 3001},  {256, 128, 3, 1, 1, 1, 64},    {128, 128, 4, 2, 3, 0, 700}};
+      {64, 64, 7, 1, 3, 3, 1},       {64, 64, 7, 1, 3, 3, 9},        {64, 64, 7, 3, 9, 9, 40},
+      {128, 128, 11, 1, 5, 5, 300},  {128, 128, 11, 5, 25, 25, 777}, {64, 128, 11, 3, 15, 15, 2049},
+      {96, 80, 5, 1, 2, 2, 513},     {64, 64, 16, 2, 0, 7, 200},     {64, 256, 5, 1, 2, 2, 65},
+      {256, 256, 7, 1, 3, 3, 150},   {64, 64, 9, 4, 0, 0, 5000},     {64, 64, 7, 5, 40, 0, 3},
+      {32, 32, 11, 3, 15, 15, 9000}, {32, 48, 7, 5, 15, 15, 333},    {48, 32, 5, 1, 2, 2, 20},
+      {128, 128, 3, 5, 5, 5, 3001},  {256, 128, 3, 1, 1, 1, 64},     {128, 128, 4, 2, 3, 0, 700}};
   for (const Case& c : cases) {
     const Conv1dParams p = params_of(c);
     Tensor w = random_tensor({c.cout, c.cin, c.k}, rng, 0.1f);
