@@ -114,7 +114,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void dft_tile(
     }
     pe[q4] = ev[q4];
     ro[q4] = od[q4];
-    const auto store = [&](int64_t s, V r, V q) {
+    const auto store = [&](int64_t s, const V& r, const V& q) {
       float* vs = v + s * ss;
       const V sum = r + q;
       RVC_STORE(vs + c0, r);
@@ -189,7 +189,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void idft_tile(
           b[g] += v * q[g * slots + s];
         }
       }
-      const auto emit = [&](int64_t m, V t) {
+      const auto emit = [&](int64_t m, const V& val) {
+        V t = val;
         float* o = out[m] + c0;
         if (accumulate) {
           V x;
