@@ -28,7 +28,7 @@ constexpr int64_t kLanes = 16;  // channels per vector block (one AVX-512 regist
 // Tiles per product: 32 from 128 channels up, more for fewer channels (a product's rows are its
 // tiles, and 32 x 32 x 32 products run far from peak): bin buffers of 0.8-1.6 MB.
 int64_t max_tiles(int64_t channels) { return std::clamp<int64_t>(4096 / channels, 32, 128); }
-constexpr int64_t kDft = 32;  // DFT length: 28..17 outputs per tile for 5..16 taps
+constexpr int64_t kDft = 32;  // DFT length: 30..17 outputs per tile for 3..16 taps
 // Padding of each product block (floats): blocks of whole 4 KiB multiples would put a vector's
 // 48 slot/part addresses in one L1 set (12 ways) and the transforms would miss on every pass.
 constexpr int64_t kBlockPad = 16;

@@ -31,8 +31,8 @@ namespace rvc::nn::detail {
 
 class FftConv1d {
  public:
-  // Whether p suits this path: groups 1, stride 1, 5..16 taps, 64..256x256 channels in
-  // multiples of 16 (spectra up to 12 MiB a layer).
+  // Whether p suits this path: groups 1, stride 1, 5..16 taps and 32+ channels or 3..4 taps
+  // and 128+ channels, at most 256x256 channels in multiples of 16 (spectra up to 12 MiB).
   static bool suits(const Conv1dParams& p);
   // weight [out][in][k] (not copied: it must outlive this object and stay where it is; the
   // owning Conv1d keeps it), bias [out].
@@ -60,7 +60,8 @@ class FftConv1d {
   AlignedVector<float> fr_, fi_;   // forward DFT [slot][n]: real and imaginary coefficients
   AlignedVector<float> ir_, ii_;   // inverse [j][slot] (outputs h0_ +- j)
   const float* weight_ = nullptr;  // [out][in][k], the owning Conv1d's
-  // The kernel spectra as [slot][Cin][2 Cout] matrices ([Hr | Hi]), to pack for a primitive.
+  // The kernel spectra as three [Cin][Cout] matrices per slot (Hi - Hr, Hr + Hi, Hr), to pack
+  // for a primitive.
   void spectra(AlignedVector<float>& wmat) const;
   AlignedVector<float> bias_;
   mutable std::mutex mu_;
