@@ -30,21 +30,15 @@ void scale_shift_gelu(float* x, int64_t rows, int64_t channels, const float* mul
   gelu(x, static_cast<size_t>(rows * channels), backend);
 }
 
-// y [rows][out] = conv(x) for the fast backend (see ConvLayer). max_rows: the most rows any call
-// of this stack has, so a thread's im2col buffer is sized once: which OpenMP worker runs which
-// (full or last, shorter) chunk varies between calls, so growing to the current call's size
-// could allocate on a real-time call long after warm-up.
-void conv_gemm(const ConvLayer& l, const float* x, int64_t t_in, float* y, int64_t max_rows) {
+// y [rows][out] = conv(x) for the fast backend (see ConvLayer). col: room for rows x kernel
+// floats (ConvStack::reserve sizes it for the most rows a chunk has), used when in == 1.
+void conv_gemm(const ConvLayer& l, const float* x, int64_t t_in, float* y, float* col) {
   const auto& p = l.conv.params();
   const int64_t rows = l.conv.out_length(t_in), in = p.in_channels, out = p.out_channels;
   const int64_t k = p.kernel, s = p.stride;
   if (in == 1) {
-    thread_local std::vector<float> col;
-    const auto need = static_cast<size_t>(rows * k);
-    if (col.size() < need) col.resize(std::max(need, static_cast<size_t>(max_rows * k)));
-    for (int64_t r = 0; r < rows; ++r)
-      std::memcpy(&col[static_cast<size_t>(r * k)], x + r * s, sizeof(float) * k);
-    nn::gemm(false, false, rows, out, k, 1.f, col.data(), k, l.taps.data(), out, 0.f, y, out,
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(col + r * k, x + r * s, sizeof(float) * k);
+    nn::gemm(false, false, rows, out, k, 1.f, col, k, l.taps.data(), out, 0.f, y, out,
              nn::Backend::kFast);
   } else {
     for (int64_t j = 0; j < k; ++j) {
@@ -82,9 +76,9 @@ Tensor conv_taps(const Tensor& weight) {
   return t;
 }
 
-void ConvStack::run_conv(size_t i, const float* x, int64_t t_in, float* y) const {
+void ConvStack::run_conv(size_t i, const float* x, int64_t t_in, float* y, float* col) const {
   if (backend_ == nn::Backend::kFast) {
-    conv_gemm(convs_[i], x, t_in, y, max_rows_);
+    conv_gemm(convs_[i], x, t_in, y, col);
   } else {
     convs_[i].conv.forward(x, t_in, y);
   }
@@ -120,16 +114,27 @@ void ConvStack::reserve(ConvWork& w, int threads) const {
   const auto& c0 = convs_[0].conv.params();
   const size_t cap = static_cast<size_t>(max_rows_ * max_channels_);
   const size_t nt = static_cast<size_t>(std::max(threads, 1));
+  // im2col room of the one-input-channel layers (rows x kernel) for the longest chunk.
+  size_t col = 0;
+  int64_t t_in = span_of(convs_, chunk_frames_);
+  for (const auto& l : convs_) {
+    const auto& p = l.conv.params();
+    if (p.in_channels == 1)
+      col = std::max(col, static_cast<size_t>(l.conv.out_length(t_in) * p.kernel));
+    t_in = l.conv.out_length(t_in);
+  }
   if (w.a.size() < nt) {
     w.a.resize(nt);
     w.b.resize(nt);
     w.stats.resize(nt);
+    w.col.resize(nt);
     w.sum.resize(nt);
     w.sq.resize(nt);
   }
   for (size_t i = 0; i < nt; ++i) {
     w.a[i].ensure(cap);
     w.b[i].ensure(cap);
+    w.col[i].ensure(col);
     if (group_norm_) {
       w.stats[i].ensure(static_cast<size_t>(max_rows_ * c0.out_channels));
       w.sum[i].resize(static_cast<size_t>(c0.out_channels));
@@ -235,7 +240,7 @@ void ConvStack::layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) c
 #pragma omp for schedule(dynamic)
       for (int64_t ch = 0; ch < n_chunks; ++ch) {
         const int64_t r0 = ch * max_rows_, nr = std::min(max_rows_, rows - r0);
-        run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf);
+        run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf, w.col[me].data());
         for (int64_t t = 0; t < nr; ++t) {
           const float* r = buf + t * c;
           for (int64_t i = 0; i < c; ++i) {
@@ -288,7 +293,7 @@ void ConvStack::forward(const float* wav, int64_t n, float* out, ConvWork& w) co
         const int64_t rows = conv.out_length(t_in), c = conv.params().out_channels;
         const bool last = i + 1 == convs_.size();
         float* dst = last ? out + j0 * c_out : next;
-        run_conv(i, in, t_in, dst);
+        run_conv(i, in, t_in, dst, w.col[me].data());
         const Norm& norm = convs_[i].norm;
         if (i == 0 && group_norm_) {
           scale_shift_gelu(dst, rows, c, w.mul.data(), w.add.data(), backend_);

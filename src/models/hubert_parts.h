@@ -57,6 +57,7 @@ struct FloatBuf {
 struct ConvWork {
   int threads = 0;
   std::vector<FloatBuf> a, b, stats;         // per thread: two chunk maps, one layer-0 chunk
+  std::vector<FloatBuf> col;                 // per thread: layer-0 im2col rows (fast backend)
   std::vector<std::vector<double>> sum, sq;  // per thread: layer-0 channel sums
   std::vector<float> mul, add;               // layer-0 GroupNorm as y = x * mul + add
 };
@@ -77,13 +78,15 @@ class ConvStack {
   // Sizes w for `threads` threads (allocates only when it grows).
   void reserve(ConvWork& w, int threads) const;
   // n samples -> out [frames(n)][out_channels()]. Throws rvc::Error when n yields no frame.
-  // Allocation-free once w is reserved for nn::num_threads() (the layer-0 im2col buffer is
-  // thread-local and grows once per thread).
+  // Allocation-free once w is reserved for nn::num_threads(): every buffer a chunk needs is
+  // w's, indexed by OpenMP thread number (with dynamic scheduling, which OS thread runs which
+  // chunk varies between calls, so no scratch may be thread-local).
   void forward(const float* wav, int64_t n, float* out, ConvWork& w) const;
 
  private:
   // y = conv i (x) with the stack's backend.
-  void run_conv(size_t i, const float* x, int64_t t_in, float* y) const;
+  // col: the calling thread's im2col buffer (w.col[thread]).
+  void run_conv(size_t i, const float* x, int64_t t_in, float* y, float* col) const;
   // Layer-0 GroupNorm folded to per-channel y = x * mul + add from the statistics of all frames.
   void layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) const;
   // The same per-channel sums from the moments of the input patches, for a one-input-channel

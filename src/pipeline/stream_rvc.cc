@@ -11,7 +11,8 @@
 // F0 write into scratch, and the per-block resampling uses preallocated polyphase tables, so
 // infer() allocates, locks and logs nothing (tests/unit/pipeline/stream_rvc_alloc_test.cc counts
 // it). Caveats: oneDNN's own execute keeps a few small heap nodes per primitive call; the first
-// block on a thread other than the one that built the stream creates that thread's scratch once;
+// block on a thread other than the one that built the stream creates that thread's scratch once
+// (scratch used inside dynamically scheduled OpenMP loops lives in the workspaces instead);
 // a formant change rebuilds the formant resampler's table in place (compute, no allocation).
 #include <algorithm>
 #include <cmath>
