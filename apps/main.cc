@@ -7,6 +7,7 @@
 
 #include "command.h"
 #include "rvc/core/error.h"
+#include "rvc/core/hugepages.h"
 #include "rvc/core/log.h"
 
 #ifndef RVC_VERSION
@@ -28,6 +29,7 @@ void print_help() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rvc::use_huge_pages(argv);  // may re-execute this program once (see rvc/core/hugepages.h)
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     while (!args.empty() && args[0].rfind("--log-level", 0) == 0) {
@@ -48,7 +50,7 @@ int main(int argc, char** argv) {
       return args.empty() ? 1 : 0;
     }
     if (args[0] == "--version" || args[0] == "version") {
-      std::printf("rvc-rt %s\n", RVC_VERSION);
+      std::printf("rvc-rt %s\n%s\n", RVC_VERSION, rvc::huge_pages_status().c_str());
       return 0;
     }
     for (const auto& c : rvc::app::commands()) {

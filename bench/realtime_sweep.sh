@@ -113,7 +113,7 @@ run_one() {
   [[ "$holds" == yes ]]
 }
 
-echo "realtime_sweep: $("$bin" --version) $(nproc) cores, input $input, extra $extra_ms ms," \
+echo "realtime_sweep: $("$bin" --version | paste -sd, -) $(nproc) cores, input $input, extra $extra_ms ms," \
   "threads $threads, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}, more flags: ${more[*]:-none}" >&2
 for f0 in $methods; do
   for prec in $precisions; do

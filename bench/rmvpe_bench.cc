@@ -1,6 +1,6 @@
 // RMVPE at full size (upstream E2E(4, 1, (2, 2)): n_blocks 4, en_de_layers 5, inter_layers 4,
 // en_out_channels 16, one bidirectional GRU layer of 256, 360 classes) with random weights of the
-// real shapes, on 10 s of 16 kHz audio, at 1 and 2 threads.
+// real shapes, on 10 s (and 32 s) of 16 kHz audio, at 1 and 2 threads.
 // Counters: s_per_audio_s (wall seconds per audio second; upstream PyTorch is 0.0485 at 2
 // threads, see ../shared/reference-perf.md), cpu_s_per_audio_s (CPU of the whole process, all
 // threads, per audio second) and loadavg (1-minute load average when the run ended, since the
@@ -36,7 +36,8 @@ const rvc::models::Rmvpe& model(rvc::nn::Precision precision) {
 }
 
 // range(0): threads; range(1): 1 = whole infer_f0 (mel + E2E + decode) through a reusable
-// RmvpeWorkspace (as a stream calls it), 0 = E2E only (allocating salience()).
+// RmvpeWorkspace (as a stream calls it), 0 = E2E only (allocating salience()); range(2): seconds
+// of audio (10 as upstream's figure; 32 is the padded 30 s input of the convert benchmark).
 void run(benchmark::State& st, rvc::nn::Precision precision) {
   if (precision == rvc::nn::Precision::kBf16 && !rvc::nn::bf16_supported()) {
     st.SkipWithError("this CPU has no native bf16 (AVX512-BF16)");
@@ -44,7 +45,7 @@ void run(benchmark::State& st, rvc::nn::Precision precision) {
   }
   rvc::nn::set_num_threads(static_cast<int>(st.range(0)));
   const bool whole = st.range(1) != 0;
-  constexpr int64_t kSamples = 160000;  // 10 s at 16 kHz
+  const int64_t kSamples = 16000 * st.range(2);
   std::vector<float> audio(kSamples);
   std::mt19937 rng(5);
   std::normal_distribution<float> d(0.f, 0.05f);
@@ -85,17 +86,18 @@ void BM_Rmvpe(benchmark::State& st) { run(st, rvc::nn::Precision::kF32); }
 void BM_Rmvpe_bf16(benchmark::State& st) { run(st, rvc::nn::Precision::kBf16); }
 
 BENCHMARK(BM_Rmvpe)
-    ->ArgNames({"threads", "whole"})
-    ->Args({1, 1})
-    ->Args({2, 1})
-    ->Args({2, 0})
+    ->ArgNames({"threads", "whole", "seconds"})
+    ->Args({1, 1, 10})
+    ->Args({2, 1, 10})
+    ->Args({2, 0, 10})
+    ->Args({2, 1, 32})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);
 BENCHMARK(BM_Rmvpe_bf16)
-    ->ArgNames({"threads", "whole"})
-    ->Args({1, 1})
-    ->Args({2, 1})
+    ->ArgNames({"threads", "whole", "seconds"})
+    ->Args({1, 1, 10})
+    ->Args({2, 1, 10})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);

@@ -102,7 +102,7 @@ done
 curl -fsS "http://$addr/readyz" >/dev/null || { echo "serve_load: never ready" >&2; exit 1; }
 sleep 1
 idle_kb=$(rss_kb)
-echo "serve_load: $("$bin" --version), $(nproc) cores, server pid $server_pid at $addr," \
+echo "serve_load: $("$bin" --version | paste -sd, -), $(nproc) cores, server pid $server_pid at $addr," \
   "voice ${voice:-built-in}, block $block_ms ms, serve flags: ${*:-none};" \
   "idle RSS with the voice loaded $((idle_kb / 1024)) MB" >&2
 
