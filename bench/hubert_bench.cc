@@ -4,7 +4,8 @@
 // audio (upstream PyTorch: 0.166 at 2 threads, ../shared/reference-perf.md), "GFLOPs" = model
 // FLOPs (multiply-adds x 2, counted from the shapes) per second. BM_HubertFull_bf16: the
 // opt-in bf16 precision (skipped with a message on CPUs without native bf16).
-// Argument: threads.
+// Arguments: threads, milliseconds of audio (10000; 660 is a stream block's window at block
+// 100 ms, extra 500 ms, crossfade 40 ms, SOLA search 10 ms).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -20,7 +21,6 @@ namespace {
 
 using rvc::Tensor;
 
-constexpr int64_t kSeconds = 10;
 constexpr int kRateHz = 16000;
 
 // FLOPs of one forward to layer 12 on n samples (conv stack, projections, attention, FFN).
@@ -54,7 +54,7 @@ void run(benchmark::State& state, rvc::nn::Precision precision) {
     model = std::make_unique<rvc::models::Hubert>(rvc::bench::base_info());
     rvc::nn::set_default_precision(rvc::nn::Precision::kF32);
   }
-  const int64_t n = kSeconds * kRateHz;
+  const int64_t n = state.range(1) * kRateHz / 1000;
   std::vector<float> wav(static_cast<size_t>(n));
   std::mt19937 rng(1);
   std::normal_distribution<float> d(0.f, 0.1f);
@@ -67,7 +67,7 @@ void run(benchmark::State& state, rvc::nn::Precision precision) {
     benchmark::DoNotOptimize(out.data());
   }
   state.counters["rtf"] = benchmark::Counter(
-      static_cast<double>(kSeconds),
+      static_cast<double>(n) / kRateHz,
       benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   state.counters["GFLOPs"] = benchmark::Counter(hubert_flops(*model, n) * 1e-9,
                                                 benchmark::Counter::kIsIterationInvariantRate);
@@ -78,14 +78,18 @@ void BM_HubertFull(benchmark::State& state) { run(state, rvc::nn::Precision::kF3
 void BM_HubertFull_bf16(benchmark::State& state) { run(state, rvc::nn::Precision::kBf16); }
 
 BENCHMARK(BM_HubertFull)
-    ->Arg(1)
-    ->Arg(2)
+    ->ArgNames({"threads", "ms"})
+    ->Args({1, 10000})
+    ->Args({2, 10000})
+    ->Args({2, 660})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MeasureProcessCPUTime();
 BENCHMARK(BM_HubertFull_bf16)
-    ->Arg(1)
-    ->Arg(2)
+    ->ArgNames({"threads", "ms"})
+    ->Args({1, 10000})
+    ->Args({2, 10000})
+    ->Args({2, 660})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MeasureProcessCPUTime();

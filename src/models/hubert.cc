@@ -131,8 +131,16 @@ Hubert::Hubert(formats::HubertInfo info, nn::Backend backend) {
     const Tensor* bias = w.find(p + ".0.bias");  // conv_bias=True checkpoints
     if (bias) bias = &w.get(p + ".0.bias", {l.channels});
     const Tensor& weight = w.get(p + ".0.weight", {l.channels, in, l.kernel});
-    ConvLayer cl{nn::Conv1d(cp, weight, bias, backend), Norm{}, hubert::conv_taps(weight),
-                 bias ? *bias : Tensor()};
+    ConvLayer cl{nn::Conv1d(cp, weight, bias, nn::Backend::kReference),
+                 Norm{},
+                 in == 1 ? hubert::conv_taps(weight) : Tensor(),
+                 bias ? *bias : Tensor(),
+                 {}};
+    for (int64_t j0 = 0; backend == nn::Backend::kFast && j0 < l.kernel; j0 += l.stride) {
+      const int64_t j1 = std::min(l.kernel, j0 + l.stride);
+      cl.patches.emplace_back(hubert::patch_weight(weight, j0, j1), j0 == 0 ? bias : nullptr,
+                              nn::Backend::kFast);
+    }
     if (n.group_norm && i == 0) {
       cl.norm = w.norm(p + ".2", l.channels);
     } else if (!n.group_norm) {

@@ -30,29 +30,6 @@ void scale_shift_gelu(float* x, int64_t rows, int64_t channels, const float* mul
   gelu(x, static_cast<size_t>(rows * channels), backend);
 }
 
-// y [rows][out] = conv(x) for the fast backend (see ConvLayer). col: room for rows x kernel
-// floats (ConvStack::reserve sizes it for the most rows a chunk has), used when in == 1.
-void conv_gemm(const ConvLayer& l, const float* x, int64_t t_in, float* y, float* col) {
-  const auto& p = l.conv.params();
-  const int64_t rows = l.conv.out_length(t_in), in = p.in_channels, out = p.out_channels;
-  const int64_t k = p.kernel, s = p.stride;
-  if (in == 1) {
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(col + r * k, x + r * s, sizeof(float) * k);
-    nn::gemm(false, false, rows, out, k, 1.f, col, k, l.taps.data(), out, 0.f, y, out,
-             nn::Backend::kFast);
-  } else {
-    for (int64_t j = 0; j < k; ++j) {
-      nn::gemm(false, false, rows, out, in, 1.f, x + j * in, s * in, l.taps.data() + j * in * out,
-               out, j == 0 ? 0.f : 1.f, y, out, nn::Backend::kFast);
-    }
-  }
-  if (!l.bias.empty()) {
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t o = 0; o < out; ++o) y[r * out + o] += l.bias[o];
-    }
-  }
-}
-
 // Input samples needed for `frames` output frames of the stack (no padding anywhere).
 int64_t span_of(const std::vector<ConvLayer>& convs, int64_t frames) {
   int64_t t = frames;
@@ -76,9 +53,27 @@ Tensor conv_taps(const Tensor& weight) {
   return t;
 }
 
-void ConvStack::run_conv(size_t i, const float* x, int64_t t_in, float* y, float* col) const {
+Tensor patch_weight(const Tensor& weight, int64_t j0, int64_t j1) {
+  const int64_t out = weight.dim(0), in = weight.dim(1), k = weight.dim(2), n = j1 - j0;
+  Tensor w({out, n * in});
+  for (int64_t o = 0; o < out; ++o) {
+    for (int64_t c = 0; c < in; ++c) {
+      for (int64_t j = j0; j < j1; ++j) {
+        w[(o * n + (j - j0)) * in + c] = weight[(o * in + c) * k + j];
+      }
+    }
+  }
+  return w;
+}
+
+void ConvStack::run_conv(size_t i, const float* x, int64_t t_in, float* y) const {
   if (backend_ == nn::Backend::kFast) {
-    conv_gemm(convs_[i], x, t_in, y, col);
+    const ConvLayer& l = convs_[i];
+    const auto& p = l.conv.params();
+    const int64_t rows = l.conv.out_length(t_in), step = p.stride * p.in_channels;
+    for (size_t g = 0; g < l.patches.size(); ++g) {
+      l.patches[g].forward_strided(x + static_cast<int64_t>(g) * step, rows, step, y, g > 0);
+    }
   } else {
     convs_[i].conv.forward(x, t_in, y);
   }
@@ -114,27 +109,16 @@ void ConvStack::reserve(ConvWork& w, int threads) const {
   const auto& c0 = convs_[0].conv.params();
   const size_t cap = static_cast<size_t>(max_rows_ * max_channels_);
   const size_t nt = static_cast<size_t>(std::max(threads, 1));
-  // im2col room of the one-input-channel layers (rows x kernel) for the longest chunk.
-  size_t col = 0;
-  int64_t t_in = span_of(convs_, chunk_frames_);
-  for (const auto& l : convs_) {
-    const auto& p = l.conv.params();
-    if (p.in_channels == 1)
-      col = std::max(col, static_cast<size_t>(l.conv.out_length(t_in) * p.kernel));
-    t_in = l.conv.out_length(t_in);
-  }
   if (w.a.size() < nt) {
     w.a.resize(nt);
     w.b.resize(nt);
     w.stats.resize(nt);
-    w.col.resize(nt);
     w.sum.resize(nt);
     w.sq.resize(nt);
   }
   for (size_t i = 0; i < nt; ++i) {
     w.a[i].ensure(cap);
     w.b[i].ensure(cap);
-    w.col[i].ensure(col);
     if (group_norm_) {
       w.stats[i].ensure(static_cast<size_t>(max_rows_ * c0.out_channels));
       w.sum[i].resize(static_cast<size_t>(c0.out_channels));
@@ -237,10 +221,10 @@ void ConvStack::layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) c
       float* buf = w.stats[me].data();
       double* ls = w.sum[me].data();
       double* lq = w.sq[me].data();
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(static)  // as in forward()
       for (int64_t ch = 0; ch < n_chunks; ++ch) {
         const int64_t r0 = ch * max_rows_, nr = std::min(max_rows_, rows - r0);
-        run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf, w.col[me].data());
+        run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf);
         for (int64_t t = 0; t < nr; ++t) {
           const float* r = buf + t * c;
           for (int64_t i = 0; i < c; ++i) {
@@ -277,13 +261,18 @@ void ConvStack::forward(const float* wav, int64_t n, float* out, ConvWork& w) co
   if (w.threads < nt) reserve(w, nt);
   if (group_norm_) layer0_stats(wav, n, w, nt);
   const int64_t c_out = out_channels();
-  const int64_t n_chunks = (t + chunk_frames_ - 1) / chunk_frames_;
+  // At least one chunk per thread (a stream block's window is shorter than one full chunk).
+  // Static schedule: each thread gets the same chunks on every call of a length, so the
+  // thread-local state of the primitives it runs (oneDNN's scratchpad and argument lists) is
+  // created by the first call (a workspace's prepare) and never grows on a later one.
+  const int64_t chunk = std::min(chunk_frames_, (t + nt - 1) / nt);
+  const int64_t n_chunks = (t + chunk - 1) / chunk;
 #pragma omp parallel num_threads(nt)
   {
     const size_t me = static_cast<size_t>(omp_get_thread_num());
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(static)
     for (int64_t ch = 0; ch < n_chunks; ++ch) {
-      const int64_t j0 = ch * chunk_frames_, nf = std::min(chunk_frames_, t - j0);
+      const int64_t j0 = ch * chunk, nf = std::min(chunk, t - j0);
       const float* in = wav + j0 * hop_;
       int64_t t_in = span_of(convs_, nf);
       float* cur = w.a[me].data();
@@ -293,7 +282,7 @@ void ConvStack::forward(const float* wav, int64_t n, float* out, ConvWork& w) co
         const int64_t rows = conv.out_length(t_in), c = conv.params().out_channels;
         const bool last = i + 1 == convs_.size();
         float* dst = last ? out + j0 * c_out : next;
-        run_conv(i, in, t_in, dst, w.col[me].data());
+        run_conv(i, in, t_in, dst);
         const Norm& norm = convs_[i].norm;
         if (i == 0 && group_norm_) {
           scale_shift_gelu(dst, rows, c, w.mul.data(), w.add.data(), backend_);

@@ -27,11 +27,19 @@ struct Norm {
 struct ConvLayer {
   nn::Conv1d conv;  // reference path, and the layer's parameters
   Norm norm;
-  Tensor taps;  // [k][in][out]: taps[j][c][o] = weight[o][c][j]
+  Tensor taps;  // [k][in][out]: taps[j][c][o] = weight[o][c][j]; one-input-channel layers only
   Tensor bias;  // [out], empty when the checkpoint has none
+  // Fast backend: the conv as ceil(k / stride) GEMMs over input patches. Without padding,
+  // output row r reads the contiguous x[r*stride*in, (r*stride + k)*in) of [T][in] rows; taps
+  // [g*stride, (g+1)*stride) of every row form one strided, non-overlapping [rows][stride*in]
+  // view, so group g is a Linear (weight [out][taps*in], patch_weight()) on x + g*stride*in with
+  // row stride stride*in, accumulating after the first (which adds the bias).
+  std::vector<nn::Linear> patches;
 };
 // Builds the taps from a PyTorch [out][in][k] weight.
 Tensor conv_taps(const Tensor& weight);
+// Taps [j0, j1) of that weight as [out][(j1 - j0) * in]: w[o][(j - j0) * in + c] = weight[o][c][j].
+Tensor patch_weight(const Tensor& weight, int64_t j0, int64_t j1);
 
 struct EncoderLayer {
   nn::MultiHeadAttention attn;
@@ -57,7 +65,6 @@ struct FloatBuf {
 struct ConvWork {
   int threads = 0;
   std::vector<FloatBuf> a, b, stats;         // per thread: two chunk maps, one layer-0 chunk
-  std::vector<FloatBuf> col;                 // per thread: layer-0 im2col rows (fast backend)
   std::vector<std::vector<double>> sum, sq;  // per thread: layer-0 channel sums
   std::vector<float> mul, add;               // layer-0 GroupNorm as y = x * mul + add
 };
@@ -85,8 +92,7 @@ class ConvStack {
 
  private:
   // y = conv i (x) with the stack's backend.
-  // col: the calling thread's im2col buffer (w.col[thread]).
-  void run_conv(size_t i, const float* x, int64_t t_in, float* y, float* col) const;
+  void run_conv(size_t i, const float* x, int64_t t_in, float* y) const;
   // Layer-0 GroupNorm folded to per-channel y = x * mul + add from the statistics of all frames.
   void layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) const;
   // The same per-channel sums from the moments of the input patches, for a one-input-channel

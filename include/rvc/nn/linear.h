@@ -42,9 +42,15 @@ class Linear {
   int64_t out_features() const { return out_; }
   Precision precision() const { return precision_; }
   void prepare(int64_t rows, bool accumulate = false) const;
+  // The same for rows `x_stride` floats apart (see the strided forward).
+  void prepare_strided(int64_t rows, int64_t x_stride, bool accumulate = false) const;
   // x: rows x in (row stride in), y: rows x out (row stride out). accumulate: y += result
   // (before the post-op).
   void forward(const float* x, int64_t rows, float* y, bool accumulate = false) const;
+  // x's rows `x_stride` >= in floats apart (oneDNN takes no overlapping rows): e.g. a strided
+  // convolution's patches of `stride` taps, x[r * stride * c, (r + 1) * stride * c).
+  void forward_strided(const float* x, int64_t rows, int64_t x_stride, float* y,
+                       bool accumulate = false) const;
   // x {rows, in} -> y {rows, out} (resized unless accumulate).
   void forward(const Tensor& x, Tensor& y, bool accumulate = false) const;
 

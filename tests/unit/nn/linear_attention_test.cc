@@ -4,6 +4,7 @@
 #include <random>
 
 #include "nn_test_util.h"
+#include "rvc/core/error.h"
 #include "rvc/nn/attention.h"
 #include "rvc/nn/linear.h"
 #include "rvc/nn/ops.h"
@@ -44,6 +45,35 @@ TEST(LinearTest, FastMatchesReference) {
     fast.forward(x, yf, iter % 2 == 1);
     EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << iter;
   }
+}
+
+// Rows x_stride apart (a strided convolution's patches): the fast path against the reference
+// and against dense rows copied out, with and without accumulation; a stride below the row
+// length is refused.
+TEST(LinearTest, StridedRowsMatchDenseRows) {
+  std::mt19937 rng(16);
+  for (int iter = 0; iter < 6; ++iter) {
+    const int64_t in = 2 + iter * 7, out = 5 + iter * 3, rows = 1 + iter * 13;
+    const int64_t stride = in + (iter % 3) * 4;
+    Tensor w = random_tensor({out, in}, rng, 0.3f), b = random_tensor({out}, rng);
+    Tensor x = random_tensor({(rows - 1) * stride + in}, rng);
+    Tensor dense({rows, in});
+    for (int64_t r = 0; r < rows; ++r) {
+      std::copy(x.data() + r * stride, x.data() + r * stride + in, dense.data() + r * in);
+    }
+    Linear ref(w, &b, Backend::kReference), fast(w, &b, Backend::kFast);
+    const bool acc = iter % 2 == 1;
+    Tensor y0 = random_tensor({rows, out}, rng), yd = y0, yr = y0, yf = y0;
+    fast.forward(dense.data(), rows, yd.data(), acc);
+    ref.forward_strided(x.data(), rows, stride, yr.data(), acc);
+    fast.forward_strided(x.data(), rows, stride, yf.data(), acc);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << iter;
+    EXPECT_LT(max_rel_diff(yf, yd), 1e-6) << iter;
+  }
+  Tensor w = random_tensor({3, 4}, rng);
+  Linear fast(w, nullptr, Backend::kFast);
+  std::vector<float> x(16), y(12);
+  EXPECT_THROW(fast.forward_strided(x.data(), 3, 3, y.data()), rvc::Error);
 }
 
 TEST(AttentionTest, RelPosFastMatchesReference) {
