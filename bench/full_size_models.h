@@ -289,6 +289,9 @@ inline double loadavg_1min() {
 inline void conv_algorithm_from_env() {
   const char* e = std::getenv("RVC_BENCH_CONV_FFT");
   rvc::nn::set_conv1d_fft(!(e && std::string(e) == "0"));
+  // RVC_BENCH_FFT_SHORT_LIMIT=N: DFT layers run calls below N outputs x taps direct (0: never).
+  const char* l = std::getenv("RVC_BENCH_FFT_SHORT_LIMIT");
+  rvc::nn::set_conv1d_fft_short_limit(l ? std::atoll(l) : rvc::nn::kConv1dFftShortLimit);
 }
 
 }  // namespace rvc::bench

@@ -36,6 +36,7 @@ EntryKey key_of(int64_t lc, const ConvEpilogue& ep) {
           ep.alpha2, detail::use_threads()};
 }
 std::atomic<bool> g_fft_enabled{true};
+std::atomic<int64_t> g_fft_short_limit{kConv1dFftShortLimit};
 // The epilogue the primitive runs: a residual is copied into the output chunk and added by the
 // sum post-op (oneDNN 2.6's brgconv has no binary post-op and falls back to a ~20% slower
 // kernel for one).
@@ -57,6 +58,9 @@ struct Conv1d::Impl {
 };
 
 void set_conv1d_fft(bool enabled) { g_fft_enabled = enabled; }
+void set_conv1d_fft_short_limit(int64_t outputs_times_taps) {
+  g_fft_short_limit = outputs_times_taps;
+}
 bool conv1d_fft_enabled() { return g_fft_enabled; }
 
 Conv1d::Conv1d() = default;
@@ -97,6 +101,10 @@ Conv1d::Conv1d(const Conv1dParams& p, const Tensor& weight, const Tensor* bias, 
 
 bool Conv1d::uses_fft() const { return impl_ && impl_->fft; }
 
+bool Conv1d::direct_for(int64_t t_out) const {
+  return impl_ && impl_->fft && t_out * p_.kernel < g_fft_short_limit.load();
+}
+
 int64_t Conv1d::out_length(int64_t t_in) const {
   int64_t span = p_.dilation * (p_.kernel - 1) + 1;
   int64_t padded = t_in + p_.pad_left + p_.pad_right;
@@ -112,7 +120,7 @@ void Conv1d::prepare(int64_t t_in, bool accumulate) const {
 
 void Conv1d::prepare(int64_t t_in, const ConvEpilogue& ep) const {
   if (backend_ != Backend::kFast || out_length(t_in) <= 0) return;
-  if (impl_->fft) {
+  if (impl_->fft && !direct_for(out_length(t_in))) {
     impl_->fft->prepare(out_length(t_in));
     return;
   }
@@ -231,11 +239,23 @@ void Conv1d::forward(const float* x, int64_t t_in, float* y, const ConvEpilogue&
     conv1d_reference(p_, weight_.data(), bias_.data(), x, t_in, y, t_out, ep);
     return;
   }
-  if (impl_->fft) {
-    impl_->fft->forward(x, t_in, y, t_out, ep, out_length(std::max(t_in, plan_t_in)));
+  const int64_t plan_t_out = out_length(std::max(t_in, plan_t_in));
+  if (impl_->fft && !direct_for(plan_t_out)) {
+    impl_->fft->forward(x, t_in, y, t_out, ep, plan_t_out);
     return;
   }
-  if (ep.pre != PostOp::kNone) fail("Conv1d: an input activation needs the DFT path");
+  if (ep.pre != PostOp::kNone) {
+    if (!impl_->fft) fail("Conv1d: an input activation needs the DFT path");
+    // A DFT layer on a short input runs direct: the activation goes on a copy.
+    float* xa =
+        detail::thread_scratch(detail::kScratchConvPre, static_cast<size_t>(t_in * p_.in_channels));
+    for (int64_t i = 0; i < t_in * p_.in_channels; ++i)
+      xa[i] = x[i] < 0.f ? x[i] * ep.pre_alpha : x[i];
+    ConvEpilogue rest = ep;
+    rest.pre = PostOp::kNone;
+    forward(xa, t_in, y, rest, plan_t_in);
+    return;
+  }
   const int64_t lc = plan_chunk(t_in, plan_t_in);
   Entry* e = entry(lc, primitive_epilogue(ep));
   const int64_t span = p_.dilation * (p_.kernel - 1) + 1;

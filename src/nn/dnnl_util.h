@@ -141,7 +141,8 @@ enum ScratchSlot {
   kScratchConvOut = 4,
   kScratchLinIn = 5,
   kScratchLinOut = 6,
-  kNumScratch = 7
+  kScratchConvPre = 7,
+  kNumScratch = 8
 };
 
 // Fast-path primitives are created for a bounded set of lengths: sequences are processed in

@@ -90,6 +90,9 @@ class Conv1d {
   // True when the fast path runs this layer as a small-tile DFT convolution (see
   // set_conv1d_fft).
   bool uses_fft() const;
+  // Whether this DFT-path layer runs a call planned for t_out outputs direct instead (see
+  // set_conv1d_fft_short_limit); false for other layers.
+  bool direct_for(int64_t t_out) const;
   // Creates the fast-path primitives for this input length (no-op for the reference backend).
   void prepare(int64_t t_in, bool accumulate = false) const;
   // Same for an epilogue (its residual pointer is ignored; only whether it is set matters).
@@ -128,6 +131,13 @@ class Conv1d {
 // convolution.
 void set_conv1d_fft(bool enabled);
 bool conv1d_fft_enabled();
+// A DFT-path layer runs a call direct when its outputs (the plan length) times its taps are
+// below this (default kConv1dFftShortLimit): on a short input the DFT's bin products stream
+// 48 spectra matrices (up to 12 MiB per layer) for a few tiles, which costs more than the
+// direct convolution's FLOPs (a stream block's decoder: 256 channels x 150 samples). 0: never.
+// Process-wide, read on every call; for tests and benchmarks.
+constexpr int64_t kConv1dFftShortLimit = 3000;
+void set_conv1d_fft_short_limit(int64_t outputs_times_taps);
 
 struct ConvTranspose1dParams {
   int64_t in_channels = 0;

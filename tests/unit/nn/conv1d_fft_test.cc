@@ -22,6 +22,15 @@ struct Case {
   int64_t cin, cout, k, dil, pl, pr, t_in;
 };
 
+// These tests hold the DFT algorithm itself to the reference on short inputs too, so short
+// calls take it here; ShortCallsRunDirect checks the default, where they run direct.
+class ShortLimit {
+ public:
+  explicit ShortLimit(int64_t v) { set_conv1d_fft_short_limit(v); }
+  ~ShortLimit() { set_conv1d_fft_short_limit(0); }
+};
+const ShortLimit kDftOnShortInputs(0);
+
 Conv1dParams params_of(const Case& c) {
   Conv1dParams p{c.cin, c.cout, c.k};
   p.dilation = c.dil;
@@ -149,6 +158,40 @@ TEST(Conv1dFftTest, InputActivationOnlyWhereSupported) {
   EXPECT_THROW(direct.forward(x.data(), 100, y1.data(), ep), Error);
   ep.pre = PostOp::kTanh;
   EXPECT_THROW(fast.forward(x.data(), 100, y1.data(), ep), Error);
+}
+
+TEST(Conv1dFftTest, ShortCallsRunDirectAndMatchReference) {
+  // With the default limit a DFT layer's call below kConv1dFftShortLimit outputs x taps (its
+  // plan length) runs oneDNN's direct convolution, epilogues and the input activation included.
+  const ShortLimit limit(kConv1dFftShortLimit);
+  std::mt19937 rng(77);
+  for (int iter = 0; iter < 6; ++iter) {
+    Conv1dParams p{iter % 2 ? 256 : 128, iter % 2 ? 256 : 128, iter % 3 == 0 ? 3 : 11};
+    p.dilation = 1 + 2 * (iter % 2);
+    p.pad((p.kernel * p.dilation - p.dilation) / 2);
+    const int64_t t_in = iter < 4 ? 20 + 40 * iter : kConv1dFftShortLimit / p.kernel + 50;
+    Tensor w = random_tensor({p.out_channels, p.in_channels, p.kernel}, rng, 0.05f);
+    Tensor b = random_tensor({p.out_channels}, rng);
+    Tensor x = random_tensor({t_in, p.in_channels}, rng);
+    Conv1d ref(p, w, &b, Backend::kReference), fast(p, w, &b, Backend::kFast);
+    ASSERT_TRUE(fast.uses_fft());
+    const int64_t t_out = ref.out_length(t_in);
+    EXPECT_EQ(fast.direct_for(t_out), t_out * p.kernel < kConv1dFftShortLimit) << iter;
+    EXPECT_FALSE(ref.direct_for(t_out));
+    Tensor res = random_tensor({t_out, p.out_channels}, rng);
+    ConvEpilogue ep;
+    ep.residual = iter % 2 == 0 ? res.data() : nullptr;
+    ep.accumulate = iter % 3 == 1;
+    ep.pre = PostOp::kLeakyRelu;
+    ep.pre_alpha = 0.1f;
+    ep.post2 = iter % 2 ? PostOp::kLeakyRelu : PostOp::kNone;
+    ep.alpha2 = 0.01f;
+    Tensor yr = random_tensor({t_out, p.out_channels}, rng), yf = yr;
+    ref.forward(x.data(), t_in, yr.data(), ep);
+    fast.prepare(t_in, ep);
+    fast.forward(x.data(), t_in, yf.data(), ep);
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << "iter " << iter;
+  }
 }
 
 TEST(Conv1dFftTest, AgreesWithDirectFastPath) {
