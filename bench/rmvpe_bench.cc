@@ -36,8 +36,9 @@ const rvc::models::Rmvpe& model(rvc::nn::Precision precision) {
 }
 
 // range(0): threads; range(1): 1 = whole infer_f0 (mel + E2E + decode) through a reusable
-// RmvpeWorkspace (as a stream calls it), 0 = E2E only (allocating salience()); range(2): seconds
-// of audio (10 as upstream's figure; 32 is the padded 30 s input of the convert benchmark).
+// RmvpeWorkspace (as a stream calls it), 0 = E2E only (allocating salience()); range(2):
+// milliseconds of audio (10 s as upstream's figure; 32 s is the padded 30 s input of the convert
+// benchmark; 310 ms is a stream block's F0 window at block 100 ms).
 void run(benchmark::State& st, rvc::nn::Precision precision) {
   if (precision == rvc::nn::Precision::kBf16 && !rvc::nn::bf16_supported()) {
     st.SkipWithError("this CPU has no native bf16 (AVX512-BF16)");
@@ -45,7 +46,7 @@ void run(benchmark::State& st, rvc::nn::Precision precision) {
   }
   rvc::nn::set_num_threads(static_cast<int>(st.range(0)));
   const bool whole = st.range(1) != 0;
-  const int64_t kSamples = 16000 * st.range(2);
+  const int64_t kSamples = 16 * st.range(2);
   std::vector<float> audio(kSamples);
   std::mt19937 rng(5);
   std::normal_distribution<float> d(0.f, 0.05f);
@@ -86,18 +87,19 @@ void BM_Rmvpe(benchmark::State& st) { run(st, rvc::nn::Precision::kF32); }
 void BM_Rmvpe_bf16(benchmark::State& st) { run(st, rvc::nn::Precision::kBf16); }
 
 BENCHMARK(BM_Rmvpe)
-    ->ArgNames({"threads", "whole", "seconds"})
-    ->Args({1, 1, 10})
-    ->Args({2, 1, 10})
-    ->Args({2, 0, 10})
-    ->Args({2, 1, 32})
+    ->ArgNames({"threads", "whole", "ms"})
+    ->Args({1, 1, 10000})
+    ->Args({2, 1, 10000})
+    ->Args({2, 0, 10000})
+    ->Args({2, 1, 32000})
+    ->Args({2, 1, 310})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);
 BENCHMARK(BM_Rmvpe_bf16)
-    ->ArgNames({"threads", "whole", "seconds"})
-    ->Args({1, 1, 10})
-    ->Args({2, 1, 10})
+    ->ArgNames({"threads", "whole", "ms"})
+    ->Args({1, 1, 10000})
+    ->Args({2, 1, 10000})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);

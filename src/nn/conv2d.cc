@@ -48,6 +48,10 @@ struct Conv2d::Impl {
     memory weights;
     memory bias;  // Impl::bias for the conv; its [1][out] copy for the matmul
     bool gemm = false;
+    // gemm: the taps [i0, i1) x [j0, j1) that read input somewhere; the others read only
+    // padding for every output pixel of this shape (RMVPE's bottleneck map is 1 pixel high,
+    // so a 3x3 kernel's top and bottom rows never touch data) and are left out of the matmul.
+    int64_t i0 = 0, i1 = 0, j0 = 0, j1 = 0;
   };
   std::mutex mu;
   // Keyed by (threads, (h, w, accumulate)): at most kMaxCached shapes per thread count.
@@ -110,9 +114,15 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
   const Dt dt = precision == Precision::kBf16 ? Dt::bf16 : Dt::f32;
   const dnnl::primitive_attr attr =
       detail::make_attr(accumulate, p.post, p.alpha, detail::SumOrder::kAfterActivation);
-  const int64_t kdim = p.in_channels * p.kernel_h * p.kernel_w;
-  if (oh * ow <= kGemmMaxPixels && kdim >= kGemmMinReduce) {
-    // y[pixel][out] = col[pixel][(i * kw + j) * in + c] . wk[(i * kw + j) * in + c][out] + b
+  if (oh * ow <= kGemmMaxPixels && p.in_channels * p.kernel_h * p.kernel_w >= kGemmMinReduce) {
+    // Tap row i reads input rows r + i - pad_h for output rows r in [0, oh).
+    const int64_t i0 = std::max<int64_t>(0, p.pad_h - oh + 1);
+    const int64_t i1 = std::min<int64_t>(p.kernel_h, p.pad_h + h);
+    const int64_t j0 = std::max<int64_t>(0, p.pad_w - ow + 1);
+    const int64_t j1 = std::min<int64_t>(p.kernel_w, p.pad_w + w);
+    const int64_t kh = i1 - i0, kw = j1 - j0, kdim = p.in_channels * kh * kw;
+    // y[pixel][out] = col[pixel][(i * kw + j) * in + c] . wk[(i * kw + j) * in + c][out] + b,
+    // i and j counted from i0 and j0
     memory::desc col_md({oh * ow, kdim}, dt, Tag::ab);
     memory::desc dst_md({oh * ow, p.out_channels}, Dt::f32, Tag::ab);
     memory::desc w_any({kdim, p.out_channels}, dt, Tag::any);
@@ -120,6 +130,10 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(col_md, w_any, b_md, dst_md), attr, eng);
     auto e = std::make_shared<Entry>();
     e->gemm = true;
+    e->i0 = i0;
+    e->i1 = i1;
+    e->j0 = j0;
+    e->j1 = j1;
     e->prim = dnnl::matmul(pd);
     e->src_md = col_md;
     e->dst_md = dst_md;
@@ -129,9 +143,12 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
       const int64_t taps = p.kernel_h * p.kernel_w;
       for (int64_t o = 0; o < p.out_channels; ++o) {
         for (int64_t c = 0; c < p.in_channels; ++c) {
-          for (int64_t t = 0; t < taps; ++t) {
-            wk[(t * p.in_channels + c) * p.out_channels + o] =
-                weight[(o * p.in_channels + c) * taps + t];
+          for (int64_t i = i0; i < i1; ++i) {
+            for (int64_t j = j0; j < j1; ++j) {
+              const int64_t t = (i - i0) * kw + (j - j0);
+              wk[(t * p.in_channels + c) * p.out_channels + o] =
+                  weight[(o * p.in_channels + c) * taps + i * p.kernel_w + j];
+            }
           }
         }
       }
@@ -219,16 +236,18 @@ void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool accumu
   const float* in = x;
   size_t n = static_cast<size_t>(h * w * p_.in_channels);
   if (e->gemm) {
-    // im2col rows (zeros where the kernel reads padding), in the weights' (tap, channel) order.
-    const int64_t ci = p_.in_channels, kh = p_.kernel_h, kw = p_.kernel_w, kdim = ci * kh * kw;
+    // im2col rows of the active taps (zeros where a tap reads padding), in the weights' (tap,
+    // channel) order.
+    const int64_t ci = p_.in_channels, kh = e->i1 - e->i0, kw = e->j1 - e->j0;
+    const int64_t kdim = ci * kh * kw;
     n = static_cast<size_t>(oh * ow * kdim);
     float* col = detail::thread_scratch(detail::kScratchConvIn, n);
     for (int64_t r = 0; r < oh; ++r) {
       for (int64_t c = 0; c < ow; ++c) {
         for (int64_t i = 0; i < kh; ++i) {
-          const int64_t hs = r + i - p_.pad_h;
+          const int64_t hs = r + e->i0 + i - p_.pad_h;
           for (int64_t j = 0; j < kw; ++j) {
-            const int64_t ws = c + j - p_.pad_w;
+            const int64_t ws = c + e->j0 + j - p_.pad_w;
             float* dst = col + (r * ow + c) * kdim + (i * kw + j) * ci;
             if (hs < 0 || hs >= h || ws < 0 || ws >= w) {
               std::memset(dst, 0, sizeof(float) * static_cast<size_t>(ci));

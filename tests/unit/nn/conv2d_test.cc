@@ -124,11 +124,34 @@ TEST(Conv2dTest, SmallMapManyChannelsMatchesReference) {
     }
     p.post = iter % 2 ? PostOp::kRelu : PostOp::kNone;
     const bool accumulate = iter % 4 >= 2;
-    const int64_t h = 1 + pick(rng) % 16, w = 1 + pick(rng) % 8;
+    // 1-pixel-high or -wide maps, where whole kernel rows or columns read only padding.
+    const int64_t h = iter < 3 ? 1 : 1 + pick(rng) % 16, w = iter % 3 == 1 ? 1 : 1 + pick(rng) % 8;
     SCOPED_TRACE(testing::Message()
                  << "iter " << iter << " in " << p.in_channels << " out " << p.out_channels << " "
                  << h << "x" << w << " acc " << accumulate);
     Case(p, h, w, 0.05f, rng).expect_fast_matches_reference(p, h, w, true, accumulate);
+  }
+}
+
+// One layer serving maps of different heights keeps one matmul weight layout per active-tap
+// window: a 1 x 4 map (RMVPE's bottleneck on one 32-frame block) uses only the middle kernel
+// row, a 3 x 4 map all of them, and calls alternate.
+TEST(Conv2dTest, OneLayerServesMapsWithDifferentActiveTaps) {
+  std::mt19937 rng(79);
+  Conv2dParams p;
+  p.in_channels = 160;
+  p.out_channels = 48;
+  p.kernel_h = p.kernel_w = 3;
+  p.pad_h = p.pad_w = 1;
+  const Tensor wt = random_tensor({48, 160, 3, 3}, rng, 0.05f), bias = random_tensor({48}, rng);
+  const Conv2d ref(p, wt, &bias, nullptr, Backend::kReference);
+  const Conv2d fast(p, wt, &bias, nullptr, Backend::kFast);
+  for (int64_t h : {1, 3, 1, 2, 3}) {
+    const Tensor x = random_tensor({h, 4, 160}, rng);
+    Tensor yr({h, 4, 48}), yf({h, 4, 48});
+    ref.forward(x.data(), h, 4, yr.data());
+    fast.forward(x.data(), h, 4, yf.data());
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << "h " << h;
   }
 }
 
