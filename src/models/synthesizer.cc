@@ -195,7 +195,11 @@ SynthesizerResult Synthesizer::infer(const SynthesizerRequest& rq, SynthesizerWo
     }
   }
   nn::mask_rows(z, tf, ci, valid);
-  parts_->flow.reverse(z, tf, valid, g, b.flow, plan_t);
+  // A realtime call's flow covers only the frames from flow_head: planned at the workspace's
+  // length it would run every layer on up to twice the frames (39 -> 80 for a stream block).
+  // A stream's calls all have one geometry, so their flow length is fixed and the warm-up call
+  // creates its primitives.
+  parts_->flow.reverse(z, tf, valid, g, b.flow, rt ? tf : plan_t);
   const float* f0 = rq.pitchf;
   const int64_t dec_frames = rt ? rq.return_length : tf;
   const float* zdec = z + dec_head * ci;
