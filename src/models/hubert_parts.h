@@ -86,8 +86,8 @@ class ConvStack {
   void reserve(ConvWork& w, int threads) const;
   // n samples -> out [frames(n)][out_channels()]. Throws rvc::Error when n yields no frame.
   // Allocation-free once w is reserved for nn::num_threads(): every buffer a chunk needs is
-  // w's, indexed by OpenMP thread number (with dynamic scheduling, which OS thread runs which
-  // chunk varies between calls, so no scratch may be thread-local).
+  // w's, indexed by OpenMP thread number; chunks go to threads by a static schedule, so the
+  // primitives' own thread-local state is made by the first call (see forward()).
   void forward(const float* wav, int64_t n, float* out, ConvWork& w) const;
 
  private:

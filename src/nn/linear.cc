@@ -46,13 +46,13 @@ struct Linear::Impl {
     memory weights;
   };
   std::mutex mu;
-  // Keyed by (threads, (x_stride, rows * 2 + accumulate)); x_stride 0: dense rows.
+  // Keyed by (threads, (x_stride, rows * 2 + accumulate)); dense rows have x_stride == in.
   detail::PrimitiveCache<std::pair<int64_t, int64_t>, Entry> cache;
   memory bias;
   detail::PackedWeights packed;
 
   std::shared_ptr<Entry> entry(const Linear& l, int64_t rows, bool accumulate, int threads,
-                               int64_t x_stride = 0);
+                               int64_t x_stride);
 };
 
 // The entry for (rows, accumulate) at `threads` (the caller's detail::use_threads()), created
@@ -65,8 +65,7 @@ std::shared_ptr<Linear::Impl::Entry> Linear::Impl::entry(const Linear& l, int64_
   if (auto e = cache.find(threads, key)) return e;
   const auto& eng = detail::cpu_engine();
   const Dt dt = l.precision_ == Precision::kBf16 ? Dt::bf16 : Dt::f32;
-  memory::desc src_md = x_stride > 0 ? memory::desc({rows, l.in_}, dt, {x_stride, 1})
-                                     : memory::desc({rows, l.in_}, dt, Tag::ab);
+  memory::desc src_md({rows, l.in_}, dt, memory::dims{x_stride, 1});
   memory::desc dst_md({rows, l.out_}, Dt::f32, Tag::ab);
   memory::desc w_any({l.in_, l.out_}, dt, Tag::any);
   memory::desc b_md({1, l.out_}, Dt::f32, Tag::ab);
@@ -116,12 +115,11 @@ Linear::Linear(const Tensor& weight, const Tensor* bias, Backend backend, PostOp
 
 void Linear::prepare(int64_t rows, bool accumulate) const {
   if (backend_ != Backend::kFast || rows <= 0) return;
-  impl_->entry(*this, rows, accumulate, detail::use_threads());
+  impl_->entry(*this, rows, accumulate, detail::use_threads(), in_);
 }
 
-void Linear::prepare_strided(int64_t rows, int64_t x_stride, bool accumulate) const {
-  if (backend_ != Backend::kFast || rows <= 0) return;
-  impl_->entry(*this, rows, accumulate, detail::use_threads(), x_stride);
+void Linear::forward(const float* x, int64_t rows, float* y, bool accumulate) const {
+  forward_strided(x, rows, in_, y, accumulate);
 }
 
 void Linear::forward_strided(const float* x, int64_t rows, int64_t x_stride, float* y,
@@ -129,29 +127,8 @@ void Linear::forward_strided(const float* x, int64_t rows, int64_t x_stride, flo
   if (rows <= 0) return;
   if (x_stride < in_) fail("Linear: row stride ", x_stride, " is below the row length ", in_);
   if (backend_ == Backend::kReference) {
-    for (int64_t t = 0; t < rows; ++t) forward(x + t * x_stride, 1, y + t * out_, accumulate);
-    return;
-  }
-  const auto e = impl_->entry(*this, rows, accumulate, detail::use_threads(), x_stride);
-  const void* src = x;
-  if (precision_ == Precision::kBf16) {
-    // The whole span the rows cover, in bf16 with the same strides.
-    const auto span = static_cast<size_t>((rows - 1) * x_stride + in_);
-    uint16_t* xb = detail::bf16_scratch(0, span);
-    detail::to_bf16(x, xb, span);
-    src = xb;
-  }
-  detail::run_primitive(
-      e->prim,
-      {detail::bound(DNNL_ARG_SRC, e->src_md, src), detail::fixed(DNNL_ARG_WEIGHTS, e->weights),
-       detail::fixed(DNNL_ARG_BIAS, impl_->bias), detail::bound(DNNL_ARG_DST, e->dst_md, y)});
-}
-
-void Linear::forward(const float* x, int64_t rows, float* y, bool accumulate) const {
-  if (rows <= 0) return;
-  if (backend_ == Backend::kReference) {
     for (int64_t t = 0; t < rows; ++t) {
-      const float* xr = x + t * in_;
+      const float* xr = x + t * x_stride;
       float* yr = y + t * out_;
       for (int64_t o = 0; o < out_; ++o) {
         const float* wr = weight_.data() + o * in_;
@@ -163,11 +140,13 @@ void Linear::forward(const float* x, int64_t rows, float* y, bool accumulate) co
     }
     return;
   }
-  const auto e = impl_->entry(*this, rows, accumulate, detail::use_threads());
+  const auto e = impl_->entry(*this, rows, accumulate, detail::use_threads(), x_stride);
   const void* src = x;
   if (precision_ == Precision::kBf16) {
-    uint16_t* xb = detail::bf16_scratch(0, static_cast<size_t>(rows * in_));
-    detail::to_bf16(x, xb, static_cast<size_t>(rows * in_));
+    // The whole span the rows cover, in bf16 with the same strides (rows * in when dense).
+    const auto span = static_cast<size_t>((rows - 1) * x_stride + in_);
+    uint16_t* xb = detail::bf16_scratch(0, span);
+    detail::to_bf16(x, xb, span);
     src = xb;
   }
   detail::run_primitive(

@@ -42,8 +42,6 @@ class Linear {
   int64_t out_features() const { return out_; }
   Precision precision() const { return precision_; }
   void prepare(int64_t rows, bool accumulate = false) const;
-  // The same for rows `x_stride` floats apart (see the strided forward).
-  void prepare_strided(int64_t rows, int64_t x_stride, bool accumulate = false) const;
   // x: rows x in (row stride in), y: rows x out (row stride out). accumulate: y += result
   // (before the post-op).
   void forward(const float* x, int64_t rows, float* y, bool accumulate = false) const;
