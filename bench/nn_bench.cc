@@ -60,7 +60,8 @@ BENCHMARK(BM_Conv1d)
     ->Args({32, 3, 1, 40000, 2, 1})
     // A stream block's decoder (return_length 15 frames at 40k): 150, 1500, 3000, 6000 samples.
     ->ArgsProduct({{256}, {3, 11}, {1}, {150}, {2}, {0, 1}})
-    ->ArgsProduct({{128}, {3, 11}, {1}, {1500}, {2}, {0, 1}})
+    ->ArgsProduct({{128}, {3, 11}, {1, 5}, {1500, 900}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{256}, {3, 11}, {1, 5}, {150}, {1}, {0, 1}})
     ->ArgsProduct({{64}, {3, 11}, {1}, {3000}, {2}, {0, 1}})
     ->ArgsProduct({{32}, {3, 11}, {1}, {6000}, {2}, {0, 1}})
     ->Unit(benchmark::kMillisecond);

@@ -93,7 +93,8 @@ void run(benchmark::State& st, rvc::nn::Precision precision) {
 
 // The real-time stream's call (src/pipeline/stream_rvc.cc): block 100 ms, extra 500 ms, crossfade
 // 40 ms, SOLA search 10 ms: 65 input frames, skip_head 50, return_length 15, through a workspace
-// planned as the stream plans it. Argument: threads. Time: one call (one 100 ms block).
+// planned as the stream plans it. Arguments: threads, split (0: the decoder's time split off,
+// 1: as the workspace chooses). Time: one call (one 100 ms block).
 void BM_SynthesizerStream(benchmark::State& st) {
   rvc::nn::set_num_threads(static_cast<int>(st.range(0)));
   static TensorMap weights40 = random_weights(config_for(40));
@@ -114,6 +115,9 @@ void BM_SynthesizerStream(benchmark::State& st) {
   rq.return_length = kReturn;
   rq.return_length2 = kReturn;
   auto ws = synth.make_workspace(kFrames, 2 * kReturn, {kReturn, (kReturn + 1) / 2});
+  ws.set_decoder_split(st.range(1) == 2   ? rvc::models::SynthesizerWorkspace::DecoderSplit::kOn
+                       : st.range(1) != 0 ? rvc::models::SynthesizerWorkspace::DecoderSplit::kAuto
+                                          : rvc::models::SynthesizerWorkspace::DecoderSplit::kOff);
   synth.infer(rq, ws);
   for (auto _ : st) {
     auto out = synth.infer(rq, ws);
@@ -133,7 +137,14 @@ BENCHMARK(BM_Synthesizer)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);
-BENCHMARK(BM_SynthesizerStream)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SynthesizerStream)
+    ->ArgNames({"threads", "split"})
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({2, 1})
+    ->Args({1, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_Synthesizer_bf16)
     ->Args({500, 1, 40})
     ->Args({500, 2, 40})

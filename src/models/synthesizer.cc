@@ -219,7 +219,7 @@ SynthesizerResult Synthesizer::infer(const SynthesizerRequest& rq, SynthesizerWo
     }
   }
   res.audio = parts_->dec.forward(zin, dec_frames, f0, g, rq.return_length2, rngp, b.dec, dec_plan,
-                                  &res.samples, ws.decoder_chunk_frames_);
+                                  &res.samples, ws.decoder_chunk_frames_, ws.decoder_split_);
   res.m_p = m_p;
   res.logs_p = logs_p;
   res.prior_frames = tf;

@@ -20,7 +20,7 @@ constexpr size_t kGrain = 1024;  // split points stay 4 KiB aligned
 template <typename F>
 void parallel_range(size_t n, F&& f) {
   const int nt = nn::num_threads();
-  if (nt <= 1 || n < kParallelMin) {
+  if (nt <= 1 || n < kParallelMin || omp_in_parallel()) {
     f(size_t{0}, n);
     return;
   }
@@ -46,6 +46,18 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void leaky_span(con
 __attribute__((target_clones("avx512f", "avx2", "default"))) void add_span(float* y, const float* x,
                                                                            size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+// y = lrelu((y + x) * scale) on [lo, hi): two resblock groups' sums to the stage output.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void mean_leaky_span(
+    float* y, const float* x, size_t n, float scale, float slope) {
+  for (size_t i = 0; i < n; ++i) {
+    const float v = (y[i] + x[i]) * scale, m = v * slope;
+    y[i] = v < 0.f ? m : v;
+  }
+}
+void mean_leaky(float* y, const float* x, size_t lo, size_t hi, float scale, float slope) {
+  mean_leaky_span(y + lo, x + lo, hi - lo, scale, slope);
 }
 
 void leaky(const float* x, float* y, size_t n, float slope) {
@@ -128,6 +140,7 @@ Decoder::Decoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b) : 
   // Receptive field, walking back from the output: r = the reach (samples at the current
   // stage's rate, each side) of one output sample.
   int64_t r = (conv_post_.params().kernel - 1) / 2;
+  tail_margin_.assign(n_up, 0);
   for (size_t i = n_up; i-- > 0;) {
     int64_t reach = 0;
     for (size_t j = 0; j < c.resblock_kernel_sizes.size(); ++j) {
@@ -142,6 +155,7 @@ Decoder::Decoder(const SynthesizerConfig& c, const Weights& w, nn::Backend b) : 
     // ConvTranspose1d(k, u): output n reads inputs m with m*u - pad + j = n, 0 <= j < k.
     const int64_t u = c.upsample_rates[i], k = c.upsample_kernel_sizes[i];
     r = (r + k + u - 1) / u + 1;
+    tail_margin_[i] = r;
   }
   margin_frames_ = r + (conv_pre_.params().kernel - 1) / 2 + 1;
 }
@@ -186,7 +200,8 @@ const float* Decoder::source(const float* f0, int64_t frames, int64_t n_res, std
 
 const float* Decoder::forward(const float* x_in, int64_t frames, const float* f0, const float* g,
                               int64_t n_res, std::mt19937_64* rng, DecoderScratch& s,
-                              int64_t plan_frames, int64_t* samples, int64_t chunk_frames) const {
+                              int64_t plan_frames, int64_t* samples, int64_t chunk_frames,
+                              SynthesizerWorkspace::DecoderSplit split) const {
   // ref: models.py GeneratorNSF.forward / Generator.forward
   const float* har = nsf_ ? source(f0, frames, n_res, rng, s) : nullptr;
   const int64_t ci = c_.inter_channels;
@@ -201,7 +216,7 @@ const float* Decoder::forward(const float* x_in, int64_t frames, const float* f0
   *samples = t * upp_;
   float* audio = s.audio.at(static_cast<size_t>(t * upp_));
   if (chunk_frames <= 0 || t <= chunk_frames) {
-    run(xp, t, har, g, s, std::max(plan_frames, t), audio);
+    run(xp, t, har, g, s, std::max(plan_frames, t), audio, split);
     return audio;
   }
   // Equal pieces of at most chunk_frames; each runs with `m` real frames of context on both
@@ -217,37 +232,39 @@ const float* Decoder::forward(const float* x_in, int64_t frames, const float* f0
   for (int64_t a = 0; a < t; a += core) {
     const int64_t b = std::min(t, a + core);
     const int64_t lo = std::max<int64_t>(0, a - m), hi = std::min(t, b + m);
-    run(xp + lo * ci, hi - lo, har ? har + lo * upp_ : nullptr, g, s, plan, piece);
+    run(xp + lo * ci, hi - lo, har ? har + lo * upp_ : nullptr, g, s, plan, piece, split);
     std::memcpy(audio + a * upp_, piece + (a - lo) * upp_,
                 sizeof(float) * static_cast<size_t>((b - a) * upp_));
   }
   return audio;
 }
 
+int64_t Decoder::rest_up(size_t from) const {
+  int64_t r = 1;
+  for (size_t i = from; i < ups_.size(); ++i) r *= c_.upsample_rates[i];
+  return r;
+}
+
+size_t Decoder::split_stage(int64_t frames) const {
+  // The first stage whose input is at least 16 contexts long: the two halves then redo at most
+  // an eighth of that stage's work (less for the later, longer stages). (At 8, a 40k stream
+  // block would split at the 128-channel stage, whose DFT convs lose more on the shorter
+  // halves than the split gains.)
+  int64_t t = frames;
+  for (size_t i = 0; i < ups_.size(); ++i) {
+    if (t >= 16 * tail_margin_[i]) return i;
+    t = ups_[i].out_length(t);
+  }
+  return ups_.size();
+}
+
 void Decoder::run(const float* xp, int64_t t, const float* har, const float* g, DecoderScratch& s,
-                  int64_t plan_frames, float* audio) const {
+                  int64_t plan_frames, float* audio,
+                  SynthesizerWorkspace::DecoderSplit split) const {
   const int64_t plan = std::max(plan_frames, t);
   const int64_t c0 = conv_pre_.params().out_channels;
-  // Largest activation of any stage: t * upsampling so far * channels.
-  size_t cap = static_cast<size_t>(t * c0);
-  {
-    int64_t tt = t, ch = c0;
-    for (size_t i = 0; i < ups_.size(); ++i) {
-      tt = ups_[i].out_length(tt);
-      ch /= 2;
-      cap = std::max(cap, static_cast<size_t>(tt * ch));
-    }
-  }
-  float* x = s.x.at(cap);
-  float* xs = s.xs.at(cap);
-  float* y = s.y.at(cap);
-  float* a0 = s.a0.at(cap);
-  float* a = s.a.at(cap);
-  float* bb = s.bb.at(cap);
-  float* r = s.r.at(cap);
+  float* x = s.act.at(static_cast<size_t>(t * c0));
   float* pre = s.pre.at(static_cast<size_t>(t * c0 + c0));  // + the speaker bias row
-  const int64_t n_har = t * upp_, plan_har = plan * upp_;
-
   conv_pre_.forward(xp, t, pre, nn::ConvEpilogue{}, plan);
   if (has_cond_) {
     float* gc = pre + t * c0;
@@ -257,10 +274,85 @@ void Decoder::run(const float* xp, int64_t t, const float* har, const float* g, 
     }
   }
   leaky(pre, x, static_cast<size_t>(t * c0), 0.1f);
+  const size_t n_up = ups_.size();
+  using Split = SynthesizerWorkspace::DecoderSplit;
+  const bool want =
+      split == Split::kOn || (split == Split::kAuto && nn::num_threads() >= 2 &&
+                              !omp_in_parallel() && plan <= SynthesizerWorkspace::kSplitMaxFrames);
+  const size_t at = want ? split_stage(plan) : n_up;
+  int64_t tt = 0;
+  if (at >= n_up) {
+    run_stages(0, n_up, x, t, plan, har, s.main, audio, &tt);
+    return;
+  }
+  // Stages before the split on the whole decode, each stage's resblocks in two groups (one
+  // thread each).
+  const float* xm = x;
+  int64_t tm = t, pm = plan;
+  if (at > 0) {
+    xm = run_stages(0, at, x, t, plan, har, s.main, nullptr, &tm, /*groups=*/true);
+    for (size_t i = 0; i < at; ++i) pm = ups_[i].out_length(pm);
+  }
+  // Two halves of the rest: [0, mid) and [mid, tm), each computed over its span widened by the
+  // context m (clipped at the ends, where the whole decode has its own zero padding) and kept
+  // only on its own samples. Both halves are planned at one length: one set of primitives.
+  const int64_t m = tail_margin_[at], ch = c0 >> at, rest = rest_up(at);
+  const int64_t mid = (tm + 1) / 2;
+  const int64_t plan_half = std::max((pm + 1) / 2 + m, std::max(mid, tm - mid) + m);
+  const auto half = [&](int id) {
+    const int64_t a = id == 0 ? 0 : mid, b = id == 0 ? mid : tm;
+    const int64_t lo = std::max<int64_t>(0, a - m), hi = std::min(tm, b + m);
+    StageScratch& hs = s.half[id];
+    float* out = hs.audio.at(static_cast<size_t>(plan_half * rest));
+    int64_t unused = 0;
+    run_stages(at, n_up, xm + lo * ch, hi - lo, plan_half, har ? har + lo * rest : nullptr, hs, out,
+               &unused);
+    std::memcpy(audio + a * rest, out + (a - lo) * rest,
+                sizeof(float) * static_cast<size_t>((b - a) * rest));
+  };
+  if (nn::num_threads() >= 2 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(2)
+    {
+      // One half per thread (both on one if the runtime gives fewer threads).
+      const int id = omp_get_thread_num(), n = omp_get_num_threads();
+      for (int h = id; h < 2; h += n) half(h);
+    }
+  } else {
+    half(0);
+    half(1);
+  }
+}
+
+const float* Decoder::run_stages(size_t from, size_t to, const float* xin, int64_t t,
+                                 int64_t plan_t, const float* har, StageScratch& b, float* audio,
+                                 int64_t* t_out, bool groups) const {
+  int64_t ch = conv_pre_.params().out_channels >> from;
+  // Largest activation of these stages: length so far * channels.
+  size_t cap = static_cast<size_t>(t * ch);
+  {
+    int64_t tt = t, cc = ch;
+    for (size_t i = from; i < to; ++i) {
+      tt = ups_[i].out_length(tt);
+      cc /= 2;
+      cap = std::max(cap, static_cast<size_t>(tt * cc));
+    }
+  }
   const size_t nk = c_.resblock_kernel_sizes.size();
+  groups = groups && nk >= 2 && nn::num_threads() >= 2 && !omp_in_parallel();
+  // Stage outputs alternate between x and xs (the input, xin, is never written).
+  float* bufs[2] = {b.xs.at(cap), b.x.at(cap)};
+  float* y = b.y.at(cap);
+  float* a0 = b.a0.at(cap);
+  float* scratch_a[2] = {b.a.at(cap), groups ? b.a2.at(cap) : nullptr};
+  float* scratch_bb[2] = {b.bb.at(cap), groups ? b.bb2.at(cap) : nullptr};
+  float* r = b.r.at(cap);
+  float* xs2 = groups ? b.xs2.at(cap) : nullptr;
+  const int64_t rest = rest_up(from);
+  const int64_t n_har = t * rest, plan_har = plan_t * rest;
+  const float* x = xin;
   const float inv_nk = 1.f / static_cast<float>(nk);
-  int64_t plan_t = plan, ch = c0;
-  for (size_t i = 0; i < ups_.size(); ++i) {
+  for (size_t i = from; i < to; ++i) {
+    float* xs = bufs[(i - from) % 2];
     ups_[i].forward(x, t, y, plan_t);
     plan_t = ups_[i].out_length(plan_t);
     t = ups_[i].out_length(t);
@@ -285,50 +377,71 @@ void Decoder::run(const float* xp, int64_t t, const float* har, const float* g, 
     for (size_t j = 0; j < nk; ++j) need_a0 = need_a0 || !fused(resblocks_[i * nk + j], 0);
     if (need_a0) leaky(y, a0, n, 0.1f);
     const float slope = i + 1 < ups_.size() ? 0.1f : 0.01f;
-    for (size_t j = 0; j < nk; ++j) {
-      const ResBlock& rb = resblocks_[i * nk + j];
-      const bool rb1 = !rb.c2.empty();
-      const size_t nd = rb.c1.size();
-      float* rj = j == 0 ? xs : r;
-      for (size_t d = 0; d < nd; ++d) {
-        const float* in = a0;
-        nn::ConvEpilogue first;
-        if (fused(rb, d)) {
-          in = d == 0 ? y : rj;
-          first.pre = nn::PostOp::kLeakyRelu;
-          first.pre_alpha = 0.1f;
-        } else if (d > 0) {
-          leaky(rj, a, n, 0.1f);
-          in = a;
+    // Resblocks [j0, j1) into out (the first writes it, the others add to it), with the scratch
+    // of group g; `last`: the chain that ends the stage applies the mean and the leaky ReLU.
+    const auto chains = [&](size_t j0, size_t j1, float* out, int g, bool last) {
+      float* a = scratch_a[g];
+      float* bb = scratch_bb[g];
+      for (size_t j = j0; j < j1; ++j) {
+        const ResBlock& rb = resblocks_[i * nk + j];
+        const bool rb1 = !rb.c2.empty();
+        const size_t nd = rb.c1.size();
+        float* rj = j == j0 ? out : r;
+        for (size_t d = 0; d < nd; ++d) {
+          const float* in = a0;
+          nn::ConvEpilogue first;
+          if (fused(rb, d)) {
+            in = d == 0 ? y : rj;
+            first.pre = nn::PostOp::kLeakyRelu;
+            first.pre_alpha = 0.1f;
+          } else if (d > 0) {
+            leaky(rj, a, n, 0.1f);
+            in = a;
+          }
+          const nn::Conv1d* conv = &rb.c1[d];
+          if (rb1) {
+            rb.c1[d].forward(in, t, bb, first, plan_t);
+            in = bb;
+            conv = &rb.c2[d];
+          }
+          nn::ConvEpilogue ep;
+          float* dst = rj;
+          if (d + 1 == nd && j > j0) {
+            add_into(out, d == 0 ? y : rj, n);
+            dst = out;
+            ep.accumulate = true;
+          } else if (d == 0) {
+            ep.residual = y;
+          } else {
+            ep.accumulate = true;
+          }
+          if (last && d + 1 == nd && j + 1 == j1) {
+            ep.scale = inv_nk;
+            ep.post2 = nn::PostOp::kLeakyRelu;
+            ep.alpha2 = slope;
+          }
+          conv->forward(in, t, dst, ep, plan_t);
         }
-        const nn::Conv1d* last = &rb.c1[d];
-        if (rb1) {
-          rb.c1[d].forward(in, t, bb, first, plan_t);
-          in = bb;
-          last = &rb.c2[d];
-        }
-        nn::ConvEpilogue ep;
-        float* dst = rj;
-        if (d + 1 == nd && j > 0) {
-          add_into(xs, d == 0 ? y : rj, n);
-          dst = xs;
-          ep.accumulate = true;
-        } else if (d == 0) {
-          ep.residual = y;
-        } else {
-          ep.accumulate = true;
-        }
-        if (d + 1 == nd && j + 1 == nk) {
-          ep.scale = inv_nk;
-          ep.post2 = nn::PostOp::kLeakyRelu;
-          ep.alpha2 = slope;
-        }
-        last->forward(in, t, dst, ep, plan_t);
       }
+    };
+    if (!groups) {
+      chains(0, nk, xs, 0, true);
+    } else {
+      // The widest resblock costs about as much as the others together (direct convs cost by
+      // taps; a stage's DFT convs about the same each).
+#pragma omp parallel num_threads(2)
+      {
+        const int id = omp_get_thread_num(), nthr = omp_get_num_threads();
+        if (id == 0) chains(0, nk - 1, xs, 0, false);
+        if (id == 1 || nthr == 1) chains(nk - 1, nk, xs2, 1, false);
+      }
+      parallel_range(n, [&](size_t lo, size_t hi) { mean_leaky(xs, xs2, lo, hi, inv_nk, slope); });
     }
-    std::swap(x, xs);
+    x = xs;
   }
-  conv_post_.forward(x, t, audio, nn::ConvEpilogue{}, plan_t);
+  if (to == ups_.size() && audio) conv_post_.forward(x, t, audio, nn::ConvEpilogue{}, plan_t);
+  *t_out = t;
+  return x;
 }
 
 }  // namespace rvc::models::synth

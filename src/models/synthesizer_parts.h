@@ -33,8 +33,14 @@ struct EncoderScratch {
 struct FlowScratch {
   Buf x0, hbuf, xin, acts, rs, out, stats, gc;
 };
+// The activations of a run of upsampling stages (one set per time-split half).
+struct StageScratch {
+  Buf x, xs, y, a0, a, bb, r, audio;
+  Buf xs2, a2, bb2;  // the last resblock's own chain when the resblocks run in two groups
+};
 struct DecoderScratch {
-  Buf sine, har, xi, pre, x, xs, y, a0, a, bb, r, audio, piece;
+  Buf sine, har, xi, pre, act, audio, piece;
+  StageScratch main, half[2];
 };
 
 // Named weight access with readable errors; folds weight norm (dim=0) on request.
@@ -105,7 +111,8 @@ class Decoder {
   // with margin_frames() of context on both sides (see SynthesizerWorkspace).
   const float* forward(const float* x, int64_t frames, const float* f0, const float* g,
                        int64_t n_res, std::mt19937_64* rng, DecoderScratch& s, int64_t plan_frames,
-                       int64_t* samples, int64_t chunk_frames) const;
+                       int64_t* samples, int64_t chunk_frames,
+                       SynthesizerWorkspace::DecoderSplit split) const;
   int64_t upp() const { return upp_; }
   // Input frames on each side that reach an output frame (conv_pre, upsamplers, resblocks,
   // noise convs, conv_post), rounded up.
@@ -121,8 +128,22 @@ class Decoder {
   // The network on t frames x [t][inter] with the NSF source har (t * upp samples, or null);
   // writes t * upp samples to audio (which may be s.audio).
   void run(const float* x, int64_t t, const float* har, const float* g, DecoderScratch& s,
-           int64_t plan_frames, float* audio) const;
+           int64_t plan_frames, float* audio, SynthesizerWorkspace::DecoderSplit split) const;
+  // Upsampling stages [from, to) on x (t samples at ups_[from]'s input rate, planned for
+  // plan_t), with the source har (t * rest_up(from) samples, or null); when `to` is the last
+  // stage, conv_post too, into `audio`. Returns the last activation (in b) and its length.
+  // groups: each stage's last resblock (the widest kernel) on one thread and the others on a
+  // second, every operation single-threaded, then their sum.
+  const float* run_stages(size_t from, size_t to, const float* x, int64_t t, int64_t plan_t,
+                          const float* har, StageScratch& b, float* audio, int64_t* t_out,
+                          bool groups = false) const;
+  // The first stage a decode of `frames` frames may split at (ups_.size(): none).
+  size_t split_stage(int64_t frames) const;
+  int64_t rest_up(size_t from) const;
   int64_t margin_frames_ = 0;
+  // tail_margin_[i]: reach (samples at ups_[i]'s input rate, each side) of stages i.. and
+  // conv_post: the context each side of a time-split half.
+  std::vector<int64_t> tail_margin_;
   SynthesizerConfig c_;
   bool nsf_ = false;
   int64_t upp_ = 0;

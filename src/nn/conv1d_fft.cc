@@ -385,7 +385,7 @@ FftConv1d::Entry* FftConv1d::entry(int64_t mc, int threads) const {
 
 void FftConv1d::prepare(int64_t t_out) const {
   if (t_out <= 0) return;
-  const int nt = num_threads();
+  const int nt = use_threads();  // 1 inside a parallel region: one thread runs every chunk
   const int64_t mc = chunk_tiles(t_out, nt);
   const int64_t chunks = (tiles(t_out) + mc - 1) / mc;
   entry(mc, nt > 1 && chunks > 1 ? 1 : nt);
@@ -394,7 +394,7 @@ void FftConv1d::prepare(int64_t t_out) const {
 void FftConv1d::forward(const float* x, int64_t t_in, float* y, int64_t t_out,
                         const ConvEpilogue& ep, int64_t plan_t_out) const {
   if (t_out <= 0) return;
-  const int nt = num_threads();
+  const int nt = use_threads();  // 1 inside a parallel region: one thread runs every chunk
   const int64_t mc = chunk_tiles(std::max(t_out, plan_t_out), nt);
   const int64_t ci = p_.in_channels, co = p_.out_channels, d = p_.dilation;
   // Per slot: the tiles' real parts (mc rows of ci), their imaginary parts, their sums; products

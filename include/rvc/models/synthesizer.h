@@ -117,6 +117,17 @@ class SynthesizerWorkspace {
   static constexpr int64_t kDefaultDecoderChunkFrames = 1500;
   void set_decoder_chunk_frames(int64_t frames);
   int64_t decoder_chunk_frames() const { return decoder_chunk_frames_; }
+  // Split of a short decode over two threads, every operation single-threaded (a stream
+  // block's small operations scale poorly across threads; whole pieces of work do): the later
+  // upsampling stages (those whose input is long enough next to the receptive field of the
+  // rest) run as two time halves, each with that receptive field of context; in the earlier
+  // stages the widest resblock runs beside the others. The audio is the same up to float
+  // rounding. kAuto: for decodes of at most kSplitMaxFrames frames when two or more threads are
+  // set; kOn: always (on one thread the halves run one after the other).
+  enum class DecoderSplit { kAuto, kOff, kOn };
+  static constexpr int64_t kSplitMaxFrames = 100;
+  void set_decoder_split(DecoderSplit mode) { decoder_split_ = mode; }
+  DecoderSplit decoder_split() const { return decoder_split_; }
   struct Buffers;
 
  private:
@@ -124,6 +135,7 @@ class SynthesizerWorkspace {
   SynthesizerWorkspace();
   int64_t max_frames_ = 0, max_decoder_frames_ = 0;
   int64_t decoder_chunk_frames_ = kDefaultDecoderChunkFrames;
+  DecoderSplit decoder_split_ = DecoderSplit::kAuto;
   std::vector<int64_t> decoder_plans_;  // ascending; the decoder runs at the smallest that fits
   std::unique_ptr<Buffers> b_;
 };

@@ -140,6 +140,49 @@ TEST(SynthesizerWorkspace, ChunkedDecoderMatchesWholeDecoder) {
   }
 }
 
+// A short decode time-split into two halves at a later upsampling stage gives the whole
+// decode's audio: the realtime call (skip_head / return_length, with the formant stretch and
+// noise) and a plain one, for pitch and no-pitch decoders, at 2 threads (one half each) and at
+// 1 (one after the other).
+TEST(SynthesizerWorkspace, SplitDecoderMatchesWholeDecoder) {
+  const int saved = nn::num_threads();
+  for (const SynthesizerConfig& c : {real_layout_config(true), real_layout_config(false)}) {
+    const TensorMap w = bench::random_weights(c);
+    Synthesizer synth(c, w);
+    for (int threads : {2, 1}) {
+      nn::set_num_threads(threads);
+      SynthesizerWorkspace whole = synth.make_workspace(64);
+      whole.set_decoder_split(SynthesizerWorkspace::DecoderSplit::kOff);
+      SynthesizerWorkspace halves = synth.make_workspace(64);
+      halves.set_decoder_split(SynthesizerWorkspace::DecoderSplit::kOn);
+      for (int variant = 0; variant < 4; ++variant) {
+        Inputs in(64);
+        if (variant >= 1) {
+          in.rq.skip_head = 40;
+          in.rq.return_length = 23;
+        }
+        if (variant >= 2) in.rq.return_length2 = 29;  // formant stretch
+        if (variant == 3) {
+          in.rq.noise = true;
+          in.rq.seed = 5;
+        }
+        const SynthesizerResult a = synth.infer(in.rq, whole);
+        const std::vector<float> ref(a.audio, a.audio + a.samples);
+        const SynthesizerResult b = synth.infer(in.rq, halves);
+        ASSERT_EQ(b.samples, static_cast<int64_t>(ref.size()));
+        double diff = 0, peak = 0;
+        for (size_t i = 0; i < ref.size(); ++i) {
+          diff = std::max(diff, std::fabs(double(b.audio[i]) - ref[i]));
+          peak = std::max(peak, std::fabs(double(ref[i])));
+        }
+        EXPECT_GT(peak, 1e-3) << "the decoder produced silence: nothing was compared";
+        EXPECT_LT(diff, 1e-5) << "f0 " << c.f0 << " threads " << threads << " variant " << variant;
+      }
+    }
+  }
+  nn::set_num_threads(saved);
+}
+
 TEST(SynthesizerWorkspace, RepeatedCallDoesNotAllocate) {
   const SynthesizerConfig c = small_config();
   const TensorMap w = bench::random_weights(c);
