@@ -290,18 +290,46 @@ void Hubert::forward(const float* wav16k, int64_t n, int output_layer, bool appl
   run(wav16k, n, output_layer, apply_final_proj, *ws.impl_, out, nullptr);
 }
 
+void Hubert::extract(const float* wav16k, int64_t n, HubertWorkspace& ws) const {
+  if (!ws.impl_ || n > ws.impl_->max_samples) {
+    fail("hubert: ", n, " samples exceed the workspace's ", ws.max_samples());
+  }
+  run_extract(wav16k, n, *ws.impl_, nullptr);
+}
+
+void Hubert::encode(int64_t n, int output_layer, bool apply_final_proj, HubertWorkspace& ws,
+                    float* out) const {
+  if (!ws.impl_ || n > ws.impl_->max_samples) {
+    fail("hubert: ", n, " samples exceed the workspace's ", ws.max_samples());
+  }
+  run_encode(n, output_layer, apply_final_proj, *ws.impl_, out, nullptr);
+}
+
 void Hubert::run(const float* wav16k, int64_t n, int output_layer, bool apply_final_proj,
                  HubertWorkspace::Impl& ws, float* out, HubertIntermediates* debug) const {
+  run_extract(wav16k, n, ws, debug);
+  run_encode(n, output_layer, apply_final_proj, ws, out, debug);
+}
+
+void Hubert::run_extract(const float* wav16k, int64_t n, HubertWorkspace::Impl& ws,
+                         HubertIntermediates* debug) const {
+  const Net& net = *net_;
+  const int64_t t = frames(n);
+  if (t <= 0) fail("hubert: ", n, " samples are too short for one frame");
+  // ref: hubert.py HubertModel.extract_features -> forward_features
+  net.stack->forward(wav16k, n, ws.feat.data(), ws.conv);
+  if (debug) debug->conv_features = Tensor({t, net.stack->out_channels()}, ws.feat.data());
+}
+
+void Hubert::run_encode(int64_t n, int output_layer, bool apply_final_proj,
+                        HubertWorkspace::Impl& ws, float* out, HubertIntermediates* debug) const {
   const Net& net = *net_;
   const int64_t t = frames(n);
   if (t <= 0) fail("hubert: ", n, " samples are too short for one frame");
   if (apply_final_proj && !net.has_final) fail("hubert: final_proj requested but not in weights");
   const int64_t e = hp_.embedding_dim;
-  // ref: hubert.py HubertModel.extract_features -> forward_features
   float* feat = ws.feat.data();
-  net.stack->forward(wav16k, n, feat, ws.conv);
   const int64_t c_conv = net.stack->out_channels();
-  if (debug) debug->conv_features = Tensor({t, c_conv}, feat);
   nn::layer_norm(feat, feat, t, c_conv, net.feat_norm.gamma.data(), net.feat_norm.beta.data());
   float* x = feat;
   if (net.has_proj) {

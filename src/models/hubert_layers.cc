@@ -20,6 +20,27 @@ void gelu(float* x, size_t n, nn::Backend backend) { nn::gelu_erf(x, x, n, backe
 
 namespace {
 
+// f(me, parts) on a team of nt threads; on the calling thread alone (f(0, 1)) when nt <= 1 or
+// inside a parallel region already (where a nested team would allocate on every call and an
+// orphaned `omp for` would bind to the enclosing team). Work is split by `part` below, never
+// by `omp for`, so both ways run the same code.
+template <typename F>
+void team(int nt, F&& f) {
+  if (nt <= 1 || omp_in_parallel()) {
+    f(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  f(omp_get_thread_num(), omp_get_num_threads());
+}
+
+// Part `me` of `parts` contiguous, static pieces of [0, n): [*b, *e) (the same on every call).
+void part(int64_t n, int me, int parts, int64_t* b, int64_t* e) {
+  const int64_t q = n / parts, r = n % parts;
+  *b = me * q + std::min<int64_t>(me, r);
+  *e = *b + q + (me < r ? 1 : 0);
+}
+
 // Per-channel affine y = x * mul + add, then GELU, on `rows` rows.
 void scale_shift_gelu(float* x, int64_t rows, int64_t channels, const float* mul, const float* add,
                       nn::Backend backend) {
@@ -149,13 +170,12 @@ bool ConvStack::layer0_sums_from_moments(const float* wav, int64_t n, ConvWork& 
   double part_m[8][kK] = {};
   double part_mm[8][kK * kK] = {};
   const int use = std::min({nt, threads, 8});
-#pragma omp parallel num_threads(use)
-  {
-    const int me = omp_get_thread_num();
+  team(use, [&](int me, int parts) {
     double* m = part_m[me];
     double* mm = part_mm[me];
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
+    int64_t r0 = 0, r1 = 0;
+    part(rows, me, parts, &r0, &r1);
+    for (int64_t r = r0; r < r1; ++r) {
       const float* x = wav + r * s;
       for (int64_t j = 0; j < k; ++j) {
         const double xj = x[j];
@@ -163,7 +183,7 @@ bool ConvStack::layer0_sums_from_moments(const float* wav, int64_t n, ConvWork& 
         for (int64_t q = j; q < k; ++q) mm[j * kK + q] += xj * x[q];
       }
     }
-  }
+  });
   double m[kK] = {}, mm[kK * kK] = {};
   for (int th = 0; th < use; ++th) {
     for (int64_t j = 0; j < k; ++j) {
@@ -215,14 +235,14 @@ void ConvStack::layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) c
       std::fill(w.sum[static_cast<size_t>(i)].begin(), w.sum[static_cast<size_t>(i)].end(), 0.0);
       std::fill(w.sq[static_cast<size_t>(i)].begin(), w.sq[static_cast<size_t>(i)].end(), 0.0);
     }
-#pragma omp parallel num_threads(nt)
-    {
-      const size_t me = static_cast<size_t>(omp_get_thread_num());
+    team(nt, [&](int id, int parts) {
+      const size_t me = static_cast<size_t>(id);
       float* buf = w.stats[me].data();
       double* ls = w.sum[me].data();
       double* lq = w.sq[me].data();
-#pragma omp for schedule(static)  // as in forward()
-      for (int64_t ch = 0; ch < n_chunks; ++ch) {
+      int64_t c0 = 0, c1 = 0;
+      part(n_chunks, id, parts, &c0, &c1);  // as in forward()
+      for (int64_t ch = c0; ch < c1; ++ch) {
         const int64_t r0 = ch * max_rows_, nr = std::min(max_rows_, rows - r0);
         run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf);
         for (int64_t t = 0; t < nr; ++t) {
@@ -233,7 +253,7 @@ void ConvStack::layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) c
           }
         }
       }
-    }
+    });
   }
   const Norm& norm = convs_[0].norm;
   for (int64_t i = 0; i < c; ++i) {
@@ -257,7 +277,7 @@ void ConvStack::forward(const float* wav, int64_t n, float* out, ConvWork& w) co
   // (one per thread) on bounded buffers; only layer 0's GroupNorm needs a first pass.
   const int64_t t = frames(n);
   if (t <= 0) fail("hubert: input too short for the conv feature extractor");
-  const int nt = nn::num_threads();
+  const int nt = omp_in_parallel() ? 1 : nn::num_threads();
   if (w.threads < nt) reserve(w, nt);
   if (group_norm_) layer0_stats(wav, n, w, nt);
   const int64_t c_out = out_channels();
@@ -267,11 +287,11 @@ void ConvStack::forward(const float* wav, int64_t n, float* out, ConvWork& w) co
   // created by the first call (a workspace's prepare) and never grows on a later one.
   const int64_t chunk = std::min(chunk_frames_, (t + nt - 1) / nt);
   const int64_t n_chunks = (t + chunk - 1) / chunk;
-#pragma omp parallel num_threads(nt)
-  {
-    const size_t me = static_cast<size_t>(omp_get_thread_num());
-#pragma omp for schedule(static)
-    for (int64_t ch = 0; ch < n_chunks; ++ch) {
+  team(nt, [&](int id, int parts) {
+    const size_t me = static_cast<size_t>(id);
+    int64_t c0 = 0, c1 = 0;
+    part(n_chunks, id, parts, &c0, &c1);
+    for (int64_t ch = c0; ch < c1; ++ch) {
       const int64_t j0 = ch * chunk, nf = std::min(chunk, t - j0);
       const float* in = wav + j0 * hop_;
       int64_t t_in = span_of(convs_, nf);
@@ -297,7 +317,7 @@ void ConvStack::forward(const float* wav, int64_t n, float* out, ConvWork& w) co
         std::swap(cur, next);
       }
     }
-  }
+  });
 }
 
 void encoder_layer(const EncoderLayer& l, bool layer_norm_first, float* xd, int64_t t, int64_t e,

@@ -231,7 +231,7 @@ void Gru::run_fast(const Layer& l, const float* x, int64_t t, float* y) const {
       std::copy(h, h + hs, y + s * ys + d * hs);
     }
   };
-  if (dirs_ == 2 && num_threads() >= 2) {
+  if (dirs_ == 2 && num_threads() >= 2 && !omp_in_parallel()) {
 #pragma omp parallel for num_threads(2) schedule(static, 1)
     for (int d = 0; d < 2; ++d) recur(d);
   } else {

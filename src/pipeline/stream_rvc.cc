@@ -2,7 +2,8 @@
 // ref: infer/lib/rtrvc.py (branch 20240604), RVC.infer; gui_v1.py, GUI.audio_infer.
 //
 // Per block: the newest input is resampled to 16 kHz (streaming) into a sliding 16 kHz window
-// of extra + crossfade + search + block; HuBERT runs over the whole window; the index blend
+// of extra + crossfade + search + block; HuBERT runs over the whole window (its conv feature
+// extractor beside the F0 estimate, one thread each, then its transformer); the index blend
 // covers the new part (from skip_head); F0 is estimated on the newest block + 50 ms and kept in
 // a pitch cache; the synthesizer renders only the last return_length frames (skip_head /
 // return_length / return_length2 for the formant shift); the model-rate audio is resampled to
@@ -14,9 +15,12 @@
 // block on a thread other than the one that built the stream creates that thread's scratch once
 // (scratch used inside dynamically scheduled OpenMP loops lives in the workspaces instead);
 // a formant change rebuilds the formant resampler's table in place (compute, no allocation).
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -24,6 +28,7 @@
 #include "rvc/core/error.h"
 #include "rvc/dsp/f0.h"
 #include "rvc/dsp/resample.h"
+#include "rvc/nn/backend.h"
 #include "rvc/pipeline/stream.h"
 #include "rvc/pipeline/voice_models.h"
 
@@ -192,9 +197,31 @@ class RvcBackend final : public VoiceBackend {
                  static_cast<size_t>(pending_n_ - take) * sizeof(float));
     pending_n_ -= take;
 
-    // HuBERT over the whole window; upstream repeats the last frame once.
-    m_->hubert().forward(win16_.data(), n16, m_->hubert_output_layer(), m_->hubert_final_proj(),
-                         hubert_ws_, feats_.data());
+    // HuBERT over the whole window; upstream repeats the last frame once. Its conv feature
+    // extractor and the F0 of the new part run side by side, one thread each (at a block's size
+    // both scale poorly over threads: about 1.1x for RMVPE), then the transformer on all.
+    const models::Hubert& hubert = m_->hubert();
+    if (m_->has_f0() && nn::num_threads() >= 2 && !omp_in_parallel()) {
+      std::exception_ptr err[2];
+#pragma omp parallel num_threads(2)
+      {
+        const int id = omp_get_thread_num(), n = omp_get_num_threads();
+        try {
+          if (id == 0) hubert.extract(win16_.data(), n16, hubert_ws_);
+          if (id == 1 || n == 1) update_pitch_cache(p);
+        } catch (...) {
+          err[id] = std::current_exception();
+        }
+      }
+      for (const auto& e : err) {
+        if (e) std::rethrow_exception(e);
+      }
+    } else {
+      hubert.extract(win16_.data(), n16, hubert_ws_);
+      if (m_->has_f0()) update_pitch_cache(p);
+    }
+    hubert.encode(n16, m_->hubert_output_layer(), m_->hubert_final_proj(), hubert_ws_,
+                  feats_.data());
     const int64_t t = t_, c = c_;
     // Index blend on the new part (20 ms frames from skip_head / 2), in place.
     if (m_->has_index() && p.index_rate > 0 && t > skip_head_ / 2) {
@@ -212,7 +239,6 @@ class RvcBackend final : public VoiceBackend {
     const int64_t return_length2 =
         static_cast<int64_t>(std::ceil(static_cast<double>(return_length_) * factor));
     if (m_->has_f0()) {
-      update_pitch_cache(p);
       for (int64_t i = 0; i < p_len_; ++i) {
         pitchf_scaled_[static_cast<size_t>(i)] =
             static_cast<float>(cache_pitchf_[static_cast<size_t>(i)] *

@@ -122,6 +122,13 @@ class Hubert {
   // Throws rvc::Error when n > ws.max_samples() or as forward() does.
   void forward(const float* wav16k, int64_t n, int output_layer, bool apply_final_proj,
                HubertWorkspace& ws, float* out) const;
+  // That forward() in its two steps, for a caller that runs other work beside the first:
+  // extract() runs the convolutional feature extractor on the n samples into ws; encode() the
+  // rest (projection, positional conv, transformer layers) on what extract() left there, for the
+  // same n. Inside an OpenMP parallel region every operation runs on the calling thread only.
+  void extract(const float* wav16k, int64_t n, HubertWorkspace& ws) const;
+  void encode(int64_t n, int output_layer, bool apply_final_proj, HubertWorkspace& ws,
+              float* out) const;
 
   struct Net;
 
@@ -129,6 +136,10 @@ class Hubert {
   void prepare_primitives(int64_t frames) const;
   void run(const float* wav16k, int64_t n, int output_layer, bool apply_final_proj,
            HubertWorkspace::Impl& ws, float* out, HubertIntermediates* debug) const;
+  void run_extract(const float* wav16k, int64_t n, HubertWorkspace::Impl& ws,
+                   HubertIntermediates* debug) const;
+  void run_encode(int64_t n, int output_layer, bool apply_final_proj, HubertWorkspace::Impl& ws,
+                  float* out, HubertIntermediates* debug) const;
   HubertHparams hp_;
   std::unique_ptr<Net> net_;
 };
