@@ -55,7 +55,14 @@ void StreamRunner::start() {
     left -= n;
   }
   running_.store(true);
-  thread_ = std::thread([this] { worker(); });
+  warmed_.store(0);
+  thread_ = std::thread([this] {
+    stream_.warm_up(1);
+    warmed_.store(1, std::memory_order_release);
+    warmed_.notify_all();
+    worker();
+  });
+  warmed_.wait(0, std::memory_order_acquire);
 }
 
 void StreamRunner::stop() {

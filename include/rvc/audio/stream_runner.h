@@ -54,7 +54,11 @@ class StreamRunner final : public AudioCallback {
   StreamRunner(const StreamRunner&) = delete;
   StreamRunner& operator=(const StreamRunner&) = delete;
 
-  // Primes the output ring and starts the worker. Call before the device starts.
+  // Primes the output ring and starts the worker, and returns once the worker has run one
+  // silent block (Stream::warm_up(1), which resets the stream): the first block on a thread
+  // creates that thread's OpenMP team and model scratch, which made a full-size voice's first
+  // live block up to a block slower and underran the output at start-up. Call before the device
+  // starts.
   void start();
   // Stops and joins the worker (call after the device stopped). Safe to call twice.
   void stop();
@@ -79,7 +83,7 @@ class StreamRunner final : public AudioCallback {
   std::vector<float> in_block_, out_block_;
   std::thread thread_;
   std::atomic<bool> running_{false};
-  std::atomic<uint32_t> wake_{0}, produced_{0};
+  std::atomic<uint32_t> wake_{0}, produced_{0}, warmed_{0};
   std::atomic<uint64_t> xruns_{0}, dropped_{0}, blocks_{0};
   std::array<std::atomic<uint32_t>, kBuckets + 1> hist_{};
   std::atomic<double> max_ms_{0.0};
