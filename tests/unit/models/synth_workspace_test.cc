@@ -103,6 +103,24 @@ SynthesizerConfig real_layout_config(bool f0) {
   return c;
 }
 
+// Max |audio through `other` - audio through `ref`| for one request; fails the test (and
+// returns infinity) when the lengths differ or the reference is silent (nothing compared).
+double audio_diff(const Synthesizer& synth, const SynthesizerRequest& rq, SynthesizerWorkspace& ref,
+                  SynthesizerWorkspace& other) {
+  const SynthesizerResult a = synth.infer(rq, ref);
+  const std::vector<float> want(a.audio, a.audio + a.samples);
+  const SynthesizerResult b = synth.infer(rq, other);
+  EXPECT_EQ(b.samples, static_cast<int64_t>(want.size()));
+  if (b.samples != static_cast<int64_t>(want.size())) return INFINITY;
+  double diff = 0, peak = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    diff = std::max(diff, std::fabs(double(b.audio[i]) - want[i]));
+    peak = std::max(peak, std::fabs(double(want[i])));
+  }
+  EXPECT_GT(peak, 1e-3) << "the decoder produced silence: nothing was compared";
+  return diff;
+}
+
 // A decode split into pieces (each with the decoder's receptive field of context) gives the
 // whole decode's audio, for pitch and no-pitch decoders, with noise, and with the formant
 // stretch (return_length2); pieces of odd sizes make the cut points fall anywhere.
@@ -124,17 +142,8 @@ TEST(SynthesizerWorkspace, ChunkedDecoderMatchesWholeDecoder) {
           in.rq.noise = true;
           in.rq.seed = 11;
         }
-        const SynthesizerResult a = synth.infer(in.rq, whole);
-        const std::vector<float> ref(a.audio, a.audio + a.samples);
-        const SynthesizerResult b = synth.infer(in.rq, pieces);
-        ASSERT_EQ(b.samples, static_cast<int64_t>(ref.size()));
-        double diff = 0, peak = 0;
-        for (size_t i = 0; i < ref.size(); ++i) {
-          diff = std::max(diff, std::fabs(double(b.audio[i]) - ref[i]));
-          peak = std::max(peak, std::fabs(double(ref[i])));
-        }
-        EXPECT_GT(peak, 1e-3) << "the decoder produced silence: nothing was compared";
-        EXPECT_LT(diff, 1e-5) << "f0 " << c.f0 << " chunk " << chunk << " variant " << variant;
+        EXPECT_LT(audio_diff(synth, in.rq, whole, pieces), 1e-5)
+            << "f0 " << c.f0 << " chunk " << chunk << " variant " << variant;
       }
     }
   }
@@ -166,17 +175,8 @@ TEST(SynthesizerWorkspace, SplitDecoderMatchesWholeDecoder) {
           in.rq.noise = true;
           in.rq.seed = 5;
         }
-        const SynthesizerResult a = synth.infer(in.rq, whole);
-        const std::vector<float> ref(a.audio, a.audio + a.samples);
-        const SynthesizerResult b = synth.infer(in.rq, halves);
-        ASSERT_EQ(b.samples, static_cast<int64_t>(ref.size()));
-        double diff = 0, peak = 0;
-        for (size_t i = 0; i < ref.size(); ++i) {
-          diff = std::max(diff, std::fabs(double(b.audio[i]) - ref[i]));
-          peak = std::max(peak, std::fabs(double(ref[i])));
-        }
-        EXPECT_GT(peak, 1e-3) << "the decoder produced silence: nothing was compared";
-        EXPECT_LT(diff, 1e-5) << "f0 " << c.f0 << " threads " << threads << " variant " << variant;
+        EXPECT_LT(audio_diff(synth, in.rq, whole, halves), 1e-5)
+            << "f0 " << c.f0 << " threads " << threads << " variant " << variant;
       }
     }
   }
