@@ -176,19 +176,23 @@ struct ConvBlockRes {
                             &need(w, p + ".shortcut.bias", {cout}));
     }
   }
-  // Consumes x: without a shortcut conv the residual is accumulated into x's own buffer.
-  Map forward(Map x, BufferPool& pool) const {
+  // Consumes x: without a shortcut conv the residual is accumulated into x's own buffer. Every
+  // map (x, the result) is in `layout`.
+  Map forward(Map x, BufferPool& pool, nn::MapLayout layout) const {
     const int64_t cout = conv1.params().out_channels;
     Map t(x.h, x.w, cout, pool);
-    conv1.forward(x.data.data(), x.h, x.w, t.data.data());
+    conv1.forward(x.data.data(), x.h, x.w, t.data.data(), false, layout);
     if (!has_shortcut) {
-      conv2.forward(t.data.data(), t.h, t.w, x.data.data(), /*accumulate=*/true);
+      conv2.forward(t.data.data(), t.h, t.w, x.data.data(), /*accumulate=*/true, layout);
       return x;
     }
     Map y(x.h, x.w, cout, pool);
-    shortcut.forward(x.data.data(), x.h, x.w, y.data.data());
-    conv2.forward(t.data.data(), t.h, t.w, y.data.data(), /*accumulate=*/true);
+    shortcut.forward(x.data.data(), x.h, x.w, y.data.data(), false, layout);
+    conv2.forward(t.data.data(), t.h, t.w, y.data.data(), /*accumulate=*/true, layout);
     return y;
+  }
+  bool prefers_blocked(int64_t h, int64_t w) const {
+    return conv1.prefers_blocked(h, w) && conv2.prefers_blocked(h, w);
   }
 };
 
@@ -202,8 +206,27 @@ std::vector<ConvBlockRes> load_blocks(const TensorMap& w, const std::string& p, 
   return blocks;
 }
 
+// x and the result are [H][W][C]. Blocks whose convs run faster in the blocked layout
+// (Winograd: RMVPE's levels of 64+ channels) run in it; the map changes layout only where the
+// preference changes (at most twice per stack: a level's first block may have 32 inputs).
 Map run_blocks(const std::vector<ConvBlockRes>& blocks, Map x, BufferPool& pool) {
-  for (const auto& b : blocks) x = b.forward(std::move(x), pool);
+  bool blocked = false;
+  const auto relayout = [&](bool to_blocked) {
+    Map y(x.h, x.w, x.c, pool);
+    if (to_blocked) {
+      nn::to_blocked16(x.data.data(), x.h * x.w, x.c, y.data.data());
+    } else {
+      nn::from_blocked16(x.data.data(), x.h * x.w, x.c, y.data.data());
+    }
+    x = std::move(y);
+    blocked = to_blocked;
+  };
+  for (const auto& b : blocks) {
+    const bool want = b.prefers_blocked(x.h, x.w);
+    if (want != blocked) relayout(want);
+    x = b.forward(std::move(x), pool, blocked ? nn::MapLayout::kBlocked16 : nn::MapLayout::kNhwc);
+  }
+  if (blocked) relayout(false);
   return x;
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <mutex>
 #include <tuple>
+#include <vector>
 
 #include "conv2d_util.h"
 #include "dnnl_exec.h"
@@ -40,6 +41,23 @@ void fold_bn(const BatchNorm* bn, int64_t out, int64_t inner, int64_t outer, Ten
 // matmul: brgconv reaches about half of the matmul's rate on so few pixels.
 constexpr int64_t kGemmMaxPixels = 256;
 constexpr int64_t kGemmMinReduce = 1024;  // in_channels * kernel_h * kernel_w
+// Winograd (blocked layout only), measured here on RMVPE's maps at 2 threads against brgconv:
+// it wins from 64 channels on 128+ pixels (64 ch on 256x32: 0.80 vs 1.52 ms; 128 ch on
+// 128x16: 0.91 vs 1.43 ms) and loses on 16 channels or tiny maps. Wider layers would win
+// too (512 ch on 32x4: 0.76 vs 1.7 ms) but are left on the direct path: oneDNN transforms
+// their weights slowly and into a larger copy (512x512: 67-157 ms and 17-38 MB per layer, so
+// ~3 s and +0.8 GB for RMVPE's first call), and F(4x4,3x3)'s rounding grows with the channel
+// count (relative error 1.5e-5 at 256).
+constexpr int64_t kWinoMinChannels = 64;
+constexpr int64_t kWinoMaxChannels = 128;
+constexpr int64_t kWinoMinPixels = 128;
+
+bool winograd_shape(const Conv2dParams& p, int64_t h, int64_t w) {
+  return p.kernel_h == 3 && p.kernel_w == 3 && p.pad_h == 1 && p.pad_w == 1 &&
+         p.pad_bottom() == 1 && p.pad_right() == 1 && p.in_channels % 16 == 0 &&
+         p.out_channels % 16 == 0 && std::min(p.in_channels, p.out_channels) >= kWinoMinChannels &&
+         std::max(p.in_channels, p.out_channels) <= kWinoMaxChannels && h * w >= kWinoMinPixels;
+}
 
 struct Conv2d::Impl {
   struct Entry {
@@ -54,14 +72,14 @@ struct Conv2d::Impl {
     int64_t i0 = 0, i1 = 0, j0 = 0, j1 = 0;
   };
   std::mutex mu;
-  // Keyed by (threads, (h, w, accumulate)): at most kMaxCached shapes per thread count.
-  detail::PrimitiveCache<std::tuple<int64_t, int64_t, bool>, Entry> cache{kMaxCached};
+  // Keyed by (threads, (h, w, accumulate, blocked)): at most kMaxCached shapes per thread count.
+  detail::PrimitiveCache<std::tuple<int64_t, int64_t, bool, bool>, Entry> cache{kMaxCached};
   memory bias;
   detail::PackedWeights packed;       // conv weights, one copy per layout
   detail::PackedWeights packed_gemm;  // [kdim][out] im2col-matmul weights, one copy per layout
 
   std::shared_ptr<Entry> entry(const Conv2dParams& p, const Tensor& weight, int64_t h, int64_t w,
-                               bool accumulate, Precision precision, int threads);
+                               bool accumulate, bool blocked, Precision precision, int threads);
 };
 
 Conv2d::Conv2d() = default;
@@ -103,9 +121,9 @@ Conv2d::Conv2d(const Conv2dParams& p, const Tensor& weight, const Tensor* bias, 
 
 std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
                                                          const Tensor& weight, int64_t h, int64_t w,
-                                                         bool accumulate, Precision precision,
-                                                         int threads) {
-  const auto key = std::make_tuple(h, w, accumulate);
+                                                         bool accumulate, bool blocked,
+                                                         Precision precision, int threads) {
+  const auto key = std::make_tuple(h, w, accumulate, blocked);
   std::lock_guard<std::mutex> lock(mu);
   if (auto found = cache.find(threads, key)) return found;
   const auto& eng = detail::cpu_engine();
@@ -114,7 +132,8 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
   const Dt dt = precision == Precision::kBf16 ? Dt::bf16 : Dt::f32;
   const dnnl::primitive_attr attr =
       detail::make_attr(accumulate, p.post, p.alpha, detail::SumOrder::kAfterActivation);
-  if (oh * ow <= kGemmMaxPixels && p.in_channels * p.kernel_h * p.kernel_w >= kGemmMinReduce) {
+  if (!blocked && oh * ow <= kGemmMaxPixels &&
+      p.in_channels * p.kernel_h * p.kernel_w >= kGemmMinReduce) {
     // Tap row i reads input rows r + i - pad_h for output rows r in [0, oh).
     const int64_t i0 = std::max<int64_t>(0, p.pad_h - oh + 1);
     const int64_t i1 = std::min<int64_t>(p.kernel_h, p.pad_h + h);
@@ -161,15 +180,28 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
     cache.insert(threads, key, e);
     return e;
   }
-  memory::desc src_md({1, p.in_channels, h, w}, dt, Tag::nhwc);
-  memory::desc dst_md({1, p.out_channels, oh, ow}, Dt::f32, Tag::nhwc);
+  const Tag tag = blocked ? Tag::nChw16c : Tag::nhwc;
+  memory::desc src_md({1, p.in_channels, h, w}, dt, tag);
+  memory::desc dst_md({1, p.out_channels, oh, ow}, Dt::f32, tag);
   const memory::dims wdims{p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
   memory::desc w_any(wdims, dt, Tag::any);
   memory::desc b_md({p.out_channels}, Dt::f32, Tag::a);
-  dnnl::convolution_forward::desc d(
-      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any, b_md,
-      dst_md, {1, 1}, {p.pad_h, p.pad_w}, {p.pad_bottom(), p.pad_right()});
-  dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
+  const auto make_pd = [&](dnnl::algorithm alg) {
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, alg, src_md, w_any, b_md,
+                                      dst_md, {1, 1}, {p.pad_h, p.pad_w},
+                                      {p.pad_bottom(), p.pad_right()});
+    return dnnl::convolution_forward::primitive_desc(d, attr, eng);
+  };
+  dnnl::convolution_forward::primitive_desc pd;
+  bool have_pd = false;
+  if (blocked && precision == Precision::kF32 && winograd_shape(p, h, w)) {
+    try {  // oneDNN has no Winograd kernel for this CPU / post-op mix: direct instead
+      pd = make_pd(dnnl::algorithm::convolution_winograd);
+      have_pd = true;
+    } catch (const dnnl::error&) {
+    }
+  }
+  if (!have_pd) pd = make_pd(dnnl::algorithm::convolution_direct);
   auto e = std::make_shared<Entry>();
   e->prim = dnnl::convolution_forward(pd);
   e->src_md = src_md;
@@ -184,9 +216,30 @@ std::shared_ptr<Conv2d::Impl::Entry> Conv2d::Impl::entry(const Conv2dParams& p,
   return e;
 }
 
-void Conv2d::prepare(int64_t h, int64_t w, bool accumulate) const {
+void Conv2d::prepare(int64_t h, int64_t w, bool accumulate, MapLayout layout) const {
   if (backend_ != Backend::kFast || out_h(h) <= 0 || out_w(w) <= 0) return;
-  impl_->entry(p_, weight_, h, w, accumulate, precision_, detail::use_threads());
+  impl_->entry(p_, weight_, h, w, accumulate, layout == MapLayout::kBlocked16, precision_,
+               detail::use_threads());
+}
+
+bool Conv2d::prefers_blocked(int64_t h, int64_t w) const {
+  return backend_ == Backend::kFast && precision_ == Precision::kF32 && winograd_shape(p_, h, w);
+}
+
+void to_blocked16(const float* x, int64_t pixels, int64_t c, float* y) {
+  if (c % 16 != 0) fail("to_blocked16: ", c, " channels is not a multiple of 16");
+  for (int64_t b = 0; b < c / 16; ++b) {
+    float* dst = y + b * pixels * 16;
+    for (int64_t q = 0; q < pixels; ++q) std::memcpy(dst + q * 16, x + q * c + b * 16, 64);
+  }
+}
+
+void from_blocked16(const float* x, int64_t pixels, int64_t c, float* y) {
+  if (c % 16 != 0) fail("from_blocked16: ", c, " channels is not a multiple of 16");
+  for (int64_t b = 0; b < c / 16; ++b) {
+    const float* src = x + b * pixels * 16;
+    for (int64_t q = 0; q < pixels; ++q) std::memcpy(y + q * c + b * 16, src + q * 16, 64);
+  }
 }
 
 namespace {
@@ -225,14 +278,31 @@ void conv2d_reference(const Conv2dParams& p, const float* wt, const float* b, co
 
 }  // namespace
 
-void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool accumulate) const {
+void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool accumulate,
+                     MapLayout layout) const {
   const int64_t oh = out_h(h), ow = out_w(w);
   if (oh <= 0 || ow <= 0) return;
+  const bool blocked = layout == MapLayout::kBlocked16;
+  if (blocked && (p_.in_channels % 16 != 0 || p_.out_channels % 16 != 0)) {
+    fail("Conv2d: the blocked layout needs channel counts that are multiples of 16, got ",
+         p_.in_channels, " -> ", p_.out_channels);
+  }
   if (backend_ == Backend::kReference) {
-    conv2d_reference(p_, weight_.data(), bias_.data(), x, h, w, y, oh, ow, accumulate);
+    if (!blocked) {
+      conv2d_reference(p_, weight_.data(), bias_.data(), x, h, w, y, oh, ow, accumulate);
+      return;
+    }
+    std::vector<float> xn(static_cast<size_t>(h * w * p_.in_channels));
+    std::vector<float> yn(static_cast<size_t>(oh * ow * p_.out_channels));
+    from_blocked16(x, h * w, p_.in_channels, xn.data());
+    if (accumulate) from_blocked16(y, oh * ow, p_.out_channels, yn.data());
+    conv2d_reference(p_, weight_.data(), bias_.data(), xn.data(), h, w, yn.data(), oh, ow,
+                     accumulate);
+    to_blocked16(yn.data(), oh * ow, p_.out_channels, y);
     return;
   }
-  const auto e = impl_->entry(p_, weight_, h, w, accumulate, precision_, detail::use_threads());
+  const auto e =
+      impl_->entry(p_, weight_, h, w, accumulate, blocked, precision_, detail::use_threads());
   const float* in = x;
   size_t n = static_cast<size_t>(h * w * p_.in_channels);
   if (e->gemm) {

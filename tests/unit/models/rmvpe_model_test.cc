@@ -2,12 +2,14 @@
 // the hyper-parameters (blocks, depth, widths, GRU layers) and refuse inconsistent weights.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
 
 #include "rvc/core/error.h"
 #include "rvc/models/rmvpe.h"
+#include "rvc/nn/backend.h"
 #include "support/random_weights.h"
 
 namespace rvc::models {
@@ -106,6 +108,25 @@ TEST(RmvpeModel, OtherShapesRunAndCropToTheInput) {
   for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a[i], b[i]);
   std::vector<float> audio(3200, 0.f);
   EXPECT_EQ(model.infer_f0(audio.data(), 3200).size(), 21u);
+}
+
+// Levels of 64 and 128 channels on 128+ pixels run their blocks in the blocked layout
+// (Winograd convs), switching layout inside a level whose first block has 32 inputs: the whole
+// network must still match the reference backend.
+TEST(RmvpeModel, FastMatchesReferenceThroughBlockedLevels) {
+  const formats::RmvpeInfo info = make_info(/*n_blocks=*/2, /*layers=*/3, /*inter=*/1,
+                                            /*en_out=*/16, /*n_gru=*/1, /*hidden=*/8,
+                                            /*classes=*/360);
+  const Rmvpe fast(info);
+  nn::set_default_backend(nn::Backend::kReference);
+  const Rmvpe ref(info);
+  nn::set_default_backend(nn::Backend::kFast);
+  const Tensor mel = random_mel(61);  // padded to 64 frames: the 64-channel level is 16 x 32
+  const Tensor a = fast.salience(mel), b = ref.salience(mel);
+  ASSERT_EQ(a.shape(), b.shape());
+  double worst = 0.0;
+  for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, double(std::abs(a[i] - b[i])));
+  EXPECT_LT(worst, 1e-5);  // the fixtures' salience tolerance is 1e-4
 }
 
 TEST(RmvpeModel, RefusesInconsistentWeights) {

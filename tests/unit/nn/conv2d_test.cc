@@ -133,6 +133,61 @@ TEST(Conv2dTest, SmallMapManyChannelsMatchesReference) {
   }
 }
 
+// The blocked [C/16][H][W][16] layout: 3x3 convs of 64-128 channels on 128+ pixels run as
+// oneDNN's Winograd convolution there (RMVPE's inner levels), others as direct convs. Each
+// must match the reference on the same maps in [H][W][C], with BatchNorm, ReLU and the
+// post-activation residual, and the conversions must round-trip exactly.
+TEST(Conv2dTest, BlockedLayoutMatchesReference) {
+  std::mt19937 rng(80);
+  std::uniform_int_distribution<int> pick(0, 1000);
+  const int64_t chans[] = {16, 32, 64, 80, 128, 256};
+  for (int iter = 0; iter < 12; ++iter) {
+    Conv2dParams p;
+    p.in_channels = chans[2 + pick(rng) % 4];
+    p.out_channels = iter % 4 == 3 ? chans[pick(rng) % 2] : chans[2 + pick(rng) % 4];
+    const bool one = iter % 6 == 5;
+    p.kernel_h = p.kernel_w = one ? 1 : 3;
+    p.pad_h = p.pad_w = one ? 0 : 1;
+    p.post = iter % 2 ? PostOp::kRelu : PostOp::kNone;
+    const bool accumulate = iter % 3 != 0;
+    const int64_t h = iter < 2 ? 32 : 4 + pick(rng) % 40, w = iter < 2 ? 4 : 4 + pick(rng) % 20;
+    SCOPED_TRACE(testing::Message()
+                 << "iter " << iter << " in " << p.in_channels << " out " << p.out_channels << " k "
+                 << p.kernel_h << " " << h << "x" << w << " acc " << accumulate);
+    const Case c(p, h, w, 0.05f, rng);
+    const Conv2d ref(p, c.wt, &c.bias, &c.bn, Backend::kReference);
+    const Conv2d fast(p, c.wt, &c.bias, &c.bn, Backend::kFast);
+    const bool wino = !one && h * w >= 128 && std::min(p.in_channels, p.out_channels) >= 64 &&
+                      std::max(p.in_channels, p.out_channels) <= 128;
+    EXPECT_EQ(fast.prefers_blocked(h, w), wino);
+    EXPECT_FALSE(ref.prefers_blocked(h, w));
+    Tensor yr = c.y0;
+    ref.forward(c.x.data(), h, w, yr.data(), accumulate);
+    Tensor xb(c.x.shape()), yb(c.y0.shape()), yf(c.y0.shape()), back(c.x.shape());
+    to_blocked16(c.x.data(), h * w, p.in_channels, xb.data());
+    from_blocked16(xb.data(), h * w, p.in_channels, back.data());
+    for (int64_t i = 0; i < back.numel(); ++i) ASSERT_EQ(back[i], c.x[i]) << i;
+    const int64_t pixels = c.y0.dim(0) * c.y0.dim(1);
+    to_blocked16(c.y0.data(), pixels, p.out_channels, yb.data());
+    fast.forward(xb.data(), h, w, yb.data(), accumulate, MapLayout::kBlocked16);
+    from_blocked16(yb.data(), pixels, p.out_channels, yf.data());
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-5);
+    // The reference layer in the blocked layout too.
+    to_blocked16(c.y0.data(), pixels, p.out_channels, yb.data());
+    ref.forward(xb.data(), h, w, yb.data(), accumulate, MapLayout::kBlocked16);
+    from_blocked16(yb.data(), pixels, p.out_channels, yf.data());
+    EXPECT_LT(max_rel_diff(yf, yr), 1e-6);
+  }
+  Conv2dParams odd;
+  odd.in_channels = 24;
+  odd.out_channels = 32;
+  std::mt19937 r2(1);
+  const Case c(odd, 4, 4, 0.1f, r2);
+  const Conv2d conv(odd, c.wt, &c.bias, nullptr, Backend::kFast);
+  Tensor y(c.y0.shape());
+  EXPECT_THROW(conv.forward(c.x.data(), 4, 4, y.data(), false, MapLayout::kBlocked16), Error);
+}
+
 // One layer serving maps of different heights keeps one matmul weight layout per active-tap
 // window: a 1 x 4 map (RMVPE's bottleneck on one 32-frame block) uses only the middle kernel
 // row, a 3 x 4 map all of them, and calls alternate.
