@@ -1,7 +1,9 @@
 // gemm / Linear / attention / ops: fast path against the reference on random shapes.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
+#include <utility>
 
 #include "nn_test_util.h"
 #include "rvc/core/error.h"
@@ -134,6 +136,36 @@ TEST(OpsTest, LayerNormAndInterpolate) {
   EXPECT_FLOAT_EQ(o[1], 0.25f);
   EXPECT_FLOAT_EQ(o[2], 0.75f);
   EXPECT_FLOAT_EQ(o[3], 1.f);
+}
+
+// The vectorised, row-parallel layer norm against the textbook formula: channel counts with and
+// without a tail past the 8 partial sums, row counts on one thread and split over threads,
+// and in place.
+TEST(OpsTest, LayerNormMatchesPlainFormula) {
+  std::mt19937 rng(91);
+  for (const auto& [rows, ch] :
+       {std::pair<int64_t, int64_t>{3, 5}, {33, 768}, {499, 768}, {70, 1027}, {1, 8}}) {
+    SCOPED_TRACE(testing::Message() << rows << " x " << ch);
+    Tensor x = test::random_tensor({rows, ch}, rng, 3.f), g = test::random_tensor({ch}, rng),
+           b = test::random_tensor({ch}, rng);
+    for (int64_t i = 0; i < x.numel(); ++i) x[i] += 2.f;  // a mean far from 0
+    Tensor want({rows, ch}), y({rows, ch});
+    for (int64_t r = 0; r < rows; ++r) {
+      long double m = 0, v = 0;
+      for (int64_t c = 0; c < ch; ++c) m += x[r * ch + c];
+      m /= ch;
+      for (int64_t c = 0; c < ch; ++c) v += (x[r * ch + c] - m) * (x[r * ch + c] - m);
+      v /= ch;
+      for (int64_t c = 0; c < ch; ++c) {
+        want[r * ch + c] =
+            static_cast<float>((x[r * ch + c] - m) / std::sqrt(v + 1e-5L) * g[c] + b[c]);
+      }
+    }
+    layer_norm(x.data(), y.data(), rows, ch, g.data(), b.data());
+    EXPECT_LT(max_rel_diff(y, want), 1e-6);
+    layer_norm(x.data(), x.data(), rows, ch, g.data(), b.data());  // in place
+    for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(x[i], y[i]) << i;
+  }
 }
 
 }  // namespace
