@@ -3,9 +3,11 @@
 #include <benchmark/benchmark.h>
 
 #include <random>
+#include <string>
 
 #include "rvc/nn/backend.h"
 #include "rvc/nn/conv1d.h"
+#include "rvc/nn/gru.h"
 #include "rvc/nn/linear.h"
 
 namespace {
@@ -101,5 +103,32 @@ BENCHMARK(BM_Linear)
     ->Args({128, 4608, 512, 1})
     ->Args({128, 4608, 512, 2})
     ->Unit(benchmark::kMillisecond);
+
+// Bidirectional one-layer GRU on RMVPE's shape (input 384, hidden 256): frames, threads (at 2
+// the directions run side by side). GFLOP/s counts both directions' matrix products.
+void BM_Gru(benchmark::State& st) {
+  const int64_t t = st.range(0), in = 384, hs = 256;
+  rvc::nn::set_num_threads(static_cast<int>(st.range(1)));
+  rvc::TensorMap w;
+  for (const char* d : {"", "_reverse"}) {
+    const std::string s = std::string("0") + d;
+    w["weight_ih_l" + s] = random_tensor({3 * hs, in}, 0.05f);
+    w["weight_hh_l" + s] = random_tensor({3 * hs, hs}, 0.06f);
+    w["bias_ih_l" + s] = random_tensor({3 * hs}, 0.1f);
+    w["bias_hh_l" + s] = random_tensor({3 * hs}, 0.1f);
+  }
+  const rvc::nn::Gru gru(w, "", 1, true, rvc::nn::Backend::kFast);
+  const rvc::Tensor x = random_tensor({t, in}, 1.f);
+  rvc::Tensor y({t, 2 * hs});
+  gru.forward(x.data(), t, y.data());
+  for (auto _ : st) {
+    gru.forward(x.data(), t, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * t * 3 * hs * (in + hs),
+                                              benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_Gru)->ArgsProduct({{1000, 32}, {1, 2}})->Unit(benchmark::kMillisecond);
 
 }  // namespace
