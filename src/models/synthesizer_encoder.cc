@@ -141,7 +141,10 @@ void TextEncoder::forward(const float* phone, int64_t t, const int64_t* pitch, i
 }
 
 Flow::Flow(const SynthesizerConfig& c, const Weights& w, nn::Backend b)
-    : channels_(c.inter_channels), half_(c.inter_channels / 2), hidden_(c.hidden_channels) {
+    : channels_(c.inter_channels),
+      half_(c.inter_channels / 2),
+      hidden_(c.hidden_channels),
+      backend_(b) {
   // ref: models.py ResidualCouplingBlock(inter, hidden, 5, 1, 3, gin): flows at even indices.
   const int64_t h = hidden_;
   for (int fi = 0;; fi += 2) {
@@ -222,12 +225,7 @@ void Flow::reverse(float* x, int64_t t, int64_t valid, const float* g, FlowScrat
       const float* gl = gc + l * 2 * h;
       for (int64_t i = 0; i < t; ++i) {
         const float* xr = xin + i * 2 * h;
-        float* ar = acts + i * h;
-        for (int64_t ch = 0; ch < h; ++ch) {
-          float ta = std::tanh(xr[ch] + gl[ch]);
-          float sa = 1.f / (1.f + std::exp(-(xr[h + ch] + gl[h + ch])));
-          ar[ch] = ta * sa;
-        }
+        nn::tanh_sigmoid_gate(xr, xr + h, gl, gl + h, acts + i * h, h, backend_);
       }
       cp.res_skip[l].forward(acts, t, rs);
       if (l + 1 < n_layers) {

@@ -97,6 +97,7 @@ class Flow {
     std::vector<nn::Linear> res_skip;
   };
   int64_t channels_ = 0, half_ = 0, hidden_ = 0;
+  nn::Backend backend_ = nn::Backend::kReference;
   std::vector<Coupling> flows_;
 };
 

@@ -4,12 +4,12 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <utility>
 
 #include "dnnl_util.h"
+#include "fast_math.h"
 #include "rvc/core/error.h"
 
 namespace rvc::nn {
@@ -26,40 +26,16 @@ const Tensor& need(const TensorMap& w, const std::string& key, const Shape& shap
   return it->second;
 }
 
-// exp(v), v clamped to [-87, 88]: 2^k * p(r) with r = v - k ln2 in [-ln2/2, ln2/2] and the
-// degree-6 polynomial of attention.cc's softmax (relative error < 2e-7). Inline so that each
-// target clone below vectorises it.
-__attribute__((always_inline)) inline float exp_clamped(float v) {
-  constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f;
-  constexpr float kLn2Lo = -2.12194440e-4f;
-  v = v < -87.f ? -87.f : (v > 88.f ? 88.f : v);
-  const float k = __builtin_floorf(v * kLog2e + 0.5f);
-  const float r = (v - k * kLn2Hi) - k * kLn2Lo;
-  float p = 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  return p * std::bit_cast<float>((static_cast<int32_t>(k) + 127) << 23);
-}
-
 // One step's gates for hs units (ref: torch.nn.GRU): r = sigmoid(gx_r + hh_r), z = sigmoid(gx_z
 // + hh_z), n = tanh(gx_n + r * hh_n), h = (1 - z) n + z h, in one vectorised pass. libm's
 // scalar exp and tanh were most of a 10 s RMVPE call's GRU time (768 calls per step).
-// tanh(u) = 1 - 2 / (exp(2u) + 1), and its odd Taylor series below |u| = 1/16 where that
-// form would lose relative precision (series error < 3e-10 there; elsewhere < 3e-7 absolute).
 __attribute__((target_clones("avx512f", "avx2", "default"))) void gru_gates(const float* gx,
                                                                             const float* hh,
                                                                             float* h, int64_t hs) {
   for (int64_t k = 0; k < hs; ++k) {
-    const float r = 1.f / (1.f + exp_clamped(-(gx[k] + hh[k])));
-    const float z = 1.f / (1.f + exp_clamped(-(gx[hs + k] + hh[hs + k])));
-    const float u = gx[2 * hs + k] + r * hh[2 * hs + k];
-    const float u2 = u * u;
-    const float series = u + u * u2 * (-1.f / 3.f + u2 * (2.f / 15.f - u2 * (17.f / 315.f)));
-    const float wide = 1.f - 2.f / (exp_clamped(2.f * u) + 1.f);
-    const float n = (u2 < 1.f / 256.f) ? series : wide;
+    const float r = detail::sigmoid_fast(gx[k] + hh[k]);
+    const float z = detail::sigmoid_fast(gx[hs + k] + hh[hs + k]);
+    const float n = detail::tanh_fast(gx[2 * hs + k] + r * hh[2 * hs + k]);
     h[k] = (1.0f - z) * n + z * h[k];
   }
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "fast_math.h"
 #include "rvc/core/error.h"
 #include "rvc/nn/backend.h"
 
@@ -82,6 +83,28 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void layer_norm_row
 constexpr int64_t kMinPerThread = int64_t{1} << 15;
 
 }  // namespace
+
+namespace {
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void tanh_sigmoid_gate_fast(
+    const float* a, const float* b, const float* ga, const float* gb, float* y, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) {
+    y[c] = detail::tanh_fast(a[c] + ga[c]) * detail::sigmoid_fast(b[c] + gb[c]);
+  }
+}
+
+}  // namespace
+
+void tanh_sigmoid_gate(const float* a, const float* b, const float* ga, const float* gb, float* y,
+                       int64_t n, Backend backend) {
+  if (backend == Backend::kFast) {
+    tanh_sigmoid_gate_fast(a, b, ga, gb, y, n);
+    return;
+  }
+  for (int64_t c = 0; c < n; ++c) {
+    y[c] = std::tanh(a[c] + ga[c]) * (1.f / (1.f + std::exp(-(b[c] + gb[c]))));
+  }
+}
 
 void layer_norm(const float* x, float* y, int64_t rows, int64_t channels, const float* gamma,
                 const float* beta, float eps) {
