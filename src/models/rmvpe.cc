@@ -207,8 +207,8 @@ std::vector<ConvBlockRes> load_blocks(const TensorMap& w, const std::string& p, 
 }
 
 // x and the result are [H][W][C]. Blocks whose convs run faster in the blocked layout
-// (Winograd: RMVPE's levels of 64+ channels) run in it; the map changes layout only where the
-// preference changes (at most twice per stack: a level's first block may have 32 inputs).
+// (Winograd: RMVPE's 64- and 128-channel levels on 128+ pixels) run in it; the map changes
+// layout only where the preference changes (a level's first block may have 32 inputs).
 Map run_blocks(const std::vector<ConvBlockRes>& blocks, Map x, BufferPool& pool) {
   bool blocked = false;
   const auto relayout = [&](bool to_blocked) {

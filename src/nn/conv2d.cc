@@ -52,6 +52,17 @@ constexpr int64_t kWinoMinChannels = 64;
 constexpr int64_t kWinoMaxChannels = 128;
 constexpr int64_t kWinoMinPixels = 128;
 
+// oneDNN 2.6 has f32 Winograd kernels for AVX-512 (avx512_core) only; elsewhere the blocked
+// layout would only add conversions (and nChw16c is not AVX2's native blocking).
+bool winograd_isa() {
+  static const bool ok = [] {
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);
+    return (isa & need) == need;
+  }();
+  return ok;
+}
+
 bool winograd_shape(const Conv2dParams& p, int64_t h, int64_t w) {
   return p.kernel_h == 3 && p.kernel_w == 3 && p.pad_h == 1 && p.pad_w == 1 &&
          p.pad_bottom() == 1 && p.pad_right() == 1 && p.in_channels % 16 == 0 &&
@@ -223,7 +234,8 @@ void Conv2d::prepare(int64_t h, int64_t w, bool accumulate, MapLayout layout) co
 }
 
 bool Conv2d::prefers_blocked(int64_t h, int64_t w) const {
-  return backend_ == Backend::kFast && precision_ == Precision::kF32 && winograd_shape(p_, h, w);
+  return backend_ == Backend::kFast && precision_ == Precision::kF32 && winograd_isa() &&
+         winograd_shape(p_, h, w);
 }
 
 void to_blocked16(const float* x, int64_t pixels, int64_t c, float* y) {

@@ -82,10 +82,6 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void layer_norm_row
 // Elements per thread below which a row-parallel op stays on the calling thread.
 constexpr int64_t kMinPerThread = int64_t{1} << 15;
 
-}  // namespace
-
-namespace {
-
 __attribute__((target_clones("avx512f", "avx2", "default"))) void tanh_sigmoid_gate_fast(
     const float* a, const float* b, const float* ga, const float* gb, float* y, int64_t n) {
   for (int64_t c = 0; c < n; ++c) {

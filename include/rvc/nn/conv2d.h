@@ -26,9 +26,10 @@
 // rvc code (oneDNN's execute keeps a few small nodes of its own per call).
 // Layout: maps are [H][W][C] (MapLayout::kNhwc) unless a call names MapLayout::kBlocked16,
 // [C/16][H][W][16] (oneDNN's nChw16c; both channel counts must be multiples of 16). In that
-// layout a 3x3, pad-1 fast f32 conv with 64 to 128 channels on 128+ pixels runs as oneDNN's
-// Winograd convolution (F(2x2,3x3) or F(4x4,3x3)), which needs that layout: 1.5-2x faster on
-// RMVPE's 64- and 128-channel levels, with relative rounding error of ~3e-6 per layer.
+// layout a 3x3, pad-1 fast f32 conv with 64 to 128 channels on 128+ pixels on an AVX-512 CPU
+// runs as oneDNN's Winograd convolution (F(2x2,3x3) or F(4x4,3x3)), which needs that layout:
+// 1.5-2x faster on RMVPE's 64- and 128-channel levels, with relative rounding error of ~3e-6
+// per layer.
 // prefers_blocked() says when that applies; to_blocked16() / from_blocked16() convert.
 #pragma once
 
