@@ -1,39 +1,24 @@
 #include "rvc/nn/attention.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 
 #include "dnnl_util.h"
+#include "fast_math.h"
 #include "rvc/core/error.h"
 #include "rvc/nn/ops.h"
 
 namespace rvc::nn {
 namespace {
 
-// exp(x) for x <= 0 (softmax after max subtraction): 2^k * p(r), r = x - k ln2 in
-// [-ln2/2, ln2/2], degree-6 polynomial (relative error < 2e-7); inputs below -87 give 0.
-// Written as plain loops so that the compiler vectorises them for each clone's ISA (GCC 12
-// leaves an `omp simd reduction` loop scalar: the sum is taken in 16 lanes instead).
+// exp(x - max) in place (x <= max, so fast_math.h's exp_clamped is within 2e-7 relative and
+// inputs below -87 give ~0), then the row's sum. Written as plain loops so that the compiler
+// vectorises them for each clone's ISA (GCC 12 leaves an `omp simd reduction` loop scalar: the
+// sum is taken in 16 lanes instead).
 __attribute__((target_clones("avx512f", "avx2", "default"))) float exp_sum_row(float* x, int64_t n,
                                                                                float max) {
-  constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f;
-  constexpr float kLn2Lo = -2.12194440e-4f;
-  for (int64_t i = 0; i < n; ++i) {
-    float v = x[i] - max;
-    v = v < -87.f ? -87.f : v;
-    const float k = __builtin_floorf(v * kLog2e + 0.5f);
-    const float r = (v - k * kLn2Hi) - k * kLn2Lo;
-    float p = 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.f;
-    // std::bit_cast, not memcpy: GCC 12 does not vectorise through the memcpy.
-    x[i] = p * std::bit_cast<float>((static_cast<int32_t>(k) + 127) << 23);
-  }
+  for (int64_t i = 0; i < n; ++i) x[i] = detail::exp_clamped(x[i] - max);
   constexpr int64_t kLanes = 16;
   float lanes[kLanes] = {};
   int64_t i = 0;
