@@ -87,23 +87,13 @@ Tensor patch_weight(const Tensor& weight, int64_t j0, int64_t j1) {
   return w;
 }
 
-void ConvStack::run_conv(size_t i, const float* x, int64_t t_in, float* y, float* dense) const {
+void ConvStack::run_conv(size_t i, const float* x, int64_t t_in, float* y) const {
   if (backend_ == nn::Backend::kFast) {
     const ConvLayer& l = convs_[i];
     const auto& p = l.conv.params();
     const int64_t rows = l.conv.out_length(t_in), step = p.stride * p.in_channels;
     for (size_t g = 0; g < l.patches.size(); ++g) {
-      const nn::Linear& patch = l.patches[g];
-      const float* xg = x + static_cast<int64_t>(g) * step;
-      const int64_t len = patch.in_features();
-      if (len == step) {
-        patch.forward_strided(xg, rows, step, y, g > 0);
-        continue;
-      }
-      for (int64_t r = 0; r < rows; ++r) {
-        std::memcpy(dense + r * len, xg + r * step, static_cast<size_t>(len) * sizeof(float));
-      }
-      patch.forward(dense, rows, y, g > 0);
+      l.patches[g].forward_strided(x + static_cast<int64_t>(g) * step, rows, step, y, g > 0);
     }
   } else {
     convs_[i].conv.forward(x, t_in, y);
@@ -123,14 +113,8 @@ ConvStack::ConvStack(const std::vector<ConvLayer>& convs, bool group_norm, nn::B
     ++chunk_frames_;
   }
   max_rows_ = (span_of(convs_, chunk_frames_) - p0.kernel) / p0.stride + 1;
-  for (const auto& c : convs_) {
-    const auto& p = c.conv.params();
-    max_channels_ = std::max(max_channels_, p.out_channels);
-    // The rows of a gapped last patch group (see run_conv), at most layer-0 rows of them.
-    if (p.kernel % p.stride != 0) {
-      dense_floats_ = std::max(dense_floats_, (p.kernel % p.stride) * p.in_channels * max_rows_);
-    }
-  }
+  for (const auto& c : convs_)
+    max_channels_ = std::max(max_channels_, c.conv.params().out_channels);
 }
 
 int64_t ConvStack::frames(int64_t n) const {
@@ -150,14 +134,12 @@ void ConvStack::reserve(ConvWork& w, int threads) const {
     w.a.resize(nt);
     w.b.resize(nt);
     w.stats.resize(nt);
-    w.dense.resize(nt);
     w.sum.resize(nt);
     w.sq.resize(nt);
   }
   for (size_t i = 0; i < nt; ++i) {
     w.a[i].ensure(cap);
     w.b[i].ensure(cap);
-    w.dense[i].ensure(static_cast<size_t>(std::max<int64_t>(dense_floats_, 1)));
     if (group_norm_) {
       w.stats[i].ensure(static_cast<size_t>(max_rows_ * c0.out_channels));
       w.sum[i].resize(static_cast<size_t>(c0.out_channels));
@@ -262,7 +244,7 @@ void ConvStack::layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) c
       part(n_chunks, id, parts, &c0, &c1);  // as in forward()
       for (int64_t ch = c0; ch < c1; ++ch) {
         const int64_t r0 = ch * max_rows_, nr = std::min(max_rows_, rows - r0);
-        run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf, w.dense[me].data());
+        run_conv(0, wav + r0 * s, (nr - 1) * s + k, buf);
         for (int64_t t = 0; t < nr; ++t) {
           const float* r = buf + t * c;
           for (int64_t i = 0; i < c; ++i) {
@@ -320,7 +302,7 @@ void ConvStack::forward(const float* wav, int64_t n, float* out, ConvWork& w) co
         const int64_t rows = conv.out_length(t_in), c = conv.params().out_channels;
         const bool last = i + 1 == convs_.size();
         float* dst = last ? out + j0 * c_out : next;
-        run_conv(i, in, t_in, dst, w.dense[me].data());
+        run_conv(i, in, t_in, dst);
         const Norm& norm = convs_[i].norm;
         if (i == 0 && group_norm_) {
           scale_shift_gelu(dst, rows, c, w.mul.data(), w.add.data(), backend_);

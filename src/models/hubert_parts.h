@@ -33,10 +33,7 @@ struct ConvLayer {
   // output row r reads the contiguous x[r*stride*in, (r*stride + k)*in) of [T][in] rows; taps
   // [g*stride, (g+1)*stride) of every row form one strided, non-overlapping [rows][stride*in]
   // view, so group g is a Linear (weight [out][taps*in], patch_weight()) on x + g*stride*in with
-  // row stride stride*in, accumulating after the first (which adds the bias). A last group of
-  // fewer than `stride` taps (k % stride != 0) leaves gaps between its rows: those rows are
-  // gathered densely first, since oneDNN runs a gapped view on its slower gemm:jit matmul
-  // (about 130 GFLOP/s against brgemm's 180 per thread here) and a dense one on brgemm.
+  // row stride stride*in, accumulating after the first (which adds the bias).
   std::vector<nn::Linear> patches;
 };
 // Builds the taps from a PyTorch [out][in][k] weight.
@@ -68,7 +65,6 @@ struct FloatBuf {
 struct ConvWork {
   int threads = 0;
   std::vector<FloatBuf> a, b, stats;         // per thread: two chunk maps, one layer-0 chunk
-  std::vector<FloatBuf> dense;               // per thread: a strided patch view, gathered
   std::vector<std::vector<double>> sum, sq;  // per thread: layer-0 channel sums
   std::vector<float> mul, add;               // layer-0 GroupNorm as y = x * mul + add
 };
@@ -95,9 +91,8 @@ class ConvStack {
   void forward(const float* wav, int64_t n, float* out, ConvWork& w) const;
 
  private:
-  // y = conv i (x) with the stack's backend; `dense` (dense_floats_ of room) takes the rows of
-  // a patch view that does not tile its rows.
-  void run_conv(size_t i, const float* x, int64_t t_in, float* y, float* dense) const;
+  // y = conv i (x) with the stack's backend.
+  void run_conv(size_t i, const float* x, int64_t t_in, float* y) const;
   // Layer-0 GroupNorm folded to per-channel y = x * mul + add from the statistics of all frames.
   void layer0_stats(const float* wav, int64_t n, ConvWork& w, int nt) const;
   // The same per-channel sums from the moments of the input patches, for a one-input-channel
@@ -107,7 +102,7 @@ class ConvStack {
   const std::vector<ConvLayer>& convs_;
   bool group_norm_ = false;
   nn::Backend backend_;
-  int64_t hop_ = 1, chunk_frames_ = 1, max_rows_ = 1, max_channels_ = 1, dense_floats_ = 0;
+  int64_t hop_ = 1, chunk_frames_ = 1, max_rows_ = 1, max_channels_ = 1;
 };
 
 // Scratch of the transformer layers for up to `t` frames.
