@@ -61,14 +61,14 @@ void embedding(const Tensor& table, const int64_t* ids, int64_t n_ids, float* y)
 // Softmax over each row of `cols` values, numerically stable (max-subtracted).
 void softmax_rows(const float* x, float* y, int64_t rows, int64_t cols);
 
-// F.interpolate(mode="linear", align_corners=False) along time of a [T_in][C] buffer to T_out
-// frames, with PyTorch's float32 index arithmetic. x and y must not overlap.
 // WaveNet's gate on one row of n channels (ref: commons.py fused_add_tanh_sigmoid_multiply):
 // y[c] = tanh(a[c] + ga[c]) * sigmoid(b[c] + gb[c]). Reference: libm; fast: one vectorised pass
 // (exp with relative error < 2e-7, tanh within 3e-7 absolute). y may alias neither input.
 void tanh_sigmoid_gate(const float* a, const float* b, const float* ga, const float* gb, float* y,
                        int64_t n, Backend backend = default_backend());
 
+// F.interpolate(mode="linear", align_corners=False) along time of a [T_in][C] buffer to T_out
+// frames, with PyTorch's float32 index arithmetic. x and y must not overlap.
 void interpolate_linear(const float* x, int64_t t_in, int64_t channels, float* y, int64_t t_out);
 
 // Zeroes rows [valid, rows) of a [rows][C] buffer (a prefix sequence mask).
