@@ -21,10 +21,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -50,7 +52,7 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
 
 struct StreamOptions {
-  std::string input_file, output_file, input_dev, output_dev;
+  std::string input_file, output_file, input_dev, output_dev, timings_file;
   std::string models_dir = "models", model, hubert, rmvpe, index;
   std::string precision = "f32";
   std::string denoise = "off";
@@ -69,6 +71,11 @@ void add_stream_settings(Settings& s, StreamOptions* o) {
   s.add("input-file", "IN", "play this audio file into the stream (file device)", &o->input_file)
       .cli_only();
   s.add("output-file", "OUT", "write the stream's output here (.wav or .flac)", &o->output_file)
+      .cli_only();
+  s.add("timings-file", "CSV",
+        "write each block's start (s) and compute time (ms) here at the end (first hour on a "
+        "live device without --duration)",
+        &o->timings_file)
       .cli_only();
   s.add_flag("realtime",
              "file device: pace periods like a sound card (default: as fast as possible)",
@@ -193,6 +200,14 @@ int run_stream(const std::vector<std::string>& args) {
   if (!parse_stream_options(args, &o)) return 0;
   const bool file = !o.input_file.empty();
 
+  // Opened first: a bad path fails before any model loads.
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> timings_out(nullptr, &std::fclose);
+  if (!o.timings_file.empty()) {
+    timings_out.reset(std::fopen(o.timings_file.c_str(), "w"));
+    if (!timings_out) {
+      fail("--timings-file ", o.timings_file, ": cannot write (", std::strerror(errno), ")");
+    }
+  }
   std::unique_ptr<audio::Device> device;
   audio::FileDevice* file_dev = nullptr;
   if (file) {
@@ -250,6 +265,15 @@ int run_stream(const std::vector<std::string>& args) {
   audio::StreamRunner runner(stream, device->buffer_frames(), headroom);
   const int64_t latency = runner.latency_frames();
   if (file_dev) file_dev->set_drain_frames(latency);
+  {
+    // Every block of a file (its input plus the drained latency); a live run's --duration, or
+    // its first hour.
+    const int64_t block = stream.block_frames();
+    const double live_s = o.duration_s > 0 ? std::min(o.duration_s, 1e6) : 3600.0;
+    const int64_t frames = file_dev ? static_cast<int64_t>(file_dev->input().size()) + latency
+                                    : static_cast<int64_t>(live_s * sr);
+    runner.keep_timings(std::min<int64_t>(frames / block + 16, int64_t{1} << 26));
+  }
 
   const pipeline::StreamLatency L = stream.latency();
   std::printf("rvc-rt stream: %s\nvoice: %s\ndevice: %s\n", file ? "file device" : "live audio",
@@ -312,6 +336,28 @@ int run_stream(const std::vector<std::string>& args) {
               static_cast<unsigned long long>(s.input_overrun_frames),
               static_cast<unsigned long long>(s.output_underrun_frames),
               static_cast<unsigned long long>(s.dropped_input_frames));
+  const std::vector<audio::BlockTiming> timings = runner.timings();
+  const int64_t per_window = std::max<int64_t>(1, std::llround(10000.0 / ms(L.block, sr)));
+  const audio::WindowExtremes wx = audio::window_extremes(timings, per_window);
+  if (wx.windows >= 2) {
+    // Whether the slow blocks came in bursts: the 10 s stretches with the highest and the
+    // lowest median.
+    std::printf(
+        "  10 s windows (%lld): slowest p50 %.2f ms, p99 %.2f ms (from %.0f s); quietest p50 "
+        "%.2f ms, p99 %.2f ms (from %.0f s)\n",
+        static_cast<long long>(wx.windows), wx.slowest.p50_ms, wx.slowest.p99_ms,
+        wx.slowest.start_s, wx.quietest.p50_ms, wx.quietest.p99_ms, wx.quietest.start_s);
+  }
+  if (timings_out) {
+    std::fprintf(timings_out.get(), "block,start_s,compute_ms\n");
+    for (size_t i = 0; i < timings.size(); ++i) {
+      std::fprintf(timings_out.get(), "%zu,%.4f,%.3f\n", i, timings[i].start_s,
+                   timings[i].compute_ms);
+    }
+    const bool ok = std::fclose(timings_out.release()) == 0;
+    if (!ok) fail("--timings-file ", o.timings_file, ": write failed");
+    std::printf("  wrote %s: %zu blocks\n", o.timings_file.c_str(), timings.size());
+  }
   if (file_dev) {
     const auto& x = file_dev->input();
     const auto& y = file_dev->output();

@@ -21,7 +21,8 @@
 #   -f  f0 methods (default "rmvpe yin")              -p  precisions (default "f32 bf16")
 #   -u  built-in voice blocks (default "10 20 50 100"; "" = skip the built-in voice)
 #   -a  run every block instead of stopping at the first that holds
-#   -t  compute threads (default 2)                   -o  keep each run's log here
+#   -t  compute threads (default 2)                   -o  keep each run's log and per-block
+#                                                         timings (--timings-file CSV) here
 # Example, the 10-minute run at block 100 ms:
 #   bench/realtime_sweep.sh -m /tmp/fullsize -i long.wav -B 100 -f rmvpe -p f32 -u "" -a
 set -euo pipefail
@@ -40,7 +41,7 @@ all=0
 threads=2
 logdir=""
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 while getopts "m:b:i:v:e:B:f:p:u:at:o:h" opt; do
   case "$opt" in
     m) models=$OPTARG ;;
@@ -79,9 +80,11 @@ run_one() {
   local f0=$1 prec=$2 block=$3
   shift 3
   local log="$work/run.log"
+  local timings=()
+  [[ -n "$logdir" ]] && timings=(--timings-file "$logdir/timings_${f0}_${prec}_${block}ms.csv")
   echo "== block $block ms, $f0, $prec; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   if ! "$bin" stream --input-file "$input" --output-file "$work/out.wav" --realtime --quiet \
-      --block-ms "$block" "$@" "${more[@]}" >"$log" 2>&1; then
+      --block-ms "$block" "${timings[@]}" "$@" "${more[@]}" >"$log" 2>&1; then
     sed 's/^/   /' "$log" >&2
     rows+=("$(printf '%6s %-7s %-5s %s' "$block" "$f0" "$prec" "run failed (see above)")")
     return 1
@@ -110,6 +113,8 @@ run_one() {
     "$p50" "$p99" "$max" "$x/$o/$u/$d" "$holds" "$lat" "$audio")")
   echo "   p50 $p50 p99 $p99 max $max ms, xrun/overrun/underrun/dropped $x/$o/$u/$d," \
     "latency $lat ms, $audio s audio: holds real time: $holds" >&2
+  # Whether the slow blocks came in bursts (runs of 20 s or more).
+  sed -n 's/^ *10 s windows/   10 s windows/p' "$log" >&2
   [[ "$holds" == yes ]]
 }
 

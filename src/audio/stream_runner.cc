@@ -56,6 +56,8 @@ void StreamRunner::start() {
   }
   running_.store(true);
   warmed_.store(0);
+  n_timings_.store(0);
+  started_ = std::chrono::steady_clock::now();
   thread_ = std::thread([this] {
     stream_.warm_up(1);
     warmed_.store(1, std::memory_order_release);
@@ -110,7 +112,13 @@ void StreamRunner::worker() {
     in_ring_.pop(in_block_.data(), block_);
     const auto t0 = Clock::now();
     stream_.process(in_block_.data(), out_block_.data());
-    record(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    record(ms);
+    const size_t n = n_timings_.load(std::memory_order_relaxed);
+    if (n < timings_.size()) {  // only this thread writes: a plain store, then publish it
+      timings_[n] = {std::chrono::duration<double>(t0 - started_).count(), ms};
+      n_timings_.store(n + 1, std::memory_order_release);
+    }
     out_ring_.push(out_block_.data(), block_);
     blocks_.fetch_add(1, std::memory_order_relaxed);
     produced_.fetch_add(1, std::memory_order_release);
@@ -124,6 +132,43 @@ void StreamRunner::record(double ms) {
       us < 1.0 ? 0 : std::min(kBuckets, 1 + static_cast<int>(std::log(us) / std::log(1.02)));
   hist_[static_cast<size_t>(b)].fetch_add(1, std::memory_order_relaxed);
   if (ms > max_ms_.load(std::memory_order_relaxed)) max_ms_.store(ms, std::memory_order_relaxed);
+}
+
+void StreamRunner::keep_timings(int64_t max_blocks) {
+  if (running_.load()) fail("StreamRunner: keep_timings() after start()");
+  if (max_blocks < 0 || max_blocks > (int64_t{1} << 26)) {
+    fail("StreamRunner: timings for 0..67108864 blocks, got ", max_blocks);
+  }
+  timings_.assign(static_cast<size_t>(max_blocks), BlockTiming{});
+  n_timings_.store(0);
+}
+
+std::vector<BlockTiming> StreamRunner::timings() const {
+  const size_t n = n_timings_.load(std::memory_order_acquire);
+  return {timings_.begin(), timings_.begin() + static_cast<std::ptrdiff_t>(n)};
+}
+
+WindowExtremes window_extremes(const std::vector<BlockTiming>& t, int64_t blocks_per_window) {
+  WindowExtremes r;
+  const size_t w = static_cast<size_t>(std::max<int64_t>(blocks_per_window, 1));
+  if (t.empty()) return r;
+  // Whole windows only, unless the run is shorter than one.
+  const size_t windows = t.size() < w ? 1 : t.size() / w;
+  std::vector<double> ms;
+  for (size_t k = 0; k < windows; ++k) {
+    const size_t b = k * w, e = std::min(t.size(), b + w);
+    ms.clear();
+    for (size_t i = b; i < e; ++i) ms.push_back(t[i].compute_ms);
+    std::sort(ms.begin(), ms.end());
+    const auto at = [&](double q) {
+      return ms[static_cast<size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)];
+    };
+    WindowStats s{t[b].start_s, static_cast<int64_t>(e - b), at(0.5), at(0.99), ms.back()};
+    if (k == 0 || s.p50_ms > r.slowest.p50_ms) r.slowest = s;
+    if (k == 0 || s.p50_ms < r.quietest.p50_ms) r.quietest = s;
+  }
+  r.windows = static_cast<int64_t>(windows);
+  return r;
 }
 
 int64_t StreamRunner::latency_frames() const { return prime_ + stream_.latency_frames() - block_; }

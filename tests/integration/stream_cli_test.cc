@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -222,6 +223,56 @@ TEST_F(StreamCli, BadOptionsFailWithOneLine) {
           &log),
       2);
   EXPECT_NE(log.find("--model"), std::string::npos) << log;
+  EXPECT_EQ(rvc("stream --input-file " + q(sample_) + " --output-file " + q(dir_ / "o.wav") +
+                    " --timings-file " + q(dir_ / "no" / "t.csv"),
+                &log),
+            2);
+  EXPECT_NE(log.find("--timings-file"), std::string::npos) << log;
+}
+
+// --timings-file: one CSV row per block (block, start s, compute ms) after a header, as many as
+// the summary's block count, in order; a run of two 10 s windows or more names its slowest and
+// quietest.
+TEST_F(StreamCli, TimingsFileHasEveryBlockAndSummaryNamesWindows) {
+  const auto in = formats::read_audio_mono(sample_.string());
+  std::vector<float> longer;
+  while (longer.size() < static_cast<size_t>(in.sample_rate) * 22) {
+    longer.insert(longer.end(), in.samples.begin(), in.samples.end());
+  }
+  const fs::path wav = dir_ / "long.wav", csv = dir_ / "t.csv";
+  formats::write_audio(wav.string(), longer.data(), static_cast<int64_t>(longer.size()),
+                       in.sample_rate);
+  std::string log;
+  ASSERT_EQ(rvc("stream --input-file " + q(wav) + " --output-file " + q(dir_ / "o.wav") +
+                    " --block-ms 50 --timings-file " + q(csv),
+                &log),
+            0)
+      << log;
+  const size_t at = log.find(" blocks\n");
+  ASSERT_NE(at, std::string::npos) << log;
+  const int64_t blocks = std::stoll(log.substr(log.rfind(' ', at - 1) + 1));
+  ASSERT_GT(blocks, 400) << log;
+  std::ifstream f(csv);
+  std::string line;
+  ASSERT_TRUE(std::getline(f, line));
+  EXPECT_EQ(line, "block,start_s,compute_ms");
+  int64_t rows = 0;
+  double last_start = 0.0;
+  while (std::getline(f, line)) {
+    long long b = -1;
+    double start = -1.0, ms = -1.0;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lld,%lf,%lf", &b, &start, &ms), 3) << line;
+    EXPECT_EQ(b, rows);
+    EXPECT_GE(start, last_start) << line;
+    EXPECT_GE(ms, 0.0) << line;
+    last_start = start;
+    ++rows;
+  }
+  EXPECT_EQ(rows, blocks);
+  EXPECT_NE(log.find("10 s windows (2): slowest p50"), std::string::npos) << log;
+  EXPECT_NE(log.find("wrote " + csv.string() + ": " + std::to_string(blocks) + " blocks"),
+            std::string::npos)
+      << log;
 }
 
 void write_text(const fs::path& p, const std::string& text) {

@@ -19,12 +19,17 @@
 // stream.latency_frames() - block (equal to the Stream's algorithmic latency when period ==
 // block), plus the driver's own buffering.
 //
-// Thread-safety: start()/stop()/stats() from a control thread; audio() and wait_ready() from the
-// device thread; the Stream is used only by the worker while running.
+// Per-block record: with keep_timings(n) before start(), the worker also notes each of the first
+// n blocks' start (seconds since start()) and compute time in a table sized there, so a run can
+// show where its slow blocks were (slowest_window()) or write them out.
+//
+// Thread-safety: start()/stop()/stats()/timings() from a control thread; audio() and
+// wait_ready() from the device thread; the Stream is used only by the worker while running.
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -34,6 +39,27 @@
 #include "rvc/pipeline/stream.h"
 
 namespace rvc::audio {
+
+struct BlockTiming {
+  double start_s = 0.0;     // when the worker began the block, seconds since start()
+  double compute_ms = 0.0;  // Stream::process time
+};
+
+// Compute-time percentiles over one stretch of consecutive blocks.
+struct WindowStats {
+  double start_s = 0.0;  // first block's start
+  int64_t blocks = 0;
+  double p50_ms = 0.0, p99_ms = 0.0, max_ms = 0.0;
+};
+
+// The stretches of `blocks_per_window` consecutive blocks (the last, shorter one only if it is
+// the only one) with the highest and the lowest median compute time: how bursty the compute
+// time was. Both empty (blocks = 0) for no timings; blocks_per_window < 1 is taken as 1.
+struct WindowExtremes {
+  WindowStats slowest, quietest;
+  int64_t windows = 0;
+};
+WindowExtremes window_extremes(const std::vector<BlockTiming>& t, int64_t blocks_per_window);
 
 struct RunnerStats {
   uint64_t device_xruns = 0;
@@ -69,6 +95,10 @@ class StreamRunner final : public AudioCallback {
   int64_t prime_frames() const { return prime_; }
   int64_t latency_frames() const;
   RunnerStats stats() const;
+  // Keep the first `max_blocks` blocks' timings (allocates the table; before start()).
+  void keep_timings(int64_t max_blocks);
+  // The blocks recorded so far (all of them once stop() returned).
+  std::vector<BlockTiming> timings() const;
 
  private:
   // Log-spaced compute-time buckets: bucket i >= 1 holds [1 us * 1.02^(i-1), 1 us * 1.02^i),
@@ -87,6 +117,9 @@ class StreamRunner final : public AudioCallback {
   std::atomic<uint64_t> xruns_{0}, dropped_{0}, blocks_{0};
   std::array<std::atomic<uint32_t>, kBuckets + 1> hist_{};
   std::atomic<double> max_ms_{0.0};
+  std::vector<BlockTiming> timings_;  // sized by keep_timings(), written by the worker
+  std::atomic<size_t> n_timings_{0};  // entries published (release by the worker)
+  std::chrono::steady_clock::time_point started_{};
 };
 
 }  // namespace rvc::audio

@@ -85,6 +85,71 @@ TEST(StreamRunner, WaitedCallbackPathEqualsDirectStreamDelayedByPrime) {
   }
 }
 
+// keep_timings(n): the worker notes each block's start and compute time, up to n blocks, in
+// order, and the compute times are the ones behind the percentiles.
+TEST(StreamRunner, KeepsPerBlockTimings) {
+  const auto x = glide(16000, 16000);
+  for (const int64_t keep : {int64_t{1000}, int64_t{7}, int64_t{0}}) {
+    pipeline::Stream s(config16k(20), pipeline::make_builtin_backend());
+    StreamRunner r(s, 320);
+    r.keep_timings(keep);
+    FakeDevice dev(16000, 320);
+    r.start();
+    EXPECT_THROW(r.keep_timings(5), Error) << "not while running";
+    dev.start(&r);
+    std::vector<float> out(320);
+    for (int64_t i = 0; i + 320 <= static_cast<int64_t>(x.size()); i += 320) {
+      ASSERT_TRUE(dev.wait_ready());
+      dev.run_period(x.data() + i, out.data());
+    }
+    dev.stop();
+    r.stop();
+    const RunnerStats st = r.stats();
+    const std::vector<BlockTiming> t = r.timings();
+    ASSERT_EQ(t.size(), std::min<size_t>(st.blocks, static_cast<size_t>(keep)));
+    double max_ms = 0.0;
+    for (size_t i = 0; i < t.size(); ++i) {
+      EXPECT_GE(t[i].compute_ms, 0.0);
+      EXPECT_GE(t[i].start_s, i > 0 ? t[i - 1].start_s : 0.0) << "block " << i;
+      max_ms = std::max(max_ms, t[i].compute_ms);
+    }
+    if (t.size() == st.blocks) {
+      EXPECT_DOUBLE_EQ(max_ms, st.compute_max_ms);
+    }
+  }
+  pipeline::Stream s(config16k(20), pipeline::make_builtin_backend());
+  StreamRunner r(s, 320);
+  EXPECT_THROW(r.keep_timings(-1), Error);
+  EXPECT_TRUE(r.timings().empty());
+}
+
+// A burst of slow blocks is found as the slowest window, a calm stretch as the quietest; a run
+// shorter than one window is one window; nothing recorded is no window.
+TEST(WindowExtremes, FindsTheBurst) {
+  std::vector<BlockTiming> t;
+  for (int i = 0; i < 95; ++i) {
+    const bool burst = i >= 40 && i < 50;
+    const bool calm = i >= 70 && i < 80;
+    t.push_back({0.1 * i, burst ? 150.0 + i % 3 : (calm ? 60.0 : 80.0 + i % 5)});
+  }
+  const WindowExtremes w = window_extremes(t, 10);
+  EXPECT_EQ(w.windows, 9);  // whole windows only: the last 5 blocks are left out
+  EXPECT_EQ(w.slowest.blocks, 10);
+  EXPECT_DOUBLE_EQ(w.slowest.start_s, t[40].start_s);
+  EXPECT_DOUBLE_EQ(w.slowest.p50_ms, 151.0);
+  EXPECT_DOUBLE_EQ(w.slowest.max_ms, 152.0);
+  EXPECT_DOUBLE_EQ(w.slowest.p99_ms, 152.0);
+  EXPECT_DOUBLE_EQ(w.quietest.start_s, t[70].start_s);
+  EXPECT_DOUBLE_EQ(w.quietest.p50_ms, 60.0);
+
+  const WindowExtremes one = window_extremes({t.begin(), t.begin() + 4}, 10);
+  EXPECT_EQ(one.windows, 1);
+  EXPECT_EQ(one.slowest.blocks, 4);
+  EXPECT_DOUBLE_EQ(one.slowest.max_ms, 83.0);
+  EXPECT_EQ(window_extremes({}, 10).windows, 0);
+  EXPECT_EQ(window_extremes(t, 0).windows, 95);  // taken as 1 block per window
+}
+
 // Blocks in infer() until released: the worker is "slow" deterministically. The first call
 // (StreamRunner::start's warm-up block) passes.
 class GateBackend final : public pipeline::VoiceBackend {
