@@ -21,7 +21,7 @@
 //
 // Per-block record: with keep_timings(n) before start(), the worker also notes each of the first
 // n blocks' start (seconds since start()) and compute time in a table sized there, so a run can
-// show where its slow blocks were (slowest_window()) or write them out.
+// show where its slow blocks were (window_extremes()) or write them out.
 //
 // Thread-safety: start()/stop()/stats()/timings() from a control thread; audio() and
 // wait_ready() from the device thread; the Stream is used only by the worker while running.
