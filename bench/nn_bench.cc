@@ -4,7 +4,9 @@
 
 #include <random>
 #include <string>
+#include <vector>
 
+#include "full_size_models.h"
 #include "rvc/nn/backend.h"
 #include "rvc/nn/conv1d.h"
 #include "rvc/nn/gru.h"
@@ -85,6 +87,49 @@ BENCHMARK(BM_ConvTranspose1d)
     ->Args({64, 4, 2, 20000, 1})
     ->Args({64, 4, 2, 20000, 2})
     ->Unit(benchmark::kMillisecond);
+
+// Linear at a stream block's few rows with cold weights, as HuBERT's layers run them: 24 copies
+// of one layer (more bytes than the L3 holds) called in turn; the time is per call. Arguments:
+// rows, in, out, threads, half (1: every weight rounded to a half, as in RVC's checkpoints, so
+// the half-weight kernel runs up to 64 rows; 0: f32 weights on oneDNN's matmul).
+void BM_LinearRows(benchmark::State& st) {
+  const int64_t rows = st.range(0), in = st.range(1), out = st.range(2);
+  rvc::nn::set_num_threads(static_cast<int>(st.range(3)));
+  const bool half = st.range(4) != 0;
+  constexpr int kCopies = 24;
+  std::vector<rvc::nn::Linear> layers;
+  for (int c = 0; c < kCopies; ++c) {
+    rvc::Tensor w = random_tensor({out, in}, 0.05f);
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      w[i] = half ? rvc::bench::half_value(w[i] * (1.f + 1e-3f * c)) : w[i] * (1.f + 1e-3f * c);
+    }
+    layers.emplace_back(w, nullptr, rvc::nn::Backend::kFast);
+    if (layers.back().half_weights() != (half && __builtin_cpu_supports("avx512f"))) {
+      st.SkipWithError("unexpected weight storage");
+      return;
+    }
+  }
+  const rvc::Tensor x = random_tensor({rows, in}, 1.f);
+  rvc::Tensor y({rows, out});
+  for (const auto& l : layers) l.forward(x.data(), rows, y.data());
+  for (auto _ : st) {
+    for (const auto& l : layers) l.forward(x.data(), rows, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetItemsProcessed(st.iterations() * kCopies);
+  st.counters["ms_per_call"] = benchmark::Counter(
+      1e-3 * kCopies, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * rows * in * out * kCopies * 1e-9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_LinearRows)
+    ->ArgNames({"rows", "in", "out", "threads", "half"})
+    ->ArgsProduct({{32}, {768}, {3072, 2304, 768}, {2}, {0, 1}})
+    ->ArgsProduct({{32}, {3072}, {768}, {2}, {0, 1}})
+    ->ArgsProduct({{8, 64}, {768}, {3072}, {2}, {0, 1}})
+    ->ArgsProduct({{32}, {768}, {3072}, {1}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Linear (oneDNN matmul with prepacked weights) on HuBERT's shapes: rows, in, out, threads.
 void BM_Linear(benchmark::State& st) {

@@ -142,7 +142,8 @@ enum ScratchSlot {
   kScratchLinIn = 5,
   kScratchLinOut = 6,
   kScratchConvPre = 7,
-  kNumScratch = 8
+  kScratchHalfRows = 8,  // HalfPanels::gemm's packed input rows
+  kNumScratch = 9
 };
 
 // Fast-path primitives are created for a bounded set of lengths: sequences are processed in

@@ -6,6 +6,7 @@
 
 #include "dnnl_exec.h"
 #include "dnnl_util.h"
+#include "linear_half.h"
 #include "rvc/core/error.h"
 
 namespace rvc::nn {
@@ -50,6 +51,9 @@ struct Linear::Impl {
   detail::PrimitiveCache<std::pair<int64_t, int64_t>, Entry> cache;
   memory bias;
   detail::PackedWeights packed;
+  // The weights in half precision when each is exactly a half (then Linear keeps no f32 copy:
+  // oneDNN's packing widens them back); rows <= HalfPanels::kMaxRows run on it.
+  detail::HalfPanels half;
 
   std::shared_ptr<Entry> entry(const Linear& l, int64_t rows, bool accumulate, int threads,
                                int64_t x_stride);
@@ -78,7 +82,14 @@ std::shared_ptr<Linear::Impl::Entry> Linear::Impl::entry(const Linear& l, int64_
   e->weights = packed.find(pd.weights_desc());
   if (!e->weights) {
     // W^T as a [in][out] matrix is W [out][in] read with tag ba.
-    memory src_w({{l.in_, l.out_}, Dt::f32, Tag::ba}, eng, const_cast<float*>(l.weight_.data()));
+    std::vector<float> widened;
+    const float* w = l.weight_.data();
+    if (!half.empty()) {
+      widened.resize(static_cast<size_t>(l.out_ * l.in_));
+      half.unpack(widened.data());
+      w = widened.data();
+    }
+    memory src_w({{l.in_, l.out_}, Dt::f32, Tag::ba}, eng, const_cast<float*>(w));
     e->weights = packed.pack(src_w, pd.weights_desc());
   }
   cache.insert(threads, key, e);
@@ -97,7 +108,6 @@ Linear::Linear(const Tensor& weight, const Tensor* bias, Backend backend, PostOp
   out_ = weight.dim(0);
   in_ = weight.dim(1);
   if (out_ <= 0 || in_ <= 0) fail("Linear: empty weight ", shape_str(weight.shape()));
-  weight_ = Tensor({out_, in_}, weight.data());
   bias_ = Tensor({out_});
   if (bias) {
     if (bias->shape() != Shape{out_}) {
@@ -110,11 +120,21 @@ Linear::Linear(const Tensor& weight, const Tensor* bias, Backend backend, PostOp
     impl_ = std::make_unique<Impl>();
     impl_->bias = memory({{1, out_}, Dt::f32, Tag::ab}, detail::cpu_engine());
     std::memcpy(impl_->bias.get_data_handle(), bias_.data(), sizeof(float) * out_);
+    if (precision_ == Precision::kF32) {
+      impl_->half = detail::HalfPanels::pack(weight.data(), out_, in_);
+    }
   }
+  if (!impl_ || impl_->half.empty()) weight_ = Tensor({out_, in_}, weight.data());
 }
+
+bool Linear::half_weights() const { return impl_ && !impl_->half.empty(); }
 
 void Linear::prepare(int64_t rows, bool accumulate) const {
   if (backend_ != Backend::kFast || rows <= 0) return;
+  if (half_weights() && rows <= detail::HalfPanels::kMaxRows) {
+    detail::thread_scratch(detail::kScratchHalfRows, static_cast<size_t>(rows * in_));
+    return;
+  }
   impl_->entry(*this, rows, accumulate, detail::use_threads(), in_);
 }
 
@@ -138,6 +158,11 @@ void Linear::forward_strided(const float* x, int64_t rows, int64_t x_stride, flo
       }
       detail::apply_post(yr, static_cast<size_t>(out_), post_, alpha_);
     }
+    return;
+  }
+  if (rows <= detail::HalfPanels::kMaxRows && half_weights()) {
+    impl_->half.gemm(x, rows, x_stride, bias_.data(), y, accumulate);
+    detail::apply_post(y, static_cast<size_t>(rows * out_), post_, alpha_);
     return;
   }
   const auto e = impl_->entry(*this, rows, accumulate, detail::use_threads(), x_stride);

@@ -9,7 +9,10 @@
 // Fast path: a oneDNN matmul with weights pre-packed at construction; primitives are cached per
 // T (see conv1d.h for the caching/thread-safety contract). A fast Linear built while
 // default_precision() is kBf16 (and the CPU has native bf16) packs its weights in bf16 and
-// rounds each input to bf16 (accumulation and output stay f32).
+// rounds each input to bf16 (accumulation and output stay f32). An f32 fast Linear whose weights
+// are all exactly halves keeps them as halves (half the memory) and runs up to 64 rows on its own
+// kernel that widens each weight in a register: f32 arithmetic throughout, faster than oneDNN at
+// a stream block's few rows (src/nn/linear_half.h).
 // Heap: prepare(rows) creates the primitive for `rows` (allocates); a later forward() with the
 // same rows and accumulate flag allocates nothing in rvc code (oneDNN's execute keeps a few
 // small nodes of its own per call); scratch is thread-local and grows once.
@@ -41,6 +44,9 @@ class Linear {
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
   Precision precision() const { return precision_; }
+  // Whether the f32 fast path holds the weights in half precision (each one exactly a half, as in
+  // RVC's checkpoints; AVX-512F): up to 64 rows then run on that copy, more on oneDNN.
+  bool half_weights() const;
   void prepare(int64_t rows, bool accumulate = false) const;
   // x: rows x in (row stride in), y: rows x out (row stride out). accumulate: y += result
   // (before the post-op).
@@ -59,7 +65,7 @@ class Linear {
   PostOp post_ = PostOp::kNone;
   Precision precision_ = Precision::kF32;
   float alpha_ = 0.f;
-  Tensor weight_;  // [out][in]
+  Tensor weight_;  // [out][in]; empty when half_weights()
   Tensor bias_;    // [out]
   std::unique_ptr<Impl> impl_;
 };

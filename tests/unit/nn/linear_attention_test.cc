@@ -1,6 +1,8 @@
 // gemm / Linear / attention / ops: fast path against the reference on random shapes.
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <cmath>
 #include <random>
 #include <utility>
@@ -47,6 +49,59 @@ TEST(LinearTest, FastMatchesReference) {
     fast.forward(x, yf, iter % 2 == 1);
     EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << iter;
   }
+}
+
+// Weights that are all exactly halves (RVC's checkpoints store .half() weights) live in half
+// precision and run up to 64 rows on the half-weight kernel, f32 arithmetic throughout. Against
+// the reference (double sums): row counts around the 12-row register tile and the 64-row limit
+// (65 goes to oneDNN, packed from the widened halves), partial 32-column panels, strided rows,
+// accumulation, every post-op, 1 and 2 threads and a call from inside an OpenMP region.
+TEST(LinearTest, HalfWeightsMatchReference) {
+  std::mt19937 rng(21);
+  std::uniform_int_distribution<int> q(-2000, 2000);  // k / 4096: exactly a half
+  const int threads_before = num_threads();
+  int iter = 0;
+  for (const int64_t rows : {1, 11, 12, 13, 25, 32, 64, 65}) {
+    for (const int64_t out : {1, 31, 33, 96}) {
+      const int64_t in = 1 + (iter * 37) % 300, stride = in + (iter % 3) * 5;
+      Tensor w({out, in}), b = random_tensor({out}, rng);
+      for (int64_t i = 0; i < w.numel(); ++i) w.data()[i] = static_cast<float>(q(rng)) / 4096.f;
+      Tensor x = random_tensor({rows, stride}, rng);
+      const auto post = static_cast<PostOp>(iter % 4);
+      const bool acc = iter % 2 == 1;
+      Linear ref(w, &b, Backend::kReference, post, 0.1f), fast(w, &b, Backend::kFast, post, 0.1f);
+      if (__builtin_cpu_supports("avx512f")) {
+        EXPECT_TRUE(fast.half_weights());
+      }
+      const Tensor y0 = random_tensor({rows, out}, rng);  // what accumulation adds onto
+      Tensor yr = y0;
+      ref.forward_strided(x.data(), rows, stride, yr.data(), acc);
+      for (const int threads : {1, 2}) {
+        set_num_threads(threads);
+        Tensor yf = y0, yp = y0;
+        fast.forward_strided(x.data(), rows, stride, yf.data(), acc);
+        EXPECT_LT(max_rel_diff(yf, yr), 1e-5) << rows << "x" << in << "->" << out << " " << threads;
+#pragma omp parallel num_threads(2)
+        {
+          if (omp_get_thread_num() == 0)
+            fast.forward_strided(x.data(), rows, stride, yp.data(), acc);
+        }
+        EXPECT_LT(max_rel_diff(yp, yr), 1e-5) << "in a parallel region, " << rows << " rows";
+      }
+      ++iter;
+    }
+  }
+  set_num_threads(threads_before);
+  // One weight that is not a half keeps the f32 copy (and oneDNN) at every row count.
+  Tensor w = random_tensor({8, 8}, rng), b = random_tensor({8}, rng);
+  for (int64_t i = 0; i < w.numel(); ++i) w.data()[i] = static_cast<float>(q(rng)) / 4096.f;
+  w.data()[5] = 0.1f;
+  Linear fast(w, &b, Backend::kFast), ref(w, &b, Backend::kReference);
+  EXPECT_FALSE(fast.half_weights());
+  Tensor x = random_tensor({4, 8}, rng), yr, yf;
+  ref.forward(x, yr);
+  fast.forward(x, yf);
+  EXPECT_LT(max_rel_diff(yf, yr), 1e-5);
 }
 
 // Rows x_stride apart (a strided convolution's patches): the fast path against the reference
