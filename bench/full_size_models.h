@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "rvc/core/half.h"
 #include "rvc/core/tensor.h"
 #include "rvc/formats/model_info.h"
 #include "rvc/models/synthesizer.h"
@@ -34,24 +35,13 @@ using rvc::Shape;
 using rvc::Tensor;
 using rvc::TensorMap;
 
-// v rounded to the nearest IEEE half (ties to even), as the real checkpoints hold every weight
-// (upstream saves voices, HuBERT and RMVPE with .half()). So a bench runs the paths a real model
-// file runs, e.g. nn::Linear's half-weight kernel. Normal f32 inputs below 65504 in magnitude.
-inline float half_value(float v) {
-  if (v == 0.f || !std::isfinite(v)) return v;
-  int e = 0;
-  std::frexp(v, &e);                                       // |v| = m * 2^e, m in [0.5, 1)
-  const float q = std::ldexp(1.f, std::max(e - 11, -24));  // 11 significant bits, subnormals 2^-24
-  return std::nearbyint(v / q) * q;
-}
-
 struct HubertGen {
   std::mt19937 rng{7};
   rvc::TensorMap m;
   void add(const std::string& name, Shape shape, float std, float mean = 0.f) {
     Tensor t(std::move(shape));
     std::normal_distribution<float> d(mean, std);
-    for (int64_t i = 0; i < t.numel(); ++i) t[i] = half_value(d(rng));
+    for (int64_t i = 0; i < t.numel(); ++i) t[i] = rvc::round_to_half(d(rng));
     m[name] = std::move(t);
   }
   void linear(const std::string& p, int64_t out, int64_t in) {
@@ -111,7 +101,7 @@ struct RmvpeGen {
   void add(const std::string& key, Shape shape, float scale, float offset = 0.f) {
     Tensor t(std::move(shape));
     std::normal_distribution<float> d(0.f, 1.f);
-    for (int64_t i = 0; i < t.numel(); ++i) t[i] = half_value(offset + scale * d(rng));
+    for (int64_t i = 0; i < t.numel(); ++i) t[i] = rvc::round_to_half(offset + scale * d(rng));
     w[key] = std::move(t);
   }
   void bn(const std::string& p, int64_t c) {
@@ -191,7 +181,7 @@ struct SynthGen {
   void add(const std::string& name, Shape shape, int64_t fan_in) {
     Tensor t(std::move(shape));
     std::normal_distribution<float> d(0.f, 1.f / std::sqrt(static_cast<float>(fan_in)));
-    for (int64_t i = 0; i < t.numel(); ++i) t[i] = half_value(d(rng));
+    for (int64_t i = 0; i < t.numel(); ++i) t[i] = rvc::round_to_half(d(rng));
     m[name] = std::move(t);
   }
   void conv(const std::string& p, int64_t out, int64_t in, int64_t k, bool bias = true) {

@@ -101,7 +101,7 @@ void BM_LinearRows(benchmark::State& st) {
   for (int c = 0; c < kCopies; ++c) {
     rvc::Tensor w = random_tensor({out, in}, 0.05f);
     for (int64_t i = 0; i < w.numel(); ++i) {
-      w[i] = half ? rvc::bench::half_value(w[i] * (1.f + 1e-3f * c)) : w[i] * (1.f + 1e-3f * c);
+      w[i] = half ? rvc::round_to_half(w[i] * (1.f + 1e-3f * c)) : w[i] * (1.f + 1e-3f * c);
     }
     layers.emplace_back(w, nullptr, rvc::nn::Backend::kFast);
     if (layers.back().half_weights() != (half && __builtin_cpu_supports("avx512f"))) {

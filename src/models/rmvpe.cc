@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
@@ -158,11 +159,62 @@ nn::Conv2d conv3_bn_relu(const TensorMap& w, const std::string& conv, const std:
   return nn::Conv2d(p, need(w, conv + ".weight", {cout, cin, 3, 3}), nullptr, &b);
 }
 
+// A 3x3 pad-1 conv + BatchNorm + ReLU on a one-row map (H == 1), where only the kernel's middle
+// row meets data. A stream block's 32 frames leave RMVPE's intermediate levels 1 x 4 (512
+// channels, 75% of its weights): there the conv is a matrix product of the W rows [x[w-1], x[w],
+// x[w+1]] with the middle row's weights, which the checkpoint stores as halves, so nn::Linear
+// keeps them as halves and streams a sixth of the folded 3x3 kernel's f32 bytes. The BatchNorm
+// follows as a per-channel scale and shift (as upstream's separate BatchNorm2d) and the ReLU.
+struct RowConv {
+  static constexpr int64_t kMaxWidth = 64;
+  nn::Linear lin;  // [cout][3 * cin]: lin weight (o, kw * cin + c) = w[o][c][1][kw]
+  Tensor scale, shift;
+
+  RowConv(const Tensor& w, const nn::BatchNorm& bn) : scale(bn.scale()), shift(bn.shift()) {
+    const int64_t cout = w.dim(0), cin = w.dim(1);
+    Tensor m({cout, 3 * cin});
+    for (int64_t o = 0; o < cout; ++o) {
+      for (int64_t kw = 0; kw < 3; ++kw) {
+        for (int64_t c = 0; c < cin; ++c)
+          m[(o * 3 + kw) * cin + c] = w[((o * cin + c) * 3 + 1) * 3 + kw];
+      }
+    }
+    lin = nn::Linear(m, nullptr);
+  }
+  // x: [width][cin] -> y: [width][cout] = relu(bn(conv(x))), or y += that when add.
+  void forward(const float* x, int64_t width, float* y, bool add, BufferPool& pool) const {
+    const int64_t cin = lin.in_features() / 3, cout = lin.out_features();
+    Map col(1, width, 3 * cin, pool), t(1, width, cout, pool);
+    for (int64_t w = 0; w < width; ++w) {
+      for (int64_t kw = 0; kw < 3; ++kw) {
+        float* dst = col.data.data() + (w * 3 + kw) * cin;
+        const int64_t src = w + kw - 1;
+        if (src < 0 || src >= width) {
+          std::fill(dst, dst + cin, 0.0f);
+        } else {
+          std::copy(x + src * cin, x + (src + 1) * cin, dst);
+        }
+      }
+    }
+    lin.forward(col.data.data(), width, t.data.data());
+    for (int64_t w = 0; w < width; ++w) {
+      const float* tr = t.data.data() + w * cout;
+      float* yr = y + w * cout;
+      for (int64_t o = 0; o < cout; ++o) {
+        const float v = std::max(tr[o] * scale[o] + shift[o], 0.0f);
+        yr[o] = add ? yr[o] + v : v;
+      }
+    }
+  }
+};
+
 // ref: infer/lib/rmvpe.py, ConvBlockRes: relu(bn(conv(relu(bn(conv(x)))))) + shortcut(x)
 struct ConvBlockRes {
   nn::Conv2d conv1, conv2;  // BatchNorm + ReLU fused; conv2 adds the residual after its ReLU
   bool has_shortcut = false;
   nn::Conv2d shortcut;  // 1x1 with bias
+  // The same convs for one-row maps (half weights; see RowConv), made by use_rows().
+  std::unique_ptr<RowConv> row1, row2;
 
   ConvBlockRes(const TensorMap& w, const std::string& p, int64_t cin, int64_t cout) {
     conv1 = conv3_bn_relu(w, p + ".conv.0", p + ".conv.1", cin, cout);
@@ -176,19 +228,43 @@ struct ConvBlockRes {
                             &need(w, p + ".shortcut.bias", {cout}));
     }
   }
+  // Keeps row forms of both convs when the checkpoint's weights are halves (and the fast f32
+  // path holds them so); otherwise nothing changes.
+  void use_rows(const TensorMap& w, const std::string& p) {
+    auto r1 = std::make_unique<RowConv>(need_rank(w, p + ".conv.0.weight", 4),
+                                        load_bn(w, p + ".conv.1", conv1.params().out_channels));
+    auto r2 = std::make_unique<RowConv>(need_rank(w, p + ".conv.3.weight", 4),
+                                        load_bn(w, p + ".conv.4", conv2.params().out_channels));
+    if (!r1->lin.half_weights() || !r2->lin.half_weights()) return;
+    row1 = std::move(r1);
+    row2 = std::move(r2);
+  }
   // Consumes x: without a shortcut conv the residual is accumulated into x's own buffer. Every
   // map (x, the result) is in `layout`.
   Map forward(Map x, BufferPool& pool, nn::MapLayout layout) const {
     const int64_t cout = conv1.params().out_channels;
+    const bool rows =
+        row1 && x.h == 1 && x.w <= RowConv::kMaxWidth && layout == nn::MapLayout::kNhwc;
     Map t(x.h, x.w, cout, pool);
-    conv1.forward(x.data.data(), x.h, x.w, t.data.data(), false, layout);
+    if (rows) {
+      row1->forward(x.data.data(), x.w, t.data.data(), false, pool);
+    } else {
+      conv1.forward(x.data.data(), x.h, x.w, t.data.data(), false, layout);
+    }
+    const auto second = [&](float* y) {
+      if (rows) {
+        row2->forward(t.data.data(), t.w, y, /*add=*/true, pool);
+      } else {
+        conv2.forward(t.data.data(), t.h, t.w, y, /*accumulate=*/true, layout);
+      }
+    };
     if (!has_shortcut) {
-      conv2.forward(t.data.data(), t.h, t.w, x.data.data(), /*accumulate=*/true, layout);
+      second(x.data.data());
       return x;
     }
     Map y(x.h, x.w, cout, pool);
     shortcut.forward(x.data.data(), x.h, x.w, y.data.data(), false, layout);
-    conv2.forward(t.data.data(), t.h, t.w, y.data.data(), /*accumulate=*/true, layout);
+    second(y.data.data());
     return y;
   }
   bool prefers_blocked(int64_t h, int64_t w) const {
@@ -289,8 +365,16 @@ Rmvpe::Rmvpe(formats::RmvpeInfo info) : mel_(dsp::LogMelConfig{}), net_(std::mak
   }
   // Encoder.out_channel is the doubled count after the loop; Intermediate goes out/2 -> out.
   for (int64_t i = 0; i < hp_.inter_layers; ++i) {
-    n.inter.push_back(load_blocks(w, "unet.intermediate.layers." + std::to_string(i) + ".conv",
-                                  hp_.n_blocks, i == 0 ? cout / 2 : cout, cout));
+    const std::string p = "unet.intermediate.layers." + std::to_string(i) + ".conv";
+    n.inter.push_back(load_blocks(w, p, hp_.n_blocks, i == 0 ? cout / 2 : cout, cout));
+    // The intermediate levels are one row high whenever the padded frames are 2^en_de_layers
+    // (a stream block's window); the fast f32 path then runs them as row products.
+    if (n.inter.back().front().conv1.backend() == nn::Backend::kFast &&
+        nn::effective_precision(nn::default_precision()) == nn::Precision::kF32) {
+      for (int64_t j = 0; j < hp_.n_blocks; ++j) {
+        n.inter.back()[static_cast<size_t>(j)].use_rows(w, p + "." + std::to_string(j));
+      }
+    }
   }
   int64_t dch = cout;
   for (int64_t i = 0; i < hp_.en_de_layers; ++i) {
@@ -373,6 +457,14 @@ RmvpeWorkspace Rmvpe::make_workspace(int64_t max_samples) const {
   w.sal.resize(static_cast<size_t>(t * hp_.n_classes));
   w.f0.resize(static_cast<size_t>(t));
   return ws;
+}
+
+int64_t Rmvpe::half_row_convs() const {
+  int64_t n = 0;
+  for (const auto& level : net_->inter) {
+    for (const auto& b : level) n += b.row1 ? 2 : 0;
+  }
+  return n;
 }
 
 void Rmvpe::prepare(RmvpeWorkspace& ws, int64_t n, float threshold) const {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "rvc/core/half.h"
+
 namespace rvc::test {
 
 void RandomWeights::add(const std::string& name, Shape shape, float stddev, float mean) {
@@ -28,6 +30,12 @@ void RandomWeights::batch_norm(const std::string& name, int64_t c) {
   add(name + ".bias", {c}, 0.1f);
   add(name + ".running_mean", {c}, 0.1f);
   add(name + ".running_var", {c}, 0.05f, 1.f);
+}
+
+void RandomWeights::round_to_halves() {
+  for (auto& [name, t] : map) {
+    for (int64_t i = 0; i < t.numel(); ++i) t[i] = round_to_half(t[i]);
+  }
 }
 
 }  // namespace rvc::test

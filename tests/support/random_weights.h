@@ -26,6 +26,9 @@ struct RandomWeights {
   void norm(const std::string& name, int64_t c);
   // BatchNorm name.{weight, bias, running_mean, running_var}, [c] each, running_var ~ 1.
   void batch_norm(const std::string& name, int64_t c);
+  // Rounds every tensor of the map to the nearest IEEE half (ties to even), as RVC's checkpoints
+  // hold their weights (saved with .half()).
+  void round_to_halves();
 };
 
 }  // namespace rvc::test

@@ -81,6 +81,9 @@ class Rmvpe {
 
   // F0 frames for n samples: n / 160 + 1.
   int64_t frames(int64_t n_samples) const;
+  // How many intermediate-level convs also run as half-weight row products on one-row maps (a
+  // stream block's window; the fast f32 path with a checkpoint's half weights), else 0.
+  int64_t half_row_convs() const;
   // Buffers for inputs of up to max_samples (> 512) samples. Throws rvc::Error otherwise.
   RmvpeWorkspace make_workspace(int64_t max_samples) const;
   // Readies n <= ws.max_samples() samples for allocation-free calls from this thread: two

@@ -30,7 +30,7 @@ struct Gen : test::RandomWeights {
 };
 
 formats::RmvpeInfo make_info(int64_t n_blocks, int64_t layers, int64_t inter, int64_t en_out,
-                             int64_t n_gru, int64_t hidden, int64_t classes) {
+                             int64_t n_gru, int64_t hidden, int64_t classes, bool halves = false) {
   Gen g;
   g.batch_norm("unet.encoder.bn", 1);
   int64_t cin = 1, cout = en_out;
@@ -71,6 +71,7 @@ formats::RmvpeInfo make_info(int64_t n_blocks, int64_t layers, int64_t inter, in
   }
   g.add("fc.1.weight", {classes, 2 * hidden}, 0.3f);
   g.add("fc.1.bias", {classes}, 0.1f);
+  if (halves) g.round_to_halves();
   formats::RmvpeInfo info;
   info.n_blocks = n_blocks;
   info.en_de_layers = layers;
@@ -127,6 +128,33 @@ TEST(RmvpeModel, FastMatchesReferenceThroughBlockedLevels) {
   double worst = 0.0;
   for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, double(std::abs(a[i] - b[i])));
   EXPECT_LT(worst, 1e-5);  // the fixtures' salience tolerance is 1e-4
+}
+
+// A checkpoint's half weights: at 2^levels padded frames (a stream block's window) the
+// intermediate maps are one row high and their convs run as half-weight row products. The whole
+// network must match the reference backend there, and at a longer input (taller maps, the usual
+// convs) too; f32 weights that are not halves keep the usual convs.
+TEST(RmvpeModel, HalfWeightRowConvsMatchReference) {
+  const formats::RmvpeInfo info = make_info(/*n_blocks=*/2, /*layers=*/3, /*inter=*/2,
+                                            /*en_out=*/8, /*n_gru=*/1, /*hidden=*/8,
+                                            /*classes=*/360, /*halves=*/true);
+  const Rmvpe fast(info);
+  nn::set_default_backend(nn::Backend::kReference);
+  const Rmvpe ref(info);
+  nn::set_default_backend(nn::Backend::kFast);
+  if (__builtin_cpu_supports("avx512f")) {
+    EXPECT_EQ(fast.half_row_convs(), 2 * 2 * 2);  // 2 levels x 2 blocks x 2 convs
+  }
+  EXPECT_EQ(ref.half_row_convs(), 0);
+  for (const int64_t frames : {5, 8, 30}) {  // padded to 8 (one-row maps), 8, 32 (4 rows)
+    const Tensor mel = random_mel(frames);
+    const Tensor a = fast.salience(mel), b = ref.salience(mel);
+    ASSERT_EQ(a.shape(), b.shape());
+    double worst = 0.0;
+    for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, double(std::abs(a[i] - b[i])));
+    EXPECT_LT(worst, 1e-5) << frames << " frames";
+  }
+  EXPECT_EQ(Rmvpe(make_info(2, 3, 2, 8, 1, 8, 360)).half_row_convs(), 0);
 }
 
 TEST(RmvpeModel, RefusesInconsistentWeights) {
