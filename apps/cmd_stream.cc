@@ -20,6 +20,7 @@
 // other are an error.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -91,7 +92,8 @@ void add_stream_settings(Settings& s, StreamOptions* o) {
   s.add("duration", "S", "live: stop after S seconds (default 0 = until Ctrl-C)", &o->duration_s)
       .range(0, 1e9);
   s.add("headroom-ms", "N",
-        "output buffering for compute time (default -1 = auto, 2x the warm-up block time)",
+        "output buffering for compute time (default -1 = auto: 2x the warm-up block time + 2 ms, "
+        "10 ms at least, one block at most)",
         &o->headroom_ms)
       .range(-1, 10000);
   s.add("block-ms", "N", "block length, whole 10 ms units, 10..5000 (default 100)", &c.block_ms)
@@ -257,8 +259,12 @@ int run_stream(const std::vector<std::string>& args) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - w0).count() /
       2.0;
   const int sr = stream.sample_rate();
-  // Auto headroom: twice the warm-up's block compute time + 2 ms, at most one block.
-  const double headroom_ms = o.headroom_ms >= 0 ? o.headroom_ms : 2.0 * warm_ms + 2.0;
+  // Auto headroom: twice the warm-up's block compute time + 2 ms, at least kMinAutoHeadroomMs
+  // (a fast voice's 2 ms left scheduling stalls of a few ms on a shared VM as underruns: the
+  // built-in voice at block 10-20 ms, 0.05 ms of compute), at most one block.
+  constexpr double kMinAutoHeadroomMs = 10.0;
+  const double headroom_ms =
+      o.headroom_ms >= 0 ? o.headroom_ms : std::max(2.0 * warm_ms + 2.0, kMinAutoHeadroomMs);
   const int64_t headroom =
       std::min<int64_t>(std::llround(headroom_ms * sr / 1000.0),
                         o.headroom_ms >= 0 ? 8 * stream.block_frames() : stream.block_frames());

@@ -94,6 +94,14 @@ TEST_F(StreamCli, BuiltinVoiceThroughTheFileDevice) {
   const int64_t lat = reported_latency(log), prime = reported_buffering(log);
   ASSERT_GT(lat, 0) << log;
   ASSERT_GT(prime, 0) << log;
+  // Auto headroom: the built-in voice computes a block in well under 1 ms, and still gets 10 ms
+  // against scheduling stalls (at most the 30 ms block).
+  const std::string hk = " ms compute headroom";
+  const size_t hp = log.find(hk);
+  ASSERT_NE(hp, std::string::npos) << log;
+  const double headroom_ms = std::stod(log.substr(log.rfind(' ', hp - 1) + 1));
+  EXPECT_GE(headroom_ms, 10.0) << log;
+  EXPECT_LE(headroom_ms, 30.0) << log;
 
   const auto in = formats::read_audio_mono(sample_.string());
   const auto got = formats::read_audio_mono(out.string());
