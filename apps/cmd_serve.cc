@@ -53,7 +53,7 @@ int run_serve(const std::vector<std::string>& args) {
   s.add("threads", "N", "compute threads per RVC block (default 1)", &threads).range(1, 256);
   s.add("block-ms", "MS", "default session block length (default 100)", &c.block_ms)
       .range(10, 1000);
-  s.add("extra-ms", "MS", "default RVC left context (default 2500)", &c.extra_ms).range(0, 5000);
+  s.add("extra-ms", "MS", "default RVC left context (default 500)", &c.extra_ms).range(0, 5000);
   s.add("f0-method", "M", "default RVC pitch tracker: rmvpe or yin", &c.f0_method)
       .choices({"rmvpe", "yin"});
   s.add("web-root", "DIR", "static files served at / (default web)", &c.web_root);

@@ -98,7 +98,7 @@ void add_stream_settings(Settings& s, StreamOptions* o) {
       .range(-1, 10000);
   s.add("block-ms", "N", "block length, whole 10 ms units, 10..5000 (default 100)", &c.block_ms)
       .range(10, 5000);
-  s.add("extra-ms", "N", "left context re-read each block (RVC models; default 2500)", &c.extra_ms)
+  s.add("extra-ms", "N", "left context re-read each block (RVC models; default 500)", &c.extra_ms)
       .range(0, 10000);
   s.add("crossfade-ms", "N", "SOLA crossfade (RVC models; default 40)", &c.crossfade_ms)
       .range(0, 1000);

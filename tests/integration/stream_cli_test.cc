@@ -421,7 +421,7 @@ TEST_F(StreamCli, HelpListsEveryFlagWithItsDefault) {
     EXPECT_NE(log.find(std::string("  ") + flag), std::string::npos) << flag << "\n" << log;
   }
   EXPECT_NE(log.find("(default 100)"), std::string::npos) << log;
-  EXPECT_NE(log.find("default 2500"), std::string::npos) << log;
+  EXPECT_NE(log.find("default 500)"), std::string::npos) << log;
   EXPECT_NE(log.find("RVC_"), std::string::npos) << log;
 }
 

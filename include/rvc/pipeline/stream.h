@@ -59,9 +59,11 @@ struct StreamParams {
 };
 
 struct StreamConfig {
-  int sample_rate = 48000;     // device rate, [8000, 192000]
-  double block_ms = 100.0;     // rounded to whole 10 ms units (upstream's zc), >= 10
-  double extra_ms = 2500.0;    // left context the RVC backend re-reads each block
+  int sample_rate = 48000;  // device rate, [8000, 192000]
+  double block_ms = 100.0;  // rounded to whole 10 ms units (upstream's zc), >= 10
+  // Left context the RVC backend re-reads each block. Upstream's GUI starts at 2.5 s; 0.5 s is
+  // what a 2-core machine holds at block 100 ms in f32 (2.5 s: 176 ms per block there).
+  double extra_ms = 500.0;
   double crossfade_ms = 40.0;  // SOLA crossfade (upstream's sola_buffer); <= block where SOLA runs
   double sola_search_ms = 10.0;
   std::string f0_method = "rmvpe";  // RVC backend: rmvpe | yin

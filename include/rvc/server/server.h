@@ -34,7 +34,7 @@ struct ServerConfig {
   int workers = 2;
   int io_threads = 1;
   double block_ms = 100;  // session defaults (a config message may override them)
-  double extra_ms = 2500;
+  double extra_ms = 500;  // see StreamConfig::extra_ms
   std::string f0_method = "rmvpe";
   std::string web_root = "web";
   std::string models_dir = "models";
