@@ -4,7 +4,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "dnnl_util.h"
 #include "rvc/core/error.h"

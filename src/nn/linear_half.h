@@ -27,7 +27,6 @@ class HalfPanels {
   static HalfPanels pack(const float* w, int64_t out, int64_t in);
 
   bool empty() const { return panels_ == 0; }
-  size_t bytes() const { return w_.size() * sizeof(uint16_t); }
   // The weights back as f32 [out][in] (exact).
   void unpack(float* w) const;
   // y[r][o] = sum_i x[r * x_stride + i] * w[o][i] + bias[o] (+ y[r][o] if accumulate), y rows

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <random>
 #include <string>
 
@@ -93,6 +94,24 @@ Tensor random_mel(int64_t frames) {
   return mel;
 }
 
+// The same weights on the reference backend.
+std::unique_ptr<Rmvpe> reference_of(const formats::RmvpeInfo& info) {
+  nn::set_default_backend(nn::Backend::kReference);
+  auto ref = std::make_unique<Rmvpe>(info);
+  nn::set_default_backend(nn::Backend::kFast);
+  return ref;
+}
+
+// Largest |a - b| over the salience of mel from both models (same shape asserted).
+double worst_salience_diff(const Rmvpe& a, const Rmvpe& b, const Tensor& mel) {
+  const Tensor x = a.salience(mel), y = b.salience(mel);
+  EXPECT_EQ(x.shape(), y.shape());
+  if (x.shape() != y.shape()) return 1e9;
+  double worst = 0.0;
+  for (int64_t i = 0; i < x.numel(); ++i) worst = std::max(worst, double(std::abs(x[i] - y[i])));
+  return worst;
+}
+
 TEST(RmvpeModel, OtherShapesRunAndCropToTheInput) {
   const Rmvpe model(make_info(/*n_blocks=*/2, /*layers=*/3, /*inter=*/2, /*en_out=*/3,
                               /*n_gru=*/2, /*hidden=*/8, /*classes=*/360));
@@ -119,15 +138,10 @@ TEST(RmvpeModel, FastMatchesReferenceThroughBlockedLevels) {
                                             /*en_out=*/16, /*n_gru=*/1, /*hidden=*/8,
                                             /*classes=*/360);
   const Rmvpe fast(info);
-  nn::set_default_backend(nn::Backend::kReference);
-  const Rmvpe ref(info);
-  nn::set_default_backend(nn::Backend::kFast);
-  const Tensor mel = random_mel(61);  // padded to 64 frames: the 64-channel level is 16 x 32
-  const Tensor a = fast.salience(mel), b = ref.salience(mel);
-  ASSERT_EQ(a.shape(), b.shape());
-  double worst = 0.0;
-  for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, double(std::abs(a[i] - b[i])));
-  EXPECT_LT(worst, 1e-5);  // the fixtures' salience tolerance is 1e-4
+  const auto ref = reference_of(info);
+  // Padded to 64 frames: the 64-channel level is 16 x 32. The fixtures' salience tolerance is
+  // 1e-4.
+  EXPECT_LT(worst_salience_diff(fast, *ref, random_mel(61)), 1e-5);
 }
 
 // A checkpoint's half weights: at 2^levels padded frames (a stream block's window) the
@@ -139,20 +153,13 @@ TEST(RmvpeModel, HalfWeightRowConvsMatchReference) {
                                             /*en_out=*/8, /*n_gru=*/1, /*hidden=*/8,
                                             /*classes=*/360, /*halves=*/true);
   const Rmvpe fast(info);
-  nn::set_default_backend(nn::Backend::kReference);
-  const Rmvpe ref(info);
-  nn::set_default_backend(nn::Backend::kFast);
+  const auto ref = reference_of(info);
   if (__builtin_cpu_supports("avx512f")) {
     EXPECT_EQ(fast.half_row_convs(), 2 * 2 * 2);  // 2 levels x 2 blocks x 2 convs
   }
-  EXPECT_EQ(ref.half_row_convs(), 0);
+  EXPECT_EQ(ref->half_row_convs(), 0);
   for (const int64_t frames : {5, 8, 30}) {  // padded to 8 (one-row maps), 8, 32 (4 rows)
-    const Tensor mel = random_mel(frames);
-    const Tensor a = fast.salience(mel), b = ref.salience(mel);
-    ASSERT_EQ(a.shape(), b.shape());
-    double worst = 0.0;
-    for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, double(std::abs(a[i] - b[i])));
-    EXPECT_LT(worst, 1e-5) << frames << " frames";
+    EXPECT_LT(worst_salience_diff(fast, *ref, random_mel(frames)), 1e-5) << frames << " frames";
   }
   EXPECT_EQ(Rmvpe(make_info(2, 3, 2, 8, 1, 8, 360)).half_row_convs(), 0);
 }
