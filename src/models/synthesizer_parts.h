@@ -37,6 +37,7 @@ struct FlowScratch {
 struct StageScratch {
   Buf x, xs, y, a0, a, bb, r, audio;
   Buf xs2, a2, bb2;  // the last resblock's own chain when the resblocks run in two groups
+  Buf r2;            // the second group's time piece of the shared resblock (see run_stages)
 };
 struct DecoderScratch {
   Buf sine, har, xi, pre, act, audio, piece;
@@ -134,10 +135,18 @@ class Decoder {
   // plan_t), with the source har (t * rest_up(from) samples, or null); when `to` is the last
   // stage, conv_post too, into `audio`. Returns the last activation (in b) and its length.
   // groups: each stage's last resblock (the widest kernel) on one thread and the others on a
-  // second, every operation single-threaded, then their sum.
+  // second, every operation single-threaded, then their sum. Where that leaves one thread more
+  // work (by piece_split's cost model), the second-to-last resblock is cut in time between them.
   const float* run_stages(size_t from, size_t to, const float* x, int64_t t, int64_t plan_t,
                           const float* har, StageScratch& b, float* audio, int64_t* t_out,
                           bool groups = false) const;
+  // Where resblock `shared` of a stage (t samples, planned for plan_t) is cut in time when the
+  // resblocks [0, shared) go to one thread and resblock `shared + 1` to the other, so that both
+  // get about the same work: 0 (no cut) when the first thread's share is already the larger one
+  // or a piece would be shorter than the resblock's reach.
+  int64_t piece_split(size_t stage, int64_t t, int64_t plan_t) const;
+  // Reach (samples each side) of one resblock: how far past a time cut its output is wrong.
+  int64_t resblock_reach(size_t j) const;
   // The first stage a decode of `frames` frames may split at (ups_.size(): none).
   size_t split_stage(int64_t frames) const;
   int64_t rest_up(size_t from) const;

@@ -105,6 +105,13 @@ bool Conv1d::direct_for(int64_t t_out) const {
   return impl_ && impl_->fft && t_out * p_.kernel < g_fft_short_limit.load();
 }
 
+double Conv1d::work(int64_t t_out, int64_t plan_t_out) const {
+  if (impl_ && impl_->fft && !direct_for(std::max(t_out, plan_t_out))) {
+    return impl_->fft->work(t_out, plan_t_out);
+  }
+  return static_cast<double>(t_out * p_.kernel);
+}
+
 int64_t Conv1d::out_length(int64_t t_in) const {
   int64_t span = p_.dilation * (p_.kernel - 1) + 1;
   int64_t padded = t_in + p_.pad_left + p_.pad_right;

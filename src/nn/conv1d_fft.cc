@@ -346,6 +346,13 @@ int64_t FftConv1d::chunk_tiles(int64_t t_out, int nt) const {
   return (m + g - 1) / g * g;
 }
 
+double FftConv1d::work(int64_t t_out, int64_t plan_t_out) const {
+  if (t_out <= 0) return 0.0;
+  const int64_t mc = chunk_tiles(std::max(t_out, plan_t_out), 1);
+  const int64_t chunks = (tiles(t_out) + mc - 1) / mc;
+  return 1.5 * static_cast<double>(chunks * mc * n_);
+}
+
 FftConv1d::Entry* FftConv1d::entry(int64_t mc, int threads) const {
   const auto key = std::make_tuple(mc, threads);
   std::lock_guard<std::mutex> lock(mu_);

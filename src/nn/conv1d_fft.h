@@ -39,6 +39,9 @@ class FftConv1d {
   FftConv1d(const Conv1dParams& p, const float* weight, const float* bias);
   ~FftConv1d();
 
+  // Multiply-adds per channel pair of a single-threaded call of t_out outputs planned for
+  // plan_t_out: 1.5 * N per tile slot of the chunks it runs.
+  double work(int64_t t_out, int64_t plan_t_out) const;
   // Creates the matrix-product primitive for t_out output frames (or the chunk it falls in).
   void prepare(int64_t t_out) const;
   // y (t_out rows) = epilogue(conv(x) + bias); x has t_in rows. plan_t_out >= t_out selects the

@@ -93,6 +93,11 @@ class Conv1d {
   // Whether this DFT-path layer runs a call planned for t_out outputs direct instead (see
   // set_conv1d_fft_short_limit); false for other layers.
   bool direct_for(int64_t t_out) const;
+  // The multiply-adds per (input, output) channel pair of one single-threaded call of t_out
+  // outputs planned for plan_t_out (>= t_out): t_out * taps direct; on the DFT path its bin
+  // products, which run in whole chunks of the plan's tile count. For balancing work between
+  // threads; the transforms are left out.
+  double work(int64_t t_out, int64_t plan_t_out) const;
   // Creates the fast-path primitives for this input length (no-op for the reference backend).
   void prepare(int64_t t_in, bool accumulate = false) const;
   // Same for an epilogue (its residual pointer is ignored; only whether it is set matters).

@@ -183,6 +183,34 @@ TEST(SynthesizerWorkspace, SplitDecoderMatchesWholeDecoder) {
   nn::set_num_threads(saved);
 }
 
+// The stream's call (block 100 ms, extra 500 ms: 65 frames, skip_head 50, return_length 15, the
+// workspace planned as stream_rvc.cc plans it) on the full-size decoder's channels: at 2 threads
+// the 128-channel stage runs its resblocks in two groups, every conv on the DFT path, and cuts
+// the middle resblock in time between the threads (Decoder::piece_split); the audio matches the
+// decode without the split, with and without noise.
+TEST(SynthesizerWorkspace, StreamDecoderWithCutResblockMatchesWholeDecoder) {
+  const int saved = nn::num_threads();
+  SynthesizerConfig c = real_layout_config(true);
+  c.upsample_initial_channel = 512;
+  const TensorMap w = bench::random_weights(c);
+  Synthesizer synth(c, w);
+  nn::set_num_threads(2);
+  constexpr int64_t kFrames = 65, kReturn = 15;
+  SynthesizerWorkspace whole = synth.make_workspace(kFrames, 2 * kReturn, {kReturn});
+  whole.set_decoder_split(SynthesizerWorkspace::DecoderSplit::kOff);
+  SynthesizerWorkspace split = synth.make_workspace(kFrames, 2 * kReturn, {kReturn});
+  split.set_decoder_split(SynthesizerWorkspace::DecoderSplit::kAuto);
+  for (bool noise : {false, true}) {
+    Inputs in(kFrames);
+    in.rq.skip_head = 50;
+    in.rq.return_length = kReturn;
+    in.rq.noise = noise;
+    in.rq.seed = 7;
+    EXPECT_LT(audio_diff(synth, in.rq, whole, split), 1e-5) << "noise " << noise;
+  }
+  nn::set_num_threads(saved);
+}
+
 TEST(SynthesizerWorkspace, RepeatedCallDoesNotAllocate) {
   const SynthesizerConfig c = small_config();
   const TensorMap w = bench::random_weights(c);
