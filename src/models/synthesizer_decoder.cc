@@ -483,8 +483,8 @@ const float* Decoder::run_stages(size_t from, size_t to, const float* xin, int64
       // gives one thread twice the other's work, and still beats threading each small conv
       // (BM_SynthesizerStream 45.5-47.5 vs 48-55 ms); running the widest in two time halves
       // beside the other two gained no more than noise (41 vs 42 ms).
-      // Where the DFT path makes the widest resblock the cheapest, the second-to-last one is cut
-      // at frame `cut` so that both threads get the same work (piece_split): each thread runs it
+      // Where that leaves the first thread more work (the DFT path), the second-to-last resblock
+      // is cut at frame `cut` so that both threads get the same work (piece_split): each runs it
       // on its side of the cut widened by the resblock's reach (clipped at the ends, where the
       // whole stage has its own zero padding) and adds only its own frames. A 40k stream block's
       // 128-channel stage had 8.7 ms on one thread and 5.4 on the other; BM_SynthesizerStream
