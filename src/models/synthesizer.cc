@@ -113,6 +113,8 @@ int64_t Synthesizer::phone_dim() const { return parts_->enc.phone_dim(); }
 int64_t Synthesizer::speakers() const { return parts_->emb_g.dim(0); }
 
 SynthesizerWorkspace::SynthesizerWorkspace() : b_(std::make_unique<Buffers>()) {}
+int64_t SynthesizerWorkspace::decoder_resblock_cuts() const { return b_ ? b_->dec.main.cuts : 0; }
+
 void SynthesizerWorkspace::set_decoder_chunk_frames(int64_t frames) {
   decoder_chunk_frames_ = std::max<int64_t>(frames, 0);
 }

@@ -493,6 +493,7 @@ const float* Decoder::run_stages(size_t from, size_t to, const float* xin, int64
       const int64_t cut = piece_split(i, t, plan_t);
       const size_t shared = nk - 2;
       const int64_t reach = cut > 0 ? resblock_reach(i * nk + shared) : 0;
+      if (cut > 0) ++b.cuts;
 #pragma omp parallel num_threads(2)
       {
         const int id = omp_get_thread_num(), nthr = omp_get_num_threads();

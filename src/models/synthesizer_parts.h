@@ -38,6 +38,7 @@ struct StageScratch {
   Buf x, xs, y, a0, a, bb, r, audio;
   Buf xs2, a2, bb2;  // the last resblock's own chain when the resblocks run in two groups
   Buf r2;            // the second group's time piece of the shared resblock (see run_stages)
+  int64_t cuts = 0;  // stages run with that resblock cut (SynthesizerWorkspace reports it)
 };
 struct DecoderScratch {
   Buf sine, har, xi, pre, act, audio, piece;

@@ -121,13 +121,17 @@ class SynthesizerWorkspace {
   // block's small operations scale poorly across threads; whole pieces of work do): the later
   // upsampling stages (those whose input is long enough next to the receptive field of the
   // rest) run as two time halves, each with that receptive field of context; in the earlier
-  // stages the widest resblock runs beside the others. The audio is the same up to float
+  // stages the widest resblock runs beside the others (and, where that leaves one thread more
+  // work, the middle resblock is cut in time between them). The audio is the same up to float
   // rounding. kAuto: for decodes of at most kSplitMaxFrames frames when two or more threads are
   // set; kOn: always (on one thread the halves run one after the other).
   enum class DecoderSplit { kAuto, kOff, kOn };
   static constexpr int64_t kSplitMaxFrames = 100;
   void set_decoder_split(DecoderSplit mode) { decoder_split_ = mode; }
   DecoderSplit decoder_split() const { return decoder_split_; }
+  // Stages whose middle resblock was cut in time between the threads, over every call through
+  // this workspace so far (the split above; for tests and benchmarks).
+  int64_t decoder_resblock_cuts() const;
   struct Buffers;
 
  private:

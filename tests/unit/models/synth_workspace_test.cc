@@ -200,14 +200,18 @@ TEST(SynthesizerWorkspace, StreamDecoderWithCutResblockMatchesWholeDecoder) {
   whole.set_decoder_split(SynthesizerWorkspace::DecoderSplit::kOff);
   SynthesizerWorkspace split = synth.make_workspace(kFrames, 2 * kReturn, {kReturn});
   split.set_decoder_split(SynthesizerWorkspace::DecoderSplit::kAuto);
+  const int64_t whole_cuts = whole.decoder_resblock_cuts();  // its planning calls may cut
   for (bool noise : {false, true}) {
     Inputs in(kFrames);
     in.rq.skip_head = 50;
     in.rq.return_length = kReturn;
     in.rq.noise = noise;
     in.rq.seed = 7;
+    const int64_t cuts = split.decoder_resblock_cuts();
     EXPECT_LT(audio_diff(synth, in.rq, whole, split), 1e-5) << "noise " << noise;
+    EXPECT_GT(split.decoder_resblock_cuts(), cuts) << "the split decode cut no resblock";
   }
+  EXPECT_EQ(whole.decoder_resblock_cuts(), whole_cuts);
   nn::set_num_threads(saved);
 }
 
