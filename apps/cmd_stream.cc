@@ -129,6 +129,10 @@ void add_stream_settings(Settings& s, StreamOptions* o) {
   s.add("index", "FILE", "retrieval index (default: the voice's own, if any)", &o->index);
   s.add("f0-method", "M", "RVC pitch tracker: rmvpe (default) or yin", &c.f0_method)
       .choices({"rmvpe", "yin"});
+  s.add_flag("pipeline",
+             "RVC: a block's features on one thread while the previous block is synthesized on "
+             "the other: more blocks per second on 2 cores, one block more latency",
+             &c.pipeline);
   s.add("index-rate", "X", "RVC index blend 0..1 (default 0)", &p.index_rate).range(0, 1);
   s.add("rms-mix", "X", "RVC loudness: 0 = follow the input, 1 = the voice's (default 0)",
         &p.rms_mix)
@@ -290,11 +294,13 @@ int run_stream(const std::vector<std::string>& args) {
     b = cfg.find('\n', a);
     std::printf("  %s\n", cfg.substr(a, b - a).c_str());
   }
+  char pipe[48] = "";
+  if (L.pipeline > 0) std::snprintf(pipe, sizeof pipe, " + pipeline %.1f", ms(L.pipeline, sr));
   std::printf(
       "algorithmic latency: %.1f ms (%lld samples) = block %.1f + crossfade %.1f + search %.1f"
-      " + voice %.1f + denoise %.1f + buffering %.1f ms\n",
+      " + voice %.1f + denoise %.1f%s + buffering %.1f ms\n",
       ms(latency, sr), static_cast<long long>(latency), ms(L.block, sr), ms(L.crossfade, sr),
-      ms(L.search, sr), ms(L.backend, sr), ms(L.denoise, sr),
+      ms(L.search, sr), ms(L.backend, sr), ms(L.denoise, sr), pipe,
       ms(runner.prime_frames() - L.block, sr));
   std::printf(
       "output buffering: %lld samples (one block + period alignment + %.1f ms compute "

@@ -33,6 +33,7 @@ StreamGeometry make_geometry(const StreamConfig& c, const VoiceBackend& b) {
   g.search = b.continuous() ? 0 : c.sola_search_frames();
   g.extra = c.extra_frames();
   g.f0_method = c.f0_method;
+  g.pipeline = c.pipeline && !b.continuous();
   return g;
 }
 
@@ -112,8 +113,9 @@ void Stream::set_params(const StreamParams& p) {
 StreamParams Stream::params() const { return box_.latest(); }
 
 StreamLatency Stream::latency() const {
-  return {geometry_.block, geometry_.crossfade, geometry_.search, backend_->latency_frames(),
-          denoise_.latency_frames()};
+  return {geometry_.block,           geometry_.crossfade,
+          geometry_.search,          backend_->latency_frames(),
+          denoise_.latency_frames(), backend_->pipeline_frames()};
 }
 
 double Stream::latency_ms() const {

@@ -68,6 +68,7 @@ std::string StreamConfig::to_string() const {
      << "crossfade_ms = " << crossfade_ms << "\n"
      << "sola_search_ms = " << sola_search_ms << "\n"
      << "f0_method = " << f0_method << "\n"
+     << "pipeline = " << (pipeline ? "on" : "off") << "\n"
      << "pitch = " << params.pitch_semitones << " semitones\n"
      << "formant = " << params.formant_semitones << " semitones\n"
      << "index_rate = " << params.index_rate << "\n"

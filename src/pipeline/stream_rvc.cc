@@ -8,6 +8,11 @@
 // a pitch cache; the synthesizer renders only the last return_length frames (skip_head /
 // return_length / return_length2 for the formant shift); the model-rate audio is resampled to
 // the device rate and, with rms_mix < 1, given the input's loudness envelope.
+// Pipelined (StreamGeometry::pipeline), a call computes its block's features (resampling,
+// HuBERT, F0, index blend: a Slot) on one thread while the other synthesizes the Slot the
+// previous call filled, and returns that: each half runs on one core, so a block costs about the
+// slower half instead of the whole on two cores (which scale worse: about 1.2x over one), and
+// the output is one block later (pipeline_frames()).
 // Real-time safe after prepare(): every model runs through its workspace API, the index blend and
 // F0 write into scratch, and the per-block resampling uses preallocated polyphase tables, so
 // infer() allocates, locks and logs nothing (tests/unit/pipeline/stream_rvc_alloc_test.cc counts
@@ -93,7 +98,6 @@ class RvcBackend final : public VoiceBackend {
     p_len_ = n16 / 160;
     cache_pitch_.assign(static_cast<size_t>(p_len_), 1);
     cache_pitchf_.assign(static_cast<size_t>(p_len_), 0.0f);
-    pitchf_scaled_.assign(static_cast<size_t>(p_len_), 0.0f);
     res_out_.assign(static_cast<size_t>(in_res_->max_output(g.block) + 16), 0.0f);
     // The resampler gives block16 samples per block on average, +-1 per call: a few blocks of
     // room never fill.
@@ -110,7 +114,14 @@ class RvcBackend final : public VoiceBackend {
     if (m_->has_index()) {
       index_ws_ = m_->index()->make_blend_workspace(std::max<int64_t>(t_ - skip_head_ / 2, 0));
     }
-    phone_ = Tensor({p_len_, c_});
+    const int64_t n_out = g.infer_frames();
+    for (Slot& sl : slots_) {
+      sl.phone = Tensor({p_len_, c_});
+      sl.pitch.assign(static_cast<size_t>(p_len_), 1);
+      sl.pitchf.assign(static_cast<size_t>(p_len_), 0.0f);
+      sl.rms_in.assign(static_cast<size_t>(n_out), 0.0f);
+      sl.return_length2 = return_length_;
+    }
     // Formant shift renders return_length2 = ceil(return_length * 2^(f/12)) frames, f in
     // [-12, 12] (StreamParams::validate).
     const int64_t rl2_min = (return_length_ + 1) / 2, rl2_max = 2 * return_length_;
@@ -146,7 +157,6 @@ class RvcBackend final : public VoiceBackend {
     formant_buf_.assign(static_cast<size_t>(return_length_ * spf + 16), 0.0f);
     out_res_ = std::make_unique<dsp::BlockResampler>(tgt, g.sample_rate, synth_max);
     out_buf_.assign(static_cast<size_t>(out_res_->output_frames(synth_max) + 16), 0.0f);
-    const int64_t n_out = g.infer_frames();
     rms_frames_.assign(static_cast<size_t>(1 + n_out / zc_), 0.0);
     env_in_.assign(static_cast<size_t>(n_out), 0.0f);
     env_out_.assign(static_cast<size_t>(n_out), 0.0f);
@@ -154,27 +164,36 @@ class RvcBackend final : public VoiceBackend {
     // One whole block on silence with the initial parameters, and decoder calls at both formant
     // extremes, so every primitive, thread-local scratch and pool buffer exists before the first
     // live block; then back to silence.
+    // In pipeline mode the synthesizer runs inside a two-thread region (on one thread), so the
+    // formant extremes are warmed there too.
+    Slot& ws = slots_[0];
     if (m_->has_f0()) {
-      std::fill(pitchf_scaled_.begin(), pitchf_scaled_.end(), 100.0f);
-      std::fill(cache_pitch_.begin(), cache_pitch_.end(), 50);
+      std::fill(ws.pitchf.begin(), ws.pitchf.end(), 100.0f);
+      std::fill(ws.pitch.begin(), ws.pitch.end(), 50);
     }
     for (const int64_t rl2 : {rl2_min, rl2_max}) {
-      models::SynthesizerRequest rq = request(rl2);
-      m_->synthesizer().infer(rq, *synth_ws_);
+      ws.return_length2 = rl2;
+      const auto run = [&] { m_->synthesizer().infer(request(ws), *synth_ws_); };
+      if (g.pipeline) {
+        side_by_side([] {}, run);
+      } else {
+        run();
+      }
     }
-    std::fill(pitchf_scaled_.begin(), pitchf_scaled_.end(), 0.0f);
     std::vector<float> silence(static_cast<size_t>(window_frames(g)), 0.0f);
     std::vector<float> out(static_cast<size_t>(n_out), 0.0f);
     StreamParams warm = initial;
     warm.index_rate = m_->has_index() ? 0.5 : 0.0;  // the index path too
     warm.rms_mix = 0.5;
-    infer(silence.data(), out.data(), warm);
+    // Pipelined, the second call is the first to synthesize features it computed.
+    for (int i = 0; i < (g.pipeline ? 2 : 1); ++i) infer(silence.data(), out.data(), warm);
     reset();
   }
   int64_t window_frames(const StreamGeometry& g) const override {
     return std::max(g.block, std::max(frames_, g.infer_frames() + delay_));
   }
   int64_t latency_frames() const override { return delay_; }
+  int64_t pipeline_frames() const override { return g_.pipeline ? g_.block : 0; }
 
   void infer(const float* window, float* out, const StreamParams& p) override {
     const int64_t wf = window_frames(g_);
@@ -197,25 +216,91 @@ class RvcBackend final : public VoiceBackend {
                  static_cast<size_t>(pending_n_ - take) * sizeof(float));
     pending_n_ -= take;
 
+    if (!g_.pipeline) {
+      features(window, p, slots_[0], nn::num_threads() >= 2);
+      synthesize(slots_[0], out);
+      return;
+    }
+    // Pipelined: this block's features on one thread while the previous block's features are
+    // synthesized on the other, one thread each. The output is the previous block's.
+    Slot& now = slots_[static_cast<size_t>(next_)];
+    Slot& prev = slots_[static_cast<size_t>(1 - next_)];
+    side_by_side([&] { features(window, p, now, false); }, [&] { synthesize(prev, out); });
+    if (!prev.filled) std::fill(out, out + g_.infer_frames(), 0.0f);
+    next_ = 1 - next_;
+  }
+
+  void reset() override {
+    in_res_->reset();
+    pending_n_ = 0;
+    std::fill(win16_.begin(), win16_.end(), 0.0f);
+    std::fill(cache_pitch_.begin(), cache_pitch_.end(), 1);
+    std::fill(cache_pitchf_.begin(), cache_pitchf_.end(), 0.0f);
+    for (Slot& s : slots_) s.filled = false;
+    next_ = 0;
+  }
+
+ private:
+  static constexpr float kRmvpeThreshold = 0.03f;
+
+  // One block's synthesizer input, computed by features() and read by synthesize(). Pipelined,
+  // two of them alternate; otherwise only the first is used.
+  struct Slot {
+    Tensor phone;                // p_len x c
+    std::vector<int64_t> pitch;  // coarse pitch cache
+    std::vector<float> pitchf;   // F0 cache scaled for the formant shift
+    std::vector<float> rms_in;   // the input under the output (rms mix)
+    int64_t return_length2 = 0;
+    double factor = 1.0, rms_mix = 1.0;
+    bool filled = false;  // features() wrote it since reset()
+  };
+
+  models::SynthesizerRequest request(const Slot& s) const {
+    models::SynthesizerRequest rq;
+    rq.phone = &s.phone;
+    rq.sid = sid_;
+    rq.skip_head = skip_head_;
+    rq.return_length = return_length_;
+    rq.return_length2 = s.return_length2;
+    if (m_->has_f0()) {
+      rq.pitch = s.pitch.data();
+      rq.pitchf = s.pitchf.data();
+    }
+    return rq;
+  }
+
+  // Runs a and b at once on a two-thread team (both on one thread when only one is available,
+  // a first); the models inside run single-threaded. The first exception is rethrown.
+  template <class A, class B>
+  static void side_by_side(const A& a, const B& b) {
+    std::exception_ptr err[2];
+#pragma omp parallel num_threads(2)
+    {
+      const int id = omp_get_thread_num(), n = omp_get_num_threads();
+      try {
+        if (id == 0) a();
+        if (id == 1 || n == 1) b();
+      } catch (...) {
+        err[id] = std::current_exception();
+      }
+    }
+    for (const auto& e : err) {
+      if (e) std::rethrow_exception(e);
+    }
+  }
+
+  // HuBERT over the 16 kHz window, the index blend and the pitch cache, written to s with the
+  // parameters the synthesizer needs. split_f0: run the F0 estimate beside HuBERT's feature
+  // extractor (two threads).
+  void features(const float* window, const StreamParams& p, Slot& s, bool split_f0) {
     // HuBERT over the whole window; upstream repeats the last frame once. Its conv feature
     // extractor and the F0 of the new part run side by side, one thread each (at a block's size
     // both scale poorly over threads: about 1.1x for RMVPE), then the transformer on all.
+    const int64_t n16 = static_cast<int64_t>(win16_.size());
     const models::Hubert& hubert = m_->hubert();
-    if (m_->has_f0() && nn::num_threads() >= 2 && !omp_in_parallel()) {
-      std::exception_ptr err[2];
-#pragma omp parallel num_threads(2)
-      {
-        const int id = omp_get_thread_num(), n = omp_get_num_threads();
-        try {
-          if (id == 0) hubert.extract(win16_.data(), n16, hubert_ws_);
-          if (id == 1 || n == 1) update_pitch_cache(p);
-        } catch (...) {
-          err[id] = std::current_exception();
-        }
-      }
-      for (const auto& e : err) {
-        if (e) std::rethrow_exception(e);
-      }
+    if (m_->has_f0() && split_f0) {
+      side_by_side([&] { hubert.extract(win16_.data(), n16, hubert_ws_); },
+                   [&] { update_pitch_cache(p); });
     } else {
       hubert.extract(win16_.data(), n16, hubert_ws_);
       if (m_->has_f0()) update_pitch_cache(p);
@@ -233,25 +318,37 @@ class RvcBackend final : public VoiceBackend {
     // x2 nearest upsampling to 10 ms frames, p_len of them (last frame repeated as needed).
     for (int64_t i = 0; i < p_len_; ++i) {
       const int64_t src = std::min(i / 2, t - 1);
-      std::copy(feats_.data() + src * c, feats_.data() + (src + 1) * c, phone_.data() + i * c);
+      std::copy(feats_.data() + src * c, feats_.data() + (src + 1) * c, s.phone.data() + i * c);
     }
-    const double factor = std::pow(2.0, p.formant_semitones / 12.0);
-    const int64_t return_length2 =
-        static_cast<int64_t>(std::ceil(static_cast<double>(return_length_) * factor));
+    s.factor = std::pow(2.0, p.formant_semitones / 12.0);
+    s.return_length2 =
+        static_cast<int64_t>(std::ceil(static_cast<double>(return_length_) * s.factor));
     if (m_->has_f0()) {
+      std::copy(cache_pitch_.begin(), cache_pitch_.end(), s.pitch.begin());
       for (int64_t i = 0; i < p_len_; ++i) {
-        pitchf_scaled_[static_cast<size_t>(i)] =
+        s.pitchf[static_cast<size_t>(i)] =
             static_cast<float>(cache_pitchf_[static_cast<size_t>(i)] *
-                               static_cast<double>(return_length2) / return_length_);
+                               static_cast<double>(s.return_length2) / return_length_);
       }
     }
-    const models::SynthesizerResult r =
-        m_->synthesizer().infer(request(return_length2), *synth_ws_);
+    s.rms_mix = p.rms_mix;
+    const int64_t n_out = g_.infer_frames();
+    if (p.rms_mix < 1.0) {
+      const float* in = window + window_frames(g_) - n_out - delay_;
+      std::copy(in, in + n_out, s.rms_in.begin());
+    }
+    s.filled = true;
+  }
+
+  // The synthesizer on s's features, formant squeeze, model rate -> device rate, rms mix:
+  // g_.infer_frames() samples to out.
+  void synthesize(Slot& s, float* out) {
+    const models::SynthesizerResult r = m_->synthesizer().infer(request(s), *synth_ws_);
     // Formant shift: the return_length2 frames are squeezed back to return_length.
     const int tgt = m_->sample_rate_hz(), spf = tgt / 100;
     const float* y = r.audio;
     int64_t ny = r.samples;
-    const int upp = static_cast<int>(std::floor(factor * tgt / 100.0));
+    const int upp = static_cast<int>(std::floor(s.factor * tgt / 100.0));
     if (upp != spf) {
       ny = std::min(ny, return_length_ * upp);
       formant_res_->set_rates(upp, spf);  // rebuilds its table only when upp changed
@@ -267,32 +364,7 @@ class RvcBackend final : public VoiceBackend {
     const int64_t have = std::min(n_out, ny);
     std::copy(y, y + have, out);
     std::fill(out + have, out + n_out, 0.0f);
-    if (p.rms_mix < 1.0) mix_rms(window + wf - n_out - delay_, out, n_out, p.rms_mix);
-  }
-
-  void reset() override {
-    in_res_->reset();
-    pending_n_ = 0;
-    std::fill(win16_.begin(), win16_.end(), 0.0f);
-    std::fill(cache_pitch_.begin(), cache_pitch_.end(), 1);
-    std::fill(cache_pitchf_.begin(), cache_pitchf_.end(), 0.0f);
-  }
-
- private:
-  static constexpr float kRmvpeThreshold = 0.03f;
-
-  models::SynthesizerRequest request(int64_t return_length2) const {
-    models::SynthesizerRequest rq;
-    rq.phone = &phone_;
-    rq.sid = sid_;
-    rq.skip_head = skip_head_;
-    rq.return_length = return_length_;
-    rq.return_length2 = return_length2;
-    if (m_->has_f0()) {
-      rq.pitch = cache_pitch_.data();
-      rq.pitchf = pitchf_scaled_.data();
-    }
-    return rq;
+    if (s.rms_mix < 1.0) mix_rms(s.rms_in.data(), out, n_out, s.rms_mix);
   }
 
   // ref: rtrvc.py, RVC.infer (if_f0 branch): F0 of the newest block + 800 samples (rmvpe:
@@ -350,8 +422,9 @@ class RvcBackend final : public VoiceBackend {
   std::optional<models::SynthesizerWorkspace> synth_ws_;  // set in prepare()
   formats::IndexBlendWorkspace index_ws_;
   std::unique_ptr<dsp::YinTracker> yin_;
-  Tensor phone_;
-  std::vector<float> res_out_, pending_, win16_, cache_pitchf_, pitchf_scaled_, feats_, f0_;
+  Slot slots_[2];
+  int next_ = 0;  // pipelined: the slot features() fills next
+  std::vector<float> res_out_, pending_, win16_, cache_pitchf_, feats_, f0_;
   std::vector<float> formant_buf_, out_buf_, env_in_, env_out_;
   std::vector<int64_t> cache_pitch_, coarse_;
   std::vector<double> rms_frames_, f0d_;

@@ -206,6 +206,53 @@ TEST_F(StreamCli, RvcModelThroughTheFileDevice) {
   }
 }
 
+// --pipeline: the same voice one block later. The latency line names the pipeline term, the
+// reported latency grows by exactly one block, and the output is the serial run's shifted by it.
+TEST_F(StreamCli, PipelinedRvcIsTheSerialOutputOneBlockLater) {
+  const auto cases = test::cases_of_kind("pipeline");
+  ASSERT_FALSE(cases.empty());
+  int runs = 0;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto& files = c.manifest.at("files");
+    if (!files.contains("input_wav")) continue;
+    const fs::path in_wav = c.file(files.at("input_wav").at("file"));
+    // A fixed headroom: the automatic one follows the warm-up's timing.
+    const std::string args = "stream --input-file " + q(in_wav) + " --model " +
+                             q(c.file(files.at("model").at("file"))) + " --hubert " +
+                             q(c.file(files.at("hubert").at("file"))) +
+                             " --f0-method yin --block-ms 100 --extra-ms 300 --pitch 3 "
+                             "--rms-mix 0.5 --headroom-ms 30 --output-file ";
+    std::string log_serial, log_pipe;
+    const fs::path out_serial = dir_ / "serial.wav", out_pipe = dir_ / "pipelined.wav";
+    ASSERT_EQ(rvc(args + q(out_serial), &log_serial), 0) << log_serial;
+    ASSERT_EQ(rvc(args + q(out_pipe) + " --pipeline", &log_pipe), 0) << log_pipe;
+    EXPECT_NE(log_pipe.find("pipeline = on"), std::string::npos) << log_pipe;
+    EXPECT_NE(log_pipe.find(" + pipeline 100.0 + "), std::string::npos) << log_pipe;
+    EXPECT_EQ(log_serial.find(" + pipeline "), std::string::npos) << log_serial;
+    const auto in = formats::read_audio_mono(in_wav.string());
+    const int64_t block = in.sample_rate / 10;
+    const int64_t lat = reported_latency(log_serial), lat_pipe = reported_latency(log_pipe);
+    ASSERT_GT(lat, 0) << log_serial;
+    EXPECT_EQ(lat_pipe, lat + block);
+    const auto a = formats::read_audio_mono(out_serial.string());
+    const auto b = formats::read_audio_mono(out_pipe.string());
+    ASSERT_EQ(static_cast<int64_t>(b.samples.size()),
+              static_cast<int64_t>(a.samples.size()) + block);
+    double max_diff = 0.0, energy = 0.0;
+    for (size_t i = 0; i < a.samples.size(); ++i) {
+      const double d = double(b.samples[i + size_t(block)]) - a.samples[i];
+      max_diff = std::max(max_diff, std::abs(d));
+      energy += double(a.samples[i]) * a.samples[i];
+    }
+    EXPECT_GT(energy, 0.0) << "the voice is audible";
+    EXPECT_LE(max_diff, 2e-4) << "pipelined output is not the serial output one block later";
+    std::printf("%s: max |pipelined - serial one block later| %.3g\n", c.name.c_str(), max_diff);
+    ++runs;
+  }
+  EXPECT_GT(runs, 0);
+}
+
 TEST_F(StreamCli, BadOptionsFailWithOneLine) {
   std::string log;
   EXPECT_EQ(rvc("stream --input-file " + q(sample_), &log), 2);

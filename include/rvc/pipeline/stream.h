@@ -67,6 +67,12 @@ struct StreamConfig {
   double crossfade_ms = 40.0;  // SOLA crossfade (upstream's sola_buffer); <= block where SOLA runs
   double sola_search_ms = 10.0;
   std::string f0_method = "rmvpe";  // RVC backend: rmvpe | yin
+  // RVC backend: compute a block's features (HuBERT, F0, index) on one thread while the
+  // previous block is synthesized on the other. Each block then costs about the slower of the
+  // two halves on one core instead of the whole on two (which scale worse), at one block more
+  // latency. Meant for 2+ threads (rvc/nn/backend.h; on one it only adds the latency); no effect
+  // on continuous backends.
+  bool pipeline = false;
   StreamParams params;
 
   void validate() const;
@@ -89,6 +95,7 @@ struct StreamGeometry {
   int64_t search = 0;     // SOLA search (0 for continuous backends)
   int64_t extra = 0;      // configured left context
   std::string f0_method;
+  bool pipeline = false;  // StreamConfig::pipeline
   int64_t infer_frames() const { return block + crossfade + search; }
 };
 
@@ -109,6 +116,9 @@ class VoiceBackend {
   virtual int64_t window_frames(const StreamGeometry& g) const = 0;
   // The backend's own delay in device samples (look-ahead, resampler delay).
   virtual int64_t latency_frames() const = 0;
+  // Output delay from pipelining (g.pipeline), in device samples: a pipelined infer() returns
+  // the voice for the window one call earlier.
+  virtual int64_t pipeline_frames() const { return 0; }
   // Real-time: window holds window_frames() samples, newest block last. Writes g.infer_frames()
   // samples: the voice for input times [end - infer_frames - latency, end - latency).
   virtual void infer(const float* window, float* out, const StreamParams& p) = 0;
@@ -133,8 +143,8 @@ std::unique_ptr<VoiceBackend> make_rvc_backend(std::shared_ptr<const VoiceModels
 
 // Breakdown of latency_frames().
 struct StreamLatency {
-  int64_t block = 0, crossfade = 0, search = 0, backend = 0, denoise = 0;
-  int64_t total() const { return block + crossfade + search + backend + denoise; }
+  int64_t block = 0, crossfade = 0, search = 0, backend = 0, denoise = 0, pipeline = 0;
+  int64_t total() const { return block + crossfade + search + backend + denoise + pipeline; }
 };
 
 class Stream {

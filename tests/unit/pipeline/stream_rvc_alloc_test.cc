@@ -5,6 +5,7 @@
 // runs the same steps through the allocating model APIs (HuBERT/RMVPE/synthesizer forward
 // returning tensors, blend_with_index returning an IndexBlend, estimate_f0, a fresh resampler per
 // call): the workspaces, rings and scratch change where memory comes from, not the numbers.
+// Pipelined (StreamConfig::pipeline), the same holds with the output one block later.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -214,76 +215,87 @@ TEST(StreamRvcAlloc, ProcessAllocatesNothingAndMatchesTheAllocatingPath) {
     for (const std::string f0 : {"rmvpe", "yin"}) {
       if (f0 == "rmvpe" && v.models->has_f0() && !v.models->has_rmvpe()) continue;
       if (f0 == "yin" && !v.models->has_f0()) continue;  // no F0: one run is enough
-      SCOPED_TRACE(v.name + " f0=" + f0);
-      StreamConfig cfg;
-      cfg.sample_rate = 48000;
-      cfg.block_ms = 100;
-      cfg.extra_ms = 500;
-      cfg.f0_method = f0;
-      cfg.params.index_rate = v.models->has_index() ? 0.75 : 0.0;
-      cfg.params.rms_mix = 0.5;
-      Stream s(cfg, make_rvc_backend(v.models));
-      Stream ref(cfg, std::make_unique<ReferenceBackend>(v.models));
-      const int64_t b = s.block_frames();
-      std::vector<float> y(static_cast<size_t>(b)), yr(y.size()), in(y.size());
-      int64_t outside = 0, dnnl = 0, ref_allocs = 0;
-      std::string callers;
-      double max_diff = 0.0;
-      constexpr int kWarm = 3, kCounted = 20;
-      for (int k = 0; k < kWarm + kCounted; ++k) {
-        for (int64_t i = 0; i < b; ++i) {  // the recording, looped
-          in[size_t(i)] = v.x48[size_t((k * b + i) % int64_t(v.x48.size()))];
-        }
-        if (k == kWarm + kCounted / 2) {
-          StreamParams p = s.params();
-          p.pitch_semitones = 5;
-          p.formant_semitones = -3;
-          p.index_rate = v.models->has_index() ? 0.3 : 0.0;
-          p.rms_mix = 0.2;
-          s.set_params(p);
-          ref.set_params(p);
-        }
-        if (k >= kWarm) counter.start();
-        s.process(in.data(), y.data());
-        counter.stop();
-        if (k >= kWarm) {
-          outside += counter.outside_dnnl();
-          dnnl += counter.dnnl();
-          if (counter.outside_dnnl() > 0 && callers.empty()) callers = counter.callers();
-        }
-        if (k >= kWarm) counter.start();
-        ref.process(in.data(), yr.data());
-        counter.stop();
-        if (k >= kWarm) ref_allocs += counter.outside_dnnl();
-        for (int64_t i = 0; i < b; ++i) {
-          max_diff = std::max(max_diff, std::fabs(double(y[size_t(i)]) - yr[size_t(i)]));
-        }
-      }
-      // The live path builds the stream on one thread and runs it on a worker (StreamRunner):
-      // the workspaces work from another thread too (that thread's scratch is made on its first
-      // block) and give the same output.
-      double thread_diff = 0.0;
-      std::thread worker([&] {
-        for (int k = kWarm + kCounted; k < kWarm + kCounted + 3; ++k) {
-          for (int64_t i = 0; i < b; ++i) {
+      for (const bool pipe : {false, true}) {
+        SCOPED_TRACE(v.name + " f0=" + f0 + (pipe ? " pipelined" : ""));
+        StreamConfig cfg;
+        cfg.sample_rate = 48000;
+        cfg.block_ms = 100;
+        cfg.extra_ms = 500;
+        cfg.f0_method = f0;
+        cfg.pipeline = pipe;
+        cfg.params.index_rate = v.models->has_index() ? 0.75 : 0.0;
+        cfg.params.rms_mix = 0.5;
+        Stream s(cfg, make_rvc_backend(v.models));
+        Stream ref(cfg, std::make_unique<ReferenceBackend>(v.models));
+        const int64_t b = s.block_frames();
+        // Pipelined, block k's output is the reference's block k - 1 (silence for the first).
+        EXPECT_EQ(s.latency().pipeline, pipe ? b : 0);
+        EXPECT_EQ(s.latency_frames(), ref.latency_frames() + (pipe ? b : 0));
+        std::vector<float> y(static_cast<size_t>(b)), yr(y.size()), in(y.size());
+        std::vector<float> prev(y.size(), 0.0f);  // the reference's previous block
+        const std::vector<float>& want = pipe ? prev : yr;
+        int64_t outside = 0, dnnl = 0, ref_allocs = 0;
+        std::string callers;
+        double max_diff = 0.0;
+        constexpr int kWarm = 3, kCounted = 20;
+        for (int k = 0; k < kWarm + kCounted; ++k) {
+          for (int64_t i = 0; i < b; ++i) {  // the recording, looped
             in[size_t(i)] = v.x48[size_t((k * b + i) % int64_t(v.x48.size()))];
           }
+          if (k == kWarm + kCounted / 2) {
+            StreamParams p = s.params();
+            p.pitch_semitones = 5;
+            p.formant_semitones = -3;
+            p.index_rate = v.models->has_index() ? 0.3 : 0.0;
+            p.rms_mix = 0.2;
+            s.set_params(p);
+            ref.set_params(p);
+          }
+          if (k >= kWarm) counter.start();
           s.process(in.data(), y.data());
+          counter.stop();
+          if (k >= kWarm) {
+            outside += counter.outside_dnnl();
+            dnnl += counter.dnnl();
+            if (counter.outside_dnnl() > 0 && callers.empty()) callers = counter.callers();
+          }
+          prev = yr;
+          if (k >= kWarm) counter.start();
           ref.process(in.data(), yr.data());
+          counter.stop();
+          if (k >= kWarm) ref_allocs += counter.outside_dnnl();
           for (int64_t i = 0; i < b; ++i) {
-            thread_diff = std::max(thread_diff, std::fabs(double(y[size_t(i)]) - yr[size_t(i)]));
+            max_diff = std::max(max_diff, std::fabs(double(y[size_t(i)]) - want[size_t(i)]));
           }
         }
-      });
-      worker.join();
-      EXPECT_LE(thread_diff, 1e-6) << "blocks on another thread differ";
-      std::printf(
-          "%s f0=%s: %lld allocations in rvc code, %lld in oneDNN's execute over %d "
-          "blocks (the allocating reference: %lld); max |stream - reference| %.3g\n",
-          v.name.c_str(), f0.c_str(), static_cast<long long>(outside), static_cast<long long>(dnnl),
-          kCounted, static_cast<long long>(ref_allocs), max_diff);
-      EXPECT_EQ(outside, 0) << "Stream::process allocated; first callers: " << callers;
-      EXPECT_LE(max_diff, 1e-6) << "the allocation-free path changed the output";
+        // The live path builds the stream on one thread and runs it on a worker (StreamRunner):
+        // the workspaces work from another thread too (that thread's scratch is made on its first
+        // block) and give the same output.
+        double thread_diff = 0.0;
+        std::thread worker([&] {
+          for (int k = kWarm + kCounted; k < kWarm + kCounted + 3; ++k) {
+            for (int64_t i = 0; i < b; ++i) {
+              in[size_t(i)] = v.x48[size_t((k * b + i) % int64_t(v.x48.size()))];
+            }
+            s.process(in.data(), y.data());
+            prev = yr;
+            ref.process(in.data(), yr.data());
+            for (int64_t i = 0; i < b; ++i) {
+              thread_diff =
+                  std::max(thread_diff, std::fabs(double(y[size_t(i)]) - want[size_t(i)]));
+            }
+          }
+        });
+        worker.join();
+        EXPECT_LE(thread_diff, 1e-6) << "blocks on another thread differ";
+        std::printf(
+            "%s f0=%s%s: %lld allocations in rvc code, %lld in oneDNN's execute over %d "
+            "blocks (the allocating reference: %lld); max |stream - reference| %.3g\n",
+            v.name.c_str(), f0.c_str(), pipe ? " pipelined" : "", static_cast<long long>(outside),
+            static_cast<long long>(dnnl), kCounted, static_cast<long long>(ref_allocs), max_diff);
+        EXPECT_EQ(outside, 0) << "Stream::process allocated; first callers: " << callers;
+        EXPECT_LE(max_diff, 1e-6) << "the allocation-free path changed the output";
+      }
       ++runs;
       if (v.models->has_index()) ++with_index;
     }
