@@ -7,6 +7,7 @@
 
 #include "dnnl_util.h"
 #include "rvc/core/error.h"
+#include "rvc/nn/assist.h"
 #include "rvc/nn/backend.h"
 
 namespace rvc::nn::detail {
@@ -102,22 +103,24 @@ struct GemmArgs {
   float* xp;  // rows * in, shared by the team
 };
 
-__attribute__((target("avx512f"))) void gemm_part(const GemmArgs& a, int id, int parts) {
+inline int64_t tile_row(const GemmArgs& a, int64_t t) { return t * a.rows / a.tiles; }
+
+// Interleaves this part's share of the row tiles into xp.
+__attribute__((target("avx512f"))) void interleave_part(const GemmArgs& a, int id, int parts) {
   const int64_t in = a.in;
-  const auto tile_row = [&](int64_t t) { return t * a.rows / a.tiles; };
-  // Interleave this thread's share of the row tiles, then wait for the other threads' shares.
   for (int64_t t = id; t < a.tiles; t += parts) {
-    const int64_t r0 = tile_row(t), mr = tile_row(t + 1) - r0;
+    const int64_t r0 = tile_row(a, t), mr = tile_row(a, t + 1) - r0;
     float* d = a.xp + r0 * in;
     for (int64_t r = 0; r < mr; ++r) {
       const float* src = a.x + (r0 + r) * a.x_stride;
       for (int64_t k = 0; k < in; ++k) d[k * mr + r] = src[k];
     }
   }
-  if (parts > 1) {
-#pragma omp barrier
-  }
-  const int64_t p0 = a.panels * id / parts, p1 = a.panels * (id + 1) / parts;
+}
+
+// Output panels [p0, p1) from the interleaved rows.
+__attribute__((target("avx512f"))) void panel_range(const GemmArgs& a, int64_t p0, int64_t p1) {
+  const int64_t in = a.in;
   const int64_t per = (in + a.tiles - 1) / a.tiles;  // next-panel lines each tile prefetches
   for (int64_t p = p0; p < p1; ++p) {
     const uint16_t* b = a.w + p * in * HalfPanels::kCols;
@@ -127,7 +130,7 @@ __attribute__((target("avx512f"))) void gemm_part(const GemmArgs& a, int id, int
                                            : cols > 16 ? (1u << (cols - 16)) - 1u
                                                        : 0u);
     for (int64_t t = 0; t < a.tiles; ++t) {
-      const int64_t r0 = tile_row(t), mr = tile_row(t + 1) - r0;
+      const int64_t r0 = tile_row(a, t), mr = tile_row(a, t + 1) - r0;
       const uint16_t* pf = nullptr;
       int64_t pf_lines = 0;
       if (p + 1 < p1) {
@@ -162,6 +165,22 @@ __attribute__((target("avx512f"))) void gemm_part(const GemmArgs& a, int id, int
   }
 }
 
+// One thread's part of the whole product: its share of the interleaving, a barrier (the team's),
+// then its share of the panels.
+void gemm_part(const GemmArgs& a, int id, int parts) {
+  interleave_part(a, id, parts);
+  if (parts > 1) {
+#pragma omp barrier
+  }
+  panel_range(a, a.panels * id / parts, a.panels * (id + 1) / parts);
+}
+
+// Assist::split's work: the interleaving is done; part 0 takes the first half of the panels.
+void assisted_part(const void* ctx, int part) {
+  const GemmArgs& a = *static_cast<const GemmArgs*>(ctx);
+  panel_range(a, a.panels * part / 2, a.panels * (part + 1) / 2);
+}
+
 }  // namespace
 
 HalfPanels HalfPanels::pack(const float* w, int64_t out, int64_t in) {
@@ -192,7 +211,14 @@ void HalfPanels::gemm(const float* x, int64_t rows, int64_t x_stride, const floa
   a.xp = thread_scratch(kScratchHalfRows, static_cast<size_t>(rows * in_));
   const int nt = omp_in_parallel() ? 1 : num_threads();
   if (nt <= 1 || panels_ < 2) {
-    gemm_part(a, 0, 1);
+    // A thread lent by the pipelined stream's other half (rvc/nn/assist.h) takes half the panels.
+    Assist* helper = panels_ >= 2 ? Assist::available() : nullptr;
+    if (helper) {
+      interleave_part(a, 0, 1);
+      helper->split(&assisted_part, &a);
+    } else {
+      gemm_part(a, 0, 1);
+    }
     return;
   }
 #pragma omp parallel num_threads(nt)

@@ -31,7 +31,8 @@ class HalfPanels {
   void unpack(float* w) const;
   // y[r][o] = sum_i x[r * x_stride + i] * w[o][i] + bias[o] (+ y[r][o] if accumulate), y rows
   // `out` apart, for 1 <= rows <= kMaxRows, on nn::num_threads() threads (1 inside an OpenMP
-  // region). Allocation-free once the calling thread's packing scratch has grown to rows * in.
+  // region, where a thread lent through rvc/nn/assist.h takes half the panels). Allocation-free
+  // once the calling thread's packing scratch has grown to rows * in.
   void gemm(const float* x, int64_t rows, int64_t x_stride, const float* bias, float* y,
             bool accumulate) const;
 

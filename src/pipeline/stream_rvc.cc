@@ -33,6 +33,7 @@
 #include "rvc/core/error.h"
 #include "rvc/dsp/f0.h"
 #include "rvc/dsp/resample.h"
+#include "rvc/nn/assist.h"
 #include "rvc/nn/backend.h"
 #include "rvc/pipeline/stream.h"
 #include "rvc/pipeline/voice_models.h"
@@ -225,7 +226,18 @@ class RvcBackend final : public VoiceBackend {
     // synthesized on the other, one thread each. The output is the previous block's.
     Slot& now = slots_[static_cast<size_t>(next_)];
     Slot& prev = slots_[static_cast<size_t>(1 - next_)];
-    side_by_side([&] { features(window, p, now, false); }, [&] { synthesize(prev, out); });
+    // Whichever half ends first waits at the region's end; the synthesizer, when it is the one,
+    // lends its thread to the features' transformer Linears instead (rvc/nn/assist.h).
+    assist_.open();
+    side_by_side(
+        [&] {
+          const nn::Assist::Owner own(assist_);
+          features(window, p, now, false);
+        },
+        [&] {
+          synthesize(prev, out);
+          assist_.serve();
+        });
     if (!prev.filled) std::fill(out, out + g_.infer_frames(), 0.0f);
     next_ = 1 - next_;
   }
@@ -423,6 +435,7 @@ class RvcBackend final : public VoiceBackend {
   formats::IndexBlendWorkspace index_ws_;
   std::unique_ptr<dsp::YinTracker> yin_;
   Slot slots_[2];
+  nn::Assist assist_;
   int next_ = 0;  // pipelined: the slot features() fills next
   std::vector<float> res_out_, pending_, win16_, cache_pitchf_, feats_, f0_;
   std::vector<float> formant_buf_, out_buf_, env_in_, env_out_;
