@@ -10,11 +10,13 @@
 // Use: open() before the two threads start; the owner thread holds an Assist::Owner for the
 // stretch it wants help with (its destructor closes the Assist, which makes serve() return);
 // the other thread calls serve() when it has nothing else to do. available() is what a kernel
-// asks on the owner thread. No allocation, no lock: the helper spins (with a pause) while it
-// waits, which costs nothing it would use otherwise.
+// asks on the owner thread. No allocation, no lock: each side spins a few tens of microseconds
+// for the other, then sleeps on a futex (std::atomic::wait), so a waiting thread never holds a
+// core that the audio thread needs.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 namespace rvc::nn {
 
@@ -49,7 +51,9 @@ class Assist {
   int helped() const { return helped_.load(std::memory_order_relaxed); }
 
  private:
-  std::atomic<bool> waiting_{false}, closed_{true}, done_{false};
+  std::atomic<bool> waiting_{false}, closed_{true};
+  std::atomic<uint32_t> done_{0};  // the helper finished the posted part
+  std::atomic<uint32_t> seq_{0};   // bumped on each post and on close (the helper sleeps on it)
   std::atomic<Fn> fn_{nullptr};
   const void* ctx_ = nullptr;  // written before fn_ (release), read after it (acquire)
   std::atomic<int> helped_{0};
