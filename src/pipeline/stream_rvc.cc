@@ -281,12 +281,14 @@ class RvcBackend final : public VoiceBackend {
     return rq;
   }
 
-  // Runs a and b at once on a two-thread team (both on one thread when only one is available,
-  // a first); the models inside run single-threaded. The first exception is rethrown.
+  // Runs a and b at once on a two-thread team (one after the other, a first, with one thread:
+  // nn::num_threads() == 1 or inside another region); the models inside run single-threaded.
+  // The first exception is rethrown.
   template <class A, class B>
   static void side_by_side(const A& a, const B& b) {
     std::exception_ptr err[2];
-#pragma omp parallel num_threads(2)
+    const int nt = nn::num_threads() >= 2 ? 2 : 1;
+#pragma omp parallel num_threads(nt)
     {
       const int id = omp_get_thread_num(), n = omp_get_num_threads();
       try {
@@ -305,9 +307,10 @@ class RvcBackend final : public VoiceBackend {
   // parameters the synthesizer needs. split_f0: run the F0 estimate beside HuBERT's feature
   // extractor (two threads).
   void features(const float* window, const StreamParams& p, Slot& s, bool split_f0) {
-    // HuBERT over the whole window; upstream repeats the last frame once. Its conv feature
-    // extractor and the F0 of the new part run side by side, one thread each (at a block's size
-    // both scale poorly over threads: about 1.1x for RMVPE), then the transformer on all.
+    // HuBERT over the whole window; upstream repeats the last frame once. With split_f0 its conv
+    // feature extractor and the F0 of the new part run side by side, one thread each (at a
+    // block's size both scale poorly over threads: about 1.1x for RMVPE), then the transformer
+    // on all.
     const int64_t n16 = static_cast<int64_t>(win16_.size());
     const models::Hubert& hubert = m_->hubert();
     if (m_->has_f0() && split_f0) {

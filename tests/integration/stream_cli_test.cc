@@ -206,8 +206,9 @@ TEST_F(StreamCli, RvcModelThroughTheFileDevice) {
   }
 }
 
-// --pipeline: the same voice one block later. The latency line names the pipeline term, the
-// reported latency grows by exactly one block, and the output is the serial run's shifted by it.
+// --pipeline: the same voice one block later, on two threads or one. The latency line names the
+// pipeline term, the reported latency grows by exactly one block, and the output is the serial
+// run's shifted by it.
 TEST_F(StreamCli, PipelinedRvcIsTheSerialOutputOneBlockLater) {
   const auto cases = test::cases_of_kind("pipeline");
   ASSERT_FALSE(cases.empty());
@@ -247,6 +248,18 @@ TEST_F(StreamCli, PipelinedRvcIsTheSerialOutputOneBlockLater) {
     }
     EXPECT_GT(energy, 0.0) << "the voice is audible";
     EXPECT_LE(max_diff, 2e-4) << "pipelined output is not the serial output one block later";
+    // On one thread the two halves run one after the other: the same output.
+    std::string log_one;
+    const fs::path out_one = dir_ / "pipelined1.wav";
+    ASSERT_EQ(rvc(args + q(out_one) + " --pipeline --threads 1", &log_one), 0) << log_one;
+    EXPECT_EQ(reported_latency(log_one), lat_pipe);
+    const auto one = formats::read_audio_mono(out_one.string());
+    ASSERT_EQ(one.samples.size(), b.samples.size());
+    double one_diff = 0.0;
+    for (size_t i = 0; i < b.samples.size(); ++i) {
+      one_diff = std::max(one_diff, std::abs(double(one.samples[i]) - b.samples[i]));
+    }
+    EXPECT_LE(one_diff, 2e-4) << "one thread changed the pipelined output";
     std::printf("%s: max |pipelined - serial one block later| %.3g\n", c.name.c_str(), max_diff);
     ++runs;
   }
