@@ -15,8 +15,9 @@
 //
 // Latency (samples at the device rate): algorithmic = block (collecting one block) + SOLA
 // crossfade + SOLA search (both 0 for continuous backends) + the backend's own delay + the noise
-// suppressor's (always, whatever its level, so that switching it never moves the output). A sample
-// entering process() leaves it latency_frames() - block_frames() samples later.
+// suppressor's (always, whatever its level, so that switching it never moves the output) + one
+// block when the backend is pipelined (StreamConfig::pipeline). A sample entering process()
+// leaves it latency_frames() - block_frames() samples later.
 //
 // Real-time contract: the constructor allocates everything; process() never allocates, locks,
 // logs or throws with either backend (tests/unit/pipeline/stream_test.cc and
