@@ -37,6 +37,7 @@
 #include "rvc/audio/delay.h"
 #include "rvc/audio/file_device.h"
 #include "rvc/audio/portaudio_device.h"
+#include "rvc/audio/realtime.h"
 #include "rvc/audio/stream_runner.h"
 #include "rvc/core/error.h"
 #include "rvc/core/settings.h"
@@ -62,6 +63,7 @@ struct StreamOptions {
   int sample_rate = 0, buffer_frames = 0;
   double duration_s = 0.0;
   double headroom_ms = -1.0;  // < 0 = auto from the warm-up
+  int rt_priority = 0;        // SCHED_FIFO for the worker (audio thread one above); 0 = off
   pipeline::StreamConfig config;
 };
 
@@ -96,6 +98,11 @@ void add_stream_settings(Settings& s, StreamOptions* o) {
         "10 ms at least, one block at most)",
         &o->headroom_ms)
       .range(-1, 10000);
+  s.add("rt-priority", "N",
+        "run the worker and its compute threads under SCHED_FIFO at N and the audio callback "
+        "thread at N + 1, 1..97 (needs root, CAP_SYS_NICE or ulimit -r N; default 0 = off)",
+        &o->rt_priority)
+      .range(0, audio::kMaxRtPriority - 1);
   s.add("block-ms", "N", "block length, whole 10 ms units, 10..5000 (default 100)", &c.block_ms)
       .range(10, 5000);
   s.add("extra-ms", "N", "left context re-read each block (RVC models; default 500)", &c.extra_ms)
@@ -273,6 +280,7 @@ int run_stream(const std::vector<std::string>& args) {
       std::min<int64_t>(std::llround(headroom_ms * sr / 1000.0),
                         o.headroom_ms >= 0 ? 8 * stream.block_frames() : stream.block_frames());
   audio::StreamRunner runner(stream, device->buffer_frames(), headroom);
+  runner.set_rt_priority(o.rt_priority);
   const int64_t latency = runner.latency_frames();
   if (file_dev) file_dev->set_drain_frames(latency);
   {
@@ -313,6 +321,16 @@ int run_stream(const std::vector<std::string>& args) {
   auto old_handler = std::signal(SIGINT, on_sigint);
   const auto t0 = std::chrono::steady_clock::now();
   runner.start();
+  if (o.rt_priority > 0) {
+    if (runner.rt_priority_note().empty()) {
+      std::printf("scheduling: SCHED_FIFO %d (worker and its compute threads), %d (audio)\n",
+                  o.rt_priority, o.rt_priority + 1);
+    } else {
+      std::printf("scheduling: ordinary: --rt-priority %d: %s\n", o.rt_priority,
+                  runner.rt_priority_note().c_str());
+    }
+    std::fflush(stdout);
+  }
   try {
     device->start(&runner);
   } catch (...) {

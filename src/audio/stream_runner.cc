@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "rvc/audio/realtime.h"
 #include "rvc/core/error.h"
 
 namespace rvc::audio {
@@ -58,13 +59,18 @@ void StreamRunner::start() {
   warmed_.store(0);
   n_timings_.store(0);
   started_ = std::chrono::steady_clock::now();
+  rt_note_.clear();
+  raise_audio_thread_ = false;
   thread_ = std::thread([this] {
+    // Before the first OpenMP region: the team's threads inherit the policy.
+    if (rt_priority_ > 0) rt_note_ = raise_thread_priority(rt_priority_);
     stream_.warm_up(1);
     warmed_.store(1, std::memory_order_release);
     warmed_.notify_all();
     worker();
   });
   warmed_.wait(0, std::memory_order_acquire);
+  raise_audio_thread_ = rt_priority_ > 0 && rt_note_.empty();  // before the device starts
 }
 
 void StreamRunner::stop() {
@@ -77,7 +83,12 @@ void StreamRunner::stop() {
 }
 
 // Real-time: no allocation, no lock. notify_one is a futex wake when a waiter sleeps.
+// The one exception is the first call's scheduling change (one syscall, set-up, not per period).
 void StreamRunner::audio(const float* in, float* out, int64_t frames, CallbackStatus status) {
+  if (raise_audio_thread_) {
+    raise_audio_thread_ = false;
+    (void)try_raise_thread_priority(rt_priority_ + 1);  // a refusal leaves it as it was
+  }
   if (status.input_overflow || status.output_underflow) xruns_.fetch_add(1);
   in_ring_.push(in, frames);
   const int64_t got = out_ring_.pop(out, frames);
@@ -132,6 +143,14 @@ void StreamRunner::record(double ms) {
       us < 1.0 ? 0 : std::min(kBuckets, 1 + static_cast<int>(std::log(us) / std::log(1.02)));
   hist_[static_cast<size_t>(b)].fetch_add(1, std::memory_order_relaxed);
   if (ms > max_ms_.load(std::memory_order_relaxed)) max_ms_.store(ms, std::memory_order_relaxed);
+}
+
+void StreamRunner::set_rt_priority(int priority) {
+  if (running_.load()) fail("StreamRunner: set_rt_priority() after start()");
+  if (priority < 0 || priority > kMaxRtPriority - 1) {
+    fail("rt-priority: expected 0 (off) or 1..", kMaxRtPriority - 1, ", got ", priority);
+  }
+  rt_priority_ = priority;
 }
 
 void StreamRunner::keep_timings(int64_t max_blocks) {

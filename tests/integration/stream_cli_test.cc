@@ -298,6 +298,38 @@ TEST_F(StreamCli, BadOptionsFailWithOneLine) {
   EXPECT_NE(log.find("--timings-file"), std::string::npos) << log;
 }
 
+// --rt-priority N: the start-up says the worker runs under SCHED_FIFO N and the audio thread at
+// N + 1, or why the system refused (the run goes on at ordinary priority); either way the output
+// is the same as without it. Out of range is a one-line error.
+TEST_F(StreamCli, RtPriorityReportsItsSchedulingAndChangesNoSample) {
+  std::string log;
+  const fs::path plain = dir_ / "plain.wav", rt = dir_ / "rt.wav";
+  ASSERT_EQ(rvc("stream --input-file " + q(sample_) + " --output-file " + q(plain), &log), 0)
+      << log;
+  EXPECT_EQ(log.find("scheduling:"), std::string::npos) << log;
+  ASSERT_EQ(
+      rvc("stream --input-file " + q(sample_) + " --output-file " + q(rt) + " --rt-priority 5",
+          &log),
+      0)
+      << log;
+  const bool fifo = log.find(
+                        "scheduling: SCHED_FIFO 5 (worker and its compute threads), 6 "
+                        "(audio)") != std::string::npos;
+  const bool refused =
+      log.find("scheduling: ordinary: --rt-priority 5: SCHED_FIFO 5 not permitted") !=
+      std::string::npos;
+  EXPECT_TRUE(fifo || refused) << log;
+  const auto a = formats::read_audio_mono(plain.string());
+  const auto b = formats::read_audio_mono(rt.string());
+  EXPECT_EQ(a.samples, b.samples);
+  EXPECT_EQ(
+      rvc("stream --input-file " + q(sample_) + " --output-file " + q(rt) + " --rt-priority 98",
+          &log),
+      2);
+  EXPECT_NE(log.find("--rt-priority"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+}
+
 // --timings-file: one CSV row per block (block, start s, compute ms) after a header, as many as
 // the summary's block count, in order; a run of two 10 s windows or more names its slowest and
 // quietest.

@@ -23,6 +23,11 @@
 // n blocks' start (seconds since start()) and compute time in a table sized there, so a run can
 // show where its slow blocks were (window_extremes()) or write them out.
 //
+// Scheduling: with set_rt_priority(n) before start(), the worker puts itself (and so the OpenMP
+// team it creates) under SCHED_FIFO at n before its warm-up block, and the first audio() call
+// raises the device's callback thread to n + 1 (rvc/audio/realtime.h); rt_priority_note() says
+// why not when the system refused.
+//
 // Thread-safety: start()/stop()/stats()/timings() from a control thread; audio() and
 // wait_ready() from the device thread; the Stream is used only by the worker while running.
 #pragma once
@@ -31,6 +36,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -99,6 +105,12 @@ class StreamRunner final : public AudioCallback {
   void keep_timings(int64_t max_blocks);
   // The blocks recorded so far (all of them once stop() returned).
   std::vector<BlockTiming> timings() const;
+  // SCHED_FIFO priority for the worker (n) and the audio thread (n + 1); 0 = ordinary
+  // scheduling (the default). Before start(); throws rvc::Error outside 0..kMaxRtPriority - 1.
+  void set_rt_priority(int priority);
+  // After start(): "" when the worker runs at the priority asked for (or none was asked), else
+  // the one-line reason it could not (it then runs at ordinary priority).
+  const std::string& rt_priority_note() const { return rt_note_; }
 
  private:
   // Log-spaced compute-time buckets: bucket i >= 1 holds [1 us * 1.02^(i-1), 1 us * 1.02^i),
@@ -120,6 +132,9 @@ class StreamRunner final : public AudioCallback {
   std::vector<BlockTiming> timings_;  // sized by keep_timings(), written by the worker
   std::atomic<size_t> n_timings_{0};  // entries published (release by the worker)
   std::chrono::steady_clock::time_point started_{};
+  int rt_priority_ = 0;
+  std::string rt_note_;              // written by the worker before warmed_ is released
+  bool raise_audio_thread_ = false;  // the audio thread's own: set in start(), cleared on use
 };
 
 }  // namespace rvc::audio

@@ -6,16 +6,19 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "rvc/audio/delay.h"
 #include "rvc/audio/fake_device.h"
+#include "rvc/audio/realtime.h"
 #include "rvc/core/error.h"
 
 namespace rvc::audio {
@@ -150,12 +153,9 @@ TEST(WindowExtremes, FindsTheBurst) {
   EXPECT_EQ(window_extremes(t, 0).windows, 95);  // taken as 1 block per window
 }
 
-// Blocks in infer() until released: the worker is "slow" deterministically. The first call
-// (StreamRunner::start's warm-up block) passes.
-class GateBackend final : public pipeline::VoiceBackend {
+// Passes each block through unchanged after on_block(), for backends that only watch the worker.
+class CopyBackend : public pipeline::VoiceBackend {
  public:
-  explicit GateBackend(std::atomic<bool>* open) : open_(open) {}
-  std::string describe() const override { return "gate"; }
   bool continuous() const override { return true; }
   void prepare(const pipeline::StreamGeometry& g, const pipeline::StreamParams&) override {
     g_ = g;
@@ -163,17 +163,33 @@ class GateBackend final : public pipeline::VoiceBackend {
   int64_t window_frames(const pipeline::StreamGeometry& g) const override { return g.block; }
   int64_t latency_frames() const override { return 0; }
   void infer(const float* w, float* out, const pipeline::StreamParams&) override {
-    if (calls_++ > 0) {
-      while (!open_->load()) std::this_thread::yield();
-    }
+    on_block();
     std::copy(w, w + g_.block, out);
   }
   void reset() override {}
 
+ protected:
+  virtual void on_block() = 0;
+
  private:
+  pipeline::StreamGeometry g_;
+};
+
+// Blocks in infer() until released: the worker is "slow" deterministically. The first call
+// (StreamRunner::start's warm-up block) passes.
+class GateBackend final : public CopyBackend {
+ public:
+  explicit GateBackend(std::atomic<bool>* open) : open_(open) {}
+  std::string describe() const override { return "gate"; }
+
+ private:
+  void on_block() override {
+    if (calls_++ > 0) {
+      while (!open_->load()) std::this_thread::yield();
+    }
+  }
   std::atomic<bool>* open_;
   int64_t calls_ = 0;
-  pipeline::StreamGeometry g_;
 };
 
 TEST(StreamRunner, StuckWorkerIsCountedAndStaleInputDropped) {
@@ -205,6 +221,63 @@ TEST(StreamRunner, StuckWorkerIsCountedAndStaleInputDropped) {
   r.stop();  // twice is fine
   EXPECT_THROW(StreamRunner(s, 0), Error);
   EXPECT_THROW(StreamRunner(s, 160, -1), Error);
+}
+
+// Notes the scheduling priority its worker thread and a two-thread OpenMP team run at.
+class PriorityBackend final : public CopyBackend {
+ public:
+  std::string describe() const override { return "priority"; }
+  std::atomic<int> worker{-1}, team{-1};
+
+ private:
+  void on_block() override {
+    worker.store(thread_rt_priority());
+    int lo = 99;
+#pragma omp parallel num_threads(2) reduction(min : lo)
+    lo = std::min(lo, thread_rt_priority());
+    team.store(lo);
+  }
+};
+
+// set_rt_priority(n): the worker and its OpenMP team run at n, the audio thread at n + 1 from
+// its first callback; or, where the system refuses, a one-line note and ordinary priority.
+TEST(StreamRunner, RealTimePriorityForWorkerTeamAndAudioThread) {
+  auto backend = std::make_unique<PriorityBackend>();
+  PriorityBackend* seen = backend.get();
+  pipeline::Stream s(config16k(10), std::move(backend));
+  const int64_t period = 160;
+  StreamRunner r(s, period);
+  EXPECT_THROW(r.set_rt_priority(-1), Error);
+  EXPECT_THROW(r.set_rt_priority(kMaxRtPriority), Error);
+  r.set_rt_priority(6);
+  FakeDevice dev(16000, period);
+  r.start();
+  EXPECT_THROW(r.set_rt_priority(5), Error);  // after start()
+  const std::string note = r.rt_priority_note();
+  dev.start(&r);
+  int audio_prio = -1;
+  std::thread audio([&] {  // the callback thread of its own: the test's stays ordinary
+    std::vector<float> in(static_cast<size_t>(period), 0.1f), out(static_cast<size_t>(period));
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(dev.wait_ready());
+      dev.run_period(in.data(), out.data());
+    }
+    audio_prio = thread_rt_priority();
+  });
+  audio.join();
+  for (int i = 0; i < 100000 && seen->team.load() < 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  dev.stop();
+  r.stop();
+  if (!note.empty()) {
+    EXPECT_EQ(seen->worker.load(), 0) << note;
+    EXPECT_EQ(audio_prio, 0);
+    GTEST_SKIP() << "this system refuses SCHED_FIFO: " << note;
+  }
+  EXPECT_EQ(seen->worker.load(), 6);
+  EXPECT_EQ(seen->team.load(), 6);
+  EXPECT_EQ(audio_prio, 7);
 }
 
 TEST(Delay, FindsAKnownDelayOfAModulatedSignal) {
